@@ -1,0 +1,13 @@
+// Every `locsweep` subcommand registers itself on the CLI11 app here. A subcommand's
+// callback throws typed errors (common/error.hpp); main() prints them once and exits.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace locsweep::cli {
+
+void add_schedule_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+}  // namespace locsweep::cli

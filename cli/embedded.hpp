@@ -1,0 +1,11 @@
+// Files compiled into the binary, so the demo runs from anywhere with no arguments.
+#pragma once
+
+#include "sweeps/sweep_spec.hpp"
+
+namespace locsweep::cli {
+
+// sweeps/demo.yaml as it was at build time; relative paths resolve against the cwd.
+SweepSpec embedded_demo_sweep();
+
+}  // namespace locsweep::cli

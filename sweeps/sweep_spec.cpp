@@ -1,0 +1,200 @@
+#include "sweeps/sweep_spec.hpp"
+
+#include <set>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "sweeps/config_fields.hpp"
+#include "sweeps/spec_error.hpp"
+
+namespace locsweep {
+namespace {
+
+const std::vector<std::string> kSweepKeys = {"name", "description", "grid", "zip",
+                                             "points", "seeds", "order"};
+
+YAML::Node load_yaml(const std::string& text, const std::string& file) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw SpecError(file, e.mark, "malformed YAML: " + e.msg);
+  }
+}
+
+std::string scalar_or_throw(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (!node.IsScalar())
+    throw SpecError(file, node.Mark(), what + " must be a single value");
+  return node.Scalar();
+}
+
+std::vector<Axis> read_axes(const YAML::Node& node, const std::string& file, const std::string& what) {
+  if (!node.IsMap())
+    throw SpecError(file, node.Mark(),
+                    what + " must be a mapping from dotted keys to lists of values, e.g. "
+                           "'locality.schedule: [linear, quintic]'");
+  reject_duplicate_keys(node, file);
+  if (node.size() == 0)
+    throw SpecError(file, node.Mark(), "empty " + what + ": give at least one key with a list of values");
+  std::vector<Axis> axes;
+  for (const auto& kv : node) {
+    Axis axis{scalar_or_throw(kv.first, file, what + " key"), kv.first.Mark(), {}};
+    if (axis.path == "seed")
+      ;  // allowed: a grid over seeds
+    else if (!find_field(axis.path))
+      throw SpecError(file, kv.first.Mark(),
+                      what + " key '" + axis.path + "' is not a trial key" +
+                          (is_section(axis.path) ? " (it is a section: name one of its keys, e.g. '" +
+                                                       axis.path + ".<key>')"
+                                                 : " (see docs/sweep-spec.md for the keys)"));
+    if (!kv.second.IsSequence())
+      throw SpecError(file, kv.second.Mark(),
+                      what + " '" + axis.path + "' must be a list of values, e.g. [a, b]");
+    if (kv.second.size() == 0)
+      throw SpecError(file, kv.second.Mark(), what + " '" + axis.path + "' has no values");
+    for (const auto& v : kv.second) axis.values.push_back(v);
+    axes.push_back(std::move(axis));
+  }
+  return axes;
+}
+
+std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
+  std::vector<int> seeds;
+  auto read_int = [&](const YAML::Node& n, const std::string& what) {
+    try {
+      if (n.IsScalar()) {
+        const long long v = std::stoll(n.Scalar());
+        if (std::to_string(v) == n.Scalar() && v >= 0 && v <= 2147483647) return static_cast<int>(v);
+      }
+    } catch (const std::exception&) {
+    }
+    throw SpecError(file, n.Mark(), what + " must be a whole number >= 0");
+  };
+  if (node.IsSequence()) {
+    if (node.size() == 0) throw SpecError(file, node.Mark(), "seeds: the list is empty");
+    std::set<int> seen;
+    for (const auto& item : node) {
+      const int seed = read_int(item, "a seed");
+      if (!seen.insert(seed).second)
+        throw SpecError(file, item.Mark(), "seeds: " + std::to_string(seed) + " appears twice");
+      seeds.push_back(seed);
+    }
+  } else if (node.IsMap()) {
+    reject_duplicate_keys(node, file);
+    for (const auto& kv : node)
+      if (kv.first.Scalar() != "start" && kv.first.Scalar() != "count")
+        throw SpecError(file, kv.first.Mark(), "seeds: unknown key '" + kv.first.Scalar() +
+                                                   "' (write {start: 0, count: N})");
+    const int start = node["start"] ? read_int(node["start"], "seeds.start") : 0;
+    if (!node["count"]) throw SpecError(file, node.Mark(), "seeds needs 'count' (write {start: 0, count: N})");
+    const int count = read_int(node["count"], "seeds.count");
+    if (count < 1) throw SpecError(file, node["count"].Mark(), "seeds.count must be >= 1");
+    for (int i = 0; i < count; ++i) seeds.push_back(start + i);
+  } else {
+    throw SpecError(file, node.Mark(), "seeds must be a list like [0, 1, 2] or {start: 0, count: N}");
+  }
+  return seeds;
+}
+
+}  // namespace
+
+std::string_view to_string(DispatchOrder order) {
+  return order == DispatchOrder::fifo ? "fifo" : "longest-first";
+}
+
+SweepSpec parse_sweep(const std::string& text, const std::string& file, const std::string& spec_dir) {
+  SweepSpec spec;
+  spec.file = file;
+  spec.source = text;
+  spec.root = load_yaml(text, file);
+  const YAML::Node& root = spec.root;
+  if (!root.IsMap())
+    throw SpecError(file, root.Mark(),
+                    root.IsNull() ? "the sweep file is empty; it needs at least a 'name' and trial keys"
+                                  : "a sweep file must be a mapping of keys at the top level");
+  reject_duplicate_keys(root, file);
+
+  spec.base.spec_dir = spec_dir;
+  read_trial_keys(root, file, spec.base, kSweepKeys);
+
+  if (root["name"]) {
+    spec.name = scalar_or_throw(root["name"], file, "name");
+    if (spec.name.empty() || spec.name.size() > 200)
+      throw SpecError(file, root["name"].Mark(), "name must be 1 to 200 characters");
+  } else {
+    throw SpecError(file, root.Mark(), "the sweep needs a 'name' (it identifies the sweep in a results DB)");
+  }
+  if (root["description"]) spec.description = scalar_or_throw(root["description"], file, "description");
+  if (root["grid"]) spec.grid = read_axes(root["grid"], file, "grid");
+  if (root["zip"]) {
+    spec.zip = read_axes(root["zip"], file, "zip");
+    for (const auto& axis : spec.zip)
+      if (axis.values.size() != spec.zip.front().values.size())
+        throw SpecError(file, axis.mark,
+                        "zip lists must have equal lengths: '" + axis.path + "' has " +
+                            std::to_string(axis.values.size()) + " values, '" + spec.zip.front().path +
+                            "' has " + std::to_string(spec.zip.front().values.size()));
+  }
+  if (root["points"]) {
+    const YAML::Node points = root["points"];
+    if (!points.IsSequence() || points.size() == 0)
+      throw SpecError(file, points.Mark(),
+                      "points must be a non-empty list of mappings, e.g. - {locality.mechanism: mask}");
+    for (const auto& point : points) {
+      if (!point.IsMap() || point.size() == 0)
+        throw SpecError(file, point.Mark(), "each point must be a non-empty mapping of dotted keys to values");
+      reject_duplicate_keys(point, file);
+      std::vector<Assignment> assignments;
+      for (const auto& kv : point) {
+        const std::string path = scalar_or_throw(kv.first, file, "point key");
+        if (!find_field(path))
+          throw SpecError(file, kv.first.Mark(), "point key '" + path + "' is not a trial key");
+        assignments.push_back({path, kv.second, kv.first.Mark()});
+      }
+      spec.points.push_back(std::move(assignments));
+    }
+  }
+  if (root["seeds"]) {
+    spec.seeds = read_seeds(root["seeds"], file);
+    for (const auto& axes : {&spec.grid, &spec.zip})
+      for (const auto& axis : *axes)
+        if (axis.path == "seed")
+          throw SpecError(file, axis.mark, "give seeds either in 'seeds' or as a 'seed' axis, not both");
+  }
+  if (root["order"]) {
+    const std::string order = scalar_or_throw(root["order"], file, "order");
+    if (order == "fifo") spec.order = DispatchOrder::fifo;
+    else if (order == "longest-first") spec.order = DispatchOrder::longest_first;
+    else throw SpecError(file, root["order"].Mark(), "order must be longest-first or fifo, got '" + order + "'");
+  }
+  return spec;
+}
+
+SweepSpec load_sweep(const std::filesystem::path& file) {
+  const std::string text = read_file(file);
+  const auto dir = std::filesystem::absolute(file).parent_path();
+  return parse_sweep(text, file.string(), dir.string());
+}
+
+TrialConfig parse_trial_config(const std::string& text, const std::string& file,
+                               const std::string& spec_dir) {
+  const YAML::Node root = load_yaml(text, file);
+  if (root.IsMap())
+    for (const auto& key : {"grid", "zip", "points", "seeds"})
+      if (root[key])
+        throw SpecError(file, root[key].Mark(),
+                        std::string("'") + key + "' belongs in a sweep spec; a trial config has one "
+                        "value per key (use 'locsweep plan' or 'locsweep run' for sweeps)");
+  TrialConfig config;
+  config.spec_dir = spec_dir;
+  read_trial_keys(root, file, config, {"name", "description", "order"});
+  if (const ConfigProblem p = find_problem(config); !p.path.empty())
+    throw SpecError(file, YAML::Mark::null_mark(), p.path + ": " + p.message);
+  return config;
+}
+
+TrialConfig load_trial_config(const std::filesystem::path& file) {
+  return parse_trial_config(read_file(file), file.string(),
+                            std::filesystem::absolute(file).parent_path().string());
+}
+
+}  // namespace locsweep

@@ -1,0 +1,71 @@
+// A sweep specification: a trial configuration (the keys every trial shares) plus the axes
+// that vary it. In YAML:
+//
+//   name: paper-v1                      # identifies the sweep in a results DB
+//   model: {...}  data: {...}  train: {...}  locality: {...}   # the shared trial keys
+//   grid:                               # cartesian product over dotted keys
+//     locality.schedule: [distributed, localist, linear, quintic]
+//   zip:                                # lists of equal length, combined element-wise
+//     train.lr: [1e-3, 3e-4]
+//     train.steps: [100, 300]
+//   points:                             # hand-picked combinations, added to the product
+//     - {locality.mechanism: mask, locality.schedule: localist}
+//   seeds: [0, 1, 2]                    # or {start: 0, count: 100}
+//   order: longest-first                # or fifo: the order trials are handed out
+//
+// See docs/sweep-spec.md for every key.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sweeps/trial_config.hpp"
+
+namespace locsweep {
+
+enum class DispatchOrder { longest_first, fifo };
+std::string_view to_string(DispatchOrder order);
+
+// One `path: value` assignment, remembering where it was written.
+struct Assignment {
+  std::string path;
+  YAML::Node value;
+  YAML::Mark mark;
+};
+
+// A grid or zip axis: one key, the values it takes.
+struct Axis {
+  std::string path;
+  YAML::Mark mark;
+  std::vector<YAML::Node> values;
+};
+
+struct SweepSpec {
+  std::string name;
+  std::string description;
+  std::string file;    // as given, for messages
+  std::string source;  // the YAML text, stored with the sweep
+  YAML::Node root;     // parsed document (for locating errors in the shared keys)
+  TrialConfig base;
+  std::vector<Axis> grid;
+  std::vector<Axis> zip;
+  std::vector<std::vector<Assignment>> points;
+  std::vector<int> seeds;  // empty: the base seed only
+  DispatchOrder order = DispatchOrder::longest_first;
+};
+
+// Reads and checks a sweep file; throws SpecError (file:line:col) or InputError.
+SweepSpec load_sweep(const std::filesystem::path& file);
+// Same, from text; `file` labels messages, `spec_dir` anchors relative paths.
+SweepSpec parse_sweep(const std::string& yaml_text, const std::string& file,
+                      const std::string& spec_dir);
+
+// Reads a single trial's configuration (YAML or JSON: the trial keys, no axes).
+TrialConfig load_trial_config(const std::filesystem::path& file);
+TrialConfig parse_trial_config(const std::string& text, const std::string& file,
+                               const std::string& spec_dir);
+
+}  // namespace locsweep

@@ -1,0 +1,218 @@
+#include "sweeps/trial_config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/sha256.hpp"
+#include "sweeps/config_fields.hpp"
+
+namespace locsweep {
+
+using nlohmann::json;
+
+std::string_view to_string(TrialKind kind) { return kind == TrialKind::gpt2 ? "gpt2" : "noop"; }
+
+std::string_view to_string(Mechanism m) {
+  switch (m) {
+    case Mechanism::none: return "none";
+    case Mechanism::window: return "window";
+    case Mechanism::block: return "block";
+    case Mechanism::mask: return "mask";
+    case Mechanism::penalty: return "penalty";
+  }
+  return "?";
+}
+
+Mechanism mechanism_from_string(std::string_view text) {
+  for (Mechanism m : {Mechanism::none, Mechanism::window, Mechanism::block, Mechanism::mask,
+                      Mechanism::penalty})
+    if (to_string(m) == text) return m;
+  throw InputError("unknown mechanism '" + std::string(text) +
+                   "' (valid: none, window, block, mask, penalty)");
+}
+
+TrialKind trial_kind_from_string(std::string_view text) {
+  if (text == "gpt2") return TrialKind::gpt2;
+  if (text == "noop") return TrialKind::noop;
+  throw InputError("unknown trial kind '" + std::string(text) + "' (valid: gpt2, noop)");
+}
+
+BlockSpec BlockSpec::parse(std::string_view text) {
+  const auto bad = [&](const std::string& why) -> InputError {
+    return InputError("block spec '" + std::string(text) + "': " + why +
+                      " (valid: sentence, fixed:<N> with N >= 1, adaptive:<tau> with tau in [-1, 1])");
+  };
+  BlockSpec spec;
+  if (text == "sentence") return spec;
+  const size_t colon = text.find(':');
+  const std::string_view head = text.substr(0, colon);
+  const std::string_view arg = colon == std::string_view::npos ? "" : text.substr(colon + 1);
+  if (head == "fixed") {
+    int n = 0;
+    auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), n);
+    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() || n < 1)
+      throw bad("fixed needs a whole number of tokens >= 1");
+    spec.kind = Kind::fixed;
+    spec.size = n;
+    return spec;
+  }
+  if (head == "adaptive") {
+    double tau = 0;
+    auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), tau);
+    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() || !(tau >= -1 && tau <= 1))
+      throw bad("adaptive needs a cosine threshold tau in [-1, 1]");
+    spec.kind = Kind::adaptive;
+    spec.tau = tau;
+    return spec;
+  }
+  throw bad("unknown kind");
+}
+
+std::string BlockSpec::canonical() const {
+  switch (kind) {
+    case Kind::sentence: return "sentence";
+    case Kind::fixed: return "fixed:" + std::to_string(size);
+    case Kind::adaptive: return "adaptive:" + format_number(tau);
+  }
+  return "?";
+}
+
+ConfigProblem find_problem(const TrialConfig& c) {
+  if (c.kind == TrialKind::noop) return {};
+  if (c.model.n_embd % c.model.n_head != 0)
+    return {"model.n_embd", "n_embd (" + std::to_string(c.model.n_embd) +
+                                ") must be divisible by n_head (" + std::to_string(c.model.n_head) + ")"};
+  try {
+    (void)c.locality.schedule.lambdas(c.model.n_layer);
+  } catch (const ScheduleError& e) {
+    return {"locality.schedule", e.what()};
+  }
+  if (c.train.min_lr > c.train.lr)
+    return {"train.min_lr", "min_lr (" + format_number(c.train.min_lr) + ") must not exceed lr (" +
+                                format_number(c.train.lr) + ")"};
+  const std::string& init = c.model.init;
+  if (init != "scratch" && init.rfind("hf:", 0) != 0 && init.rfind("checkpoint:", 0) != 0)
+    return {"model.init", "'" + init + "' is not scratch, hf:<model.safetensors> or checkpoint:<file.h5>"};
+  if ((init.rfind("hf:", 0) == 0 && init.size() == 3) ||
+      (init.rfind("checkpoint:", 0) == 0 && init.size() == 11))
+    return {"model.init", "'" + init + "' needs a file path after the colon"};
+  if (c.data.tokenizer == "bytes" && c.model.vocab_size != 0 && c.model.vocab_size < 256)
+    return {"model.vocab_size", "the bytes tokenizer needs vocab_size >= 256 (or 0)"};
+  if (c.data.tokenizer == "gpt2" && c.model.vocab_size != 0 && c.model.vocab_size < 50257)
+    return {"model.vocab_size", "the gpt2 tokenizer needs vocab_size >= 50257 (or 0)"};
+  return {};
+}
+
+namespace {
+
+void set_path(json& root, const std::string& path, json value) {
+  json* node = &root;
+  size_t start = 0;
+  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1)
+    node = &(*node)[path.substr(start, dot - start)];
+  (*node)[path.substr(start)] = std::move(value);
+}
+
+int default_vocab(const TrialConfig& c) {
+  if (c.model.vocab_size != 0) return c.model.vocab_size;
+  if (c.data.tokenizer == "gpt2") return 50257;
+  if (c.data.tokenizer == "bytes") return 256;
+  return 0;  // a tokenizer folder: known once it is read
+}
+
+}  // namespace
+
+json to_json(const TrialConfig& config) {
+  json out = json::object();
+  for (const auto& field : trial_fields()) set_path(out, field.path, field.get(config));
+  out["spec_dir"] = config.spec_dir;
+  return out;
+}
+
+TrialConfig trial_config_from_json(const json& in) {
+  TrialConfig config;
+  // JSON is YAML, so one reader serves both (and reports the same errors).
+  const YAML::Node root = YAML::Load(in.dump());
+  read_trial_keys(root, "<trial config JSON>", config, {"spec_dir"});
+  if (in.contains("spec_dir")) config.spec_dir = in.at("spec_dir").get<std::string>();
+  return config;
+}
+
+json canonical_json(const TrialConfig& config) {
+  json out = json::object();
+  out["kind"] = to_string(config.kind);
+  out["seed"] = config.seed;
+  if (config.kind == TrialKind::noop) {
+    for (const auto& field : trial_fields())
+      if (field.path.rfind("noop.", 0) == 0) set_path(out, field.path, field.get(config));
+    return out;
+  }
+  for (const auto& field : trial_fields()) {
+    if (!field.hashed || field.path.rfind("noop.", 0) == 0 || field.path.rfind("locality.", 0) == 0)
+      continue;
+    if (field.path == "kind" || field.path == "seed") continue;
+    set_path(out, field.path, field.get(config));
+  }
+  out["model"]["vocab_size"] = default_vocab(config);
+
+  // Locality: what reaches the attention is the lambda vector and the active mechanism's
+  // own parameters; everything else is normalised away so that equal trials hash equally.
+  const LocalityConfig& loc = config.locality;
+  Schedule schedule = loc.schedule;
+  Mechanism mechanism = loc.mechanism;
+  try {
+    const auto lambdas = schedule.lambdas(config.model.n_layer);
+    bool constant = true;
+    for (double l : lambdas) constant = constant && l == lambdas.front();
+    if (constant) schedule = Schedule::uniform(lambdas.front());
+    if (constant && lambdas.front() == 0.0) mechanism = Mechanism::none;
+  } catch (const ScheduleError&) {
+    // an invalid trial is rejected by find_problem(); hash it as written
+  }
+  if (mechanism == Mechanism::none) schedule = Schedule::uniform(0.0);
+  json locality = {{"mechanism", to_string(mechanism)}, {"schedule", schedule.canonical()}};
+  switch (mechanism) {
+    case Mechanism::none: break;
+    case Mechanism::window: locality["sigma"] = loc.sigma; break;
+    case Mechanism::block:
+      locality["blocks"] = loc.blocks.canonical();
+      locality["kappa"] = loc.kappa;
+      break;
+    case Mechanism::mask:
+      locality["blocks"] = loc.blocks.canonical();
+      locality["kappa"] = loc.kappa;
+      locality["theta"] = loc.theta;
+      break;
+    case Mechanism::penalty:
+      locality["blocks"] = loc.blocks.canonical();
+      locality["rho"] = loc.rho;
+      locality["gamma"] = loc.gamma;
+      break;
+  }
+  out["locality"] = locality;
+  return out;
+}
+
+std::string trial_hash(const TrialConfig& config) { return sha256_hex(canonical_json(config).dump()); }
+
+std::string trial_label(const TrialConfig& config) {
+  const std::string seed = " seed=" + std::to_string(config.seed);
+  if (config.kind == TrialKind::noop) return "noop" + seed;
+  const json canon = canonical_json(config);
+  return canon["locality"]["mechanism"].get<std::string>() + " " +
+         canon["locality"]["schedule"].get<std::string>() + seed;
+}
+
+double estimated_cost(const TrialConfig& c) {
+  if (c.kind == TrialKind::noop) return c.noop.duration_s;
+  const double width = c.model.n_embd, layers = c.model.n_layer;
+  const double vocab = default_vocab(c) ? default_vocab(c) : 50257;
+  const double params = 12.0 * layers * width * width + vocab * width;
+  return 6.0 * params * c.train.steps * c.train.batch_size * c.model.block_size;
+}
+
+}  // namespace locsweep

@@ -1,0 +1,142 @@
+// One trial's configuration, as plain data (like nanoGPT's GPTConfig), plus what makes two
+// configurations "the same trial": the canonical JSON and its hash.
+//
+// Sections mirror the YAML a user writes (see docs/sweep-spec.md):
+//   kind, seed, model.*, data.*, train.*, locality.*  -> define the result; hashed
+//   eval.*, record.*, execution.*                      -> how it is run and recorded; not hashed
+//   noop.*                                             -> only for kind: noop (hashed)
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "schedules/schedule.hpp"
+
+namespace locsweep {
+
+enum class TrialKind { gpt2, noop };
+enum class Mechanism { none, window, block, mask, penalty };
+
+// How a training window is cut into blocks B(i) (SPEC.md, "Blocks").
+struct BlockSpec {
+  enum class Kind { sentence, fixed, adaptive };
+  Kind kind = Kind::sentence;
+  int size = 0;      // fixed:N
+  double tau = 0.0;  // adaptive:tau
+  static BlockSpec parse(std::string_view text);  // "sentence", "fixed:16", "adaptive:0.8"
+  std::string canonical() const;
+  friend bool operator==(const BlockSpec&, const BlockSpec&) = default;
+};
+
+struct ModelConfig {
+  int n_layer = 6;
+  int n_head = 4;
+  int n_embd = 256;
+  int block_size = 128;  // T, the training window
+  int vocab_size = 0;    // 0: take it from the tokenizer
+  double dropout = 0.0;
+  std::string init = "scratch";  // scratch | hf:<model.safetensors> | checkpoint:<file.h5>
+};
+
+struct DataConfig {
+  std::string corpus = "moby-dick";  // a named corpus of the data cache, or a text file/folder
+  std::string tokenizer = "gpt2";    // gpt2 | bytes | a folder with GPT-2 tokenizer files
+  double val_fraction = 0.1;         // the last share of the token stream
+};
+
+struct TrainConfig {
+  int steps = 200;
+  int batch_size = 8;
+  double lr = 6e-4;
+  double min_lr = 6e-5;  // the floor of the cosine decay
+  int warmup_steps = 20;
+  double weight_decay = 0.1;  // on matrices only
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double grad_clip = 1.0;  // global norm; 0 turns clipping off
+};
+
+struct LocalityConfig {
+  Mechanism mechanism = Mechanism::block;
+  Schedule schedule = Schedule::uniform(0.0);
+  BlockSpec blocks;
+  double sigma = 4.0;  // window: distance scale in tokens
+  double kappa = 8.0;  // block, mask: cross-block logit penalty
+  double theta = 1.0;  // mask: layers with lambda >= theta are strictly masked
+  double rho = 0.5;    // penalty: target in-block mass
+  double gamma = 1.0;  // penalty: loss weight
+};
+
+struct EvalConfig {
+  int every = 50;    // periodic validation every N steps (0: only at the end)
+  int windows = 16;  // validation windows used by the periodic evaluation
+};
+
+struct RecordConfig {
+  int attention_windows = 2;          // validation windows whose attention is stored
+  double attention_max_mb = 64.0;     // upper bound on the attention file's raw size
+  bool export_safetensors = false;    // also write model.safetensors with HF names
+};
+
+struct ExecutionConfig {
+  double timeout_s = 0.0;    // hard limit per attempt; 0: none
+  int max_retries = 2;       // attempts after the first that crashes/timeouts/OOMs may use
+  int checkpoint_every = 50; // steps between checkpoints
+};
+
+// The no-op trial kind, for benchmarks and fault-containment tests: it sleeps, then succeeds
+// or fails in the chosen way (crash, abort, hang, nan, oom, error).
+struct NoopConfig {
+  double duration_s = 0.0;
+  std::string fail = "none";
+  int fail_attempts = -1;  // fail only in the first N attempts; -1: always
+};
+
+struct TrialConfig {
+  TrialKind kind = TrialKind::gpt2;
+  int seed = 0;
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  LocalityConfig locality;
+  EvalConfig eval;
+  RecordConfig record;
+  ExecutionConfig execution;
+  NoopConfig noop;
+  std::string spec_dir;  // folder of the YAML it came from; relative paths resolve against it
+};
+
+std::string_view to_string(TrialKind kind);
+std::string_view to_string(Mechanism mechanism);
+Mechanism mechanism_from_string(std::string_view text);  // throws InputError
+TrialKind trial_kind_from_string(std::string_view text);  // throws InputError
+
+// Thrown by validate() for a configuration that cannot run; `path` is the key to blame.
+struct ConfigProblem {
+  std::string path;
+  std::string message;
+};
+// Cross-field checks (n_embd divisible by n_head, explicit schedule length, ...). Returns the
+// first problem found, or an empty path when the configuration is valid.
+ConfigProblem find_problem(const TrialConfig& config);
+
+// Every field, JSON-encoded (what a trial process receives and the DB stores).
+nlohmann::json to_json(const TrialConfig& config);
+// Inverse of to_json(); missing keys keep their defaults, unknown keys throw InputError.
+TrialConfig trial_config_from_json(const nlohmann::json& json);
+
+// The fields that define the result, normalised: defaults filled in, numbers typed, the
+// schedule canonical, parameters of other mechanisms dropped, and an all-zero schedule
+// folded into plain attention (every mechanism is plain GPT-2 at lambda = 0).
+nlohmann::json canonical_json(const TrialConfig& config);
+// SHA-256 of canonical_json(config).dump(): a trial's identity.
+std::string trial_hash(const TrialConfig& config);
+
+// "block quintic seed=0": what a person calls this trial.
+std::string trial_label(const TrialConfig& config);
+// A relative cost estimate (FLOPs, or seconds for noop), for longest-first ordering.
+double estimated_cost(const TrialConfig& config);
+
+}  // namespace locsweep
