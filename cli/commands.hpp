@@ -9,5 +9,10 @@ namespace locsweep::cli {
 void add_schedule_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_submit_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_trial_command(CLI::App& app);
+void add_trial_exec_command(CLI::App& app);
+void add_attention_command(CLI::App& app);
 
 }  // namespace locsweep::cli

@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
   locsweep::cli::add_schedule_command(app);
   locsweep::cli::add_plan_command(app);
   locsweep::cli::add_demo_command(app);
+  locsweep::cli::add_submit_command(app);
+  locsweep::cli::add_tokenize_command(app);
+  locsweep::cli::add_trial_command(app);
+  locsweep::cli::add_trial_exec_command(app);
+  locsweep::cli::add_attention_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -46,6 +46,12 @@ std::string read_file(const fs::path& path) {
   return std::move(buffer).str();
 }
 
+fs::path resolve_path(const std::string& path, const std::string& base_dir) {
+  const fs::path p(path);
+  if (p.is_absolute() || base_dir.empty()) return p;
+  return fs::path(base_dir) / p;
+}
+
 fs::path temporary_sibling(const fs::path& path) {
   static std::atomic<int> counter{0};
   return fs::path(path.string() + ".tmp-" + std::to_string(::getpid()) + "-" +

@@ -22,6 +22,9 @@ void fsync_file(const std::filesystem::path& path);
 // SHA-256 of a file's bytes, streamed.
 std::string file_sha256(const std::filesystem::path& path);
 
+// `path` as written if absolute, else relative to `base_dir` (a spec file's folder).
+std::filesystem::path resolve_path(const std::string& path, const std::string& base_dir);
+
 // A temporary name beside `path` that no other process uses (pid and a counter).
 std::filesystem::path temporary_sibling(const std::filesystem::path& path);
 

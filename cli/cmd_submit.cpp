@@ -1,0 +1,86 @@
+// `locsweep submit SWEEP.yaml --db FILE ...`: the sweep as a self-requeueing Slurm batch job
+// (slurm/submit.hpp). --dry-run prints the batch script and submits nothing.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "slurm/submit.hpp"
+#include "sweeps/sweep_spec.hpp"
+
+namespace locsweep::cli {
+
+namespace {
+namespace fs = std::filesystem;
+
+fs::path absolute_path(const std::string& path) {
+  return path.empty() ? fs::path() : fs::absolute(path).lexically_normal();
+}
+
+}  // namespace
+
+void add_submit_command(CLI::App& app) {
+  struct Options {
+    std::string sweep, db, artifacts, output, binary;
+    SubmitOptions submit;
+    bool dry_run = false;
+  };
+  auto opt = std::make_shared<Options>();
+  SubmitOptions& s = opt->submit;
+  auto* cmd = app.add_subcommand(
+      "submit",
+      "Submit a sweep to Slurm as one batch job that runs `locsweep run` under srun and requeues "
+      "itself until the sweep is done");
+  cmd->add_option("SWEEP", opt->sweep, "Sweep YAML")->required();
+  cmd->add_option("--db", opt->db, "Results DB (SQLite); scripts and job output go to <db>.slurm/")
+      ->required();
+  cmd->add_option("--artifacts", opt->artifacts, "Folder for checkpoints and trial artifacts");
+  cmd->add_option("--nodes", s.nodes, "Nodes")->capture_default_str();
+  cmd->add_option("--gpus-per-node", s.gpus_per_node, "GPUs per node (0: none requested)")
+      ->capture_default_str();
+  cmd->add_option("--ranks-per-node", s.ranks_per_node,
+                  "MPI ranks per node, >= 2 (rank 0 is the coordinator, the others workers)")
+      ->capture_default_str();
+  cmd->add_option("--time", s.time, "Time limit per run: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS")
+      ->capture_default_str();
+  cmd->add_option("--partition", s.partition, "Slurm partition(s)");
+  cmd->add_option("--account", s.account, "Slurm account");
+  cmd->add_option("--qos", s.qos, "Slurm QOS");
+  cmd->add_option("--mem", s.mem, "Memory per node, e.g. 16G or 4000M");
+  cmd->add_option("--constraint", s.constraint, "Node features, e.g. a100");
+  cmd->add_option("--sbatch", s.extra_sbatch,
+                  "Extra sbatch option for the script, one per flag (e.g. --sbatch=--mail-type=END)");
+  cmd->add_option("--signal-warn", s.signal_warn_s,
+                  "Seconds before the time limit at which the run checkpoints (USR1)")
+      ->capture_default_str();
+  cmd->add_option("--max-requeues", s.max_requeues, "Times the job may requeue itself")
+      ->capture_default_str();
+  cmd->add_option("--output", opt->output, "Job output file (default <db>.slurm/<sweep>-%j.out)");
+  cmd->add_option("--locsweep-binary", opt->binary,
+                  "The locsweep the job runs (default: this binary; it must exist on the nodes)");
+  cmd->add_flag("--dry-run", opt->dry_run, "Print the batch script; submit nothing");
+  cmd->callback([opt] {
+    const SweepSpec spec = load_sweep(opt->sweep);  // an invalid spec stops here
+    SubmitOptions options = opt->submit;
+    options.sweep_path = absolute_path(opt->sweep);
+    options.db = absolute_path(opt->db);
+    options.artifacts = absolute_path(opt->artifacts);
+    options.output = absolute_path(opt->output);
+    options.locsweep_binary =
+        opt->binary.empty() ? fs::read_symlink("/proc/self/exe") : absolute_path(opt->binary);
+    validate(options);
+    if (opt->dry_run) {
+      fmt::print("{}", render_batch_script(options, spec.name));
+      return;
+    }
+    const SubmitResult result = submit(options, spec.name);
+    // LEAD: record the submission in the results DB here, once results/ exists:
+    //   sweep spec.name, result.job_id (and result.cluster), result.script, result.output.
+    fmt::print(stderr, "locsweep: submitted sweep {} as job {}\n  script: {}\n  output: {}\n",
+               spec.name, result.job_id, result.script.string(), result.output);
+    fmt::print("{}\n", result.job_id);
+  });
+}
+
+}  // namespace locsweep::cli

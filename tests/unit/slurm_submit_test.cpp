@@ -1,0 +1,596 @@
+// Slurm submission: option checks, shell quoting, and the rendered batch script, which is run
+// by bash with fake srun/scontrol/sbatch first on PATH (they record their argv, NUL-separated).
+// The real-daemon checks are in tests/integration/slurm_*.sh.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "common/error.hpp"
+#include "slurm/submit.hpp"
+
+extern char** environ;
+
+namespace locsweep {
+namespace {
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------- helpers
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_executable(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+  fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+}
+
+std::vector<std::string> split_nul(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\0') {
+      out.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+// A valid set of options; each test changes what it checks.
+SubmitOptions valid_options() {
+  SubmitOptions o;
+  o.db = "/data/results.sqlite";
+  o.sweep_path = "/data/sweep.yaml";
+  o.locsweep_binary = "/opt/locsweep/bin/locsweep";
+  return o;
+}
+
+// A temporary folder with fake srun, scontrol and sbatch in bin/; removed at the end.
+class FakeSlurm : public testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/locsweep-slurm-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    fs::create_directories(dir_ / "bin");
+    // Every fake records its argv in $FAKE_DIR/<name>.argv.
+    write_executable(dir_ / "bin/srun",
+                     "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/srun.argv\"\n"
+                     "if [ \"${FAKE_SRUN_MODE:-}\" = wait ]; then\n"
+                     "  trap 'echo term > \"$FAKE_DIR/srun.term\"; exit 75' TERM\n"
+                     "  touch \"$FAKE_DIR/srun.started\"\n"
+                     "  while :; do sleep 0.05; done\nfi\n"
+                     "exit \"${FAKE_SRUN_RC:-0}\"\n");
+    write_executable(dir_ / "bin/scontrol",
+                     "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/scontrol.argv\"\n"
+                     "exit \"${FAKE_SCONTROL_RC:-0}\"\n");
+    write_executable(dir_ / "bin/sbatch",
+                     "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/sbatch.argv\"\n"
+                     "[ -n \"${FAKE_SBATCH_ERR:-}\" ] && echo \"$FAKE_SBATCH_ERR\" >&2\n"
+                     "printf '%s\\n' \"${FAKE_SBATCH_OUT:-}\"\nexit \"${FAKE_SBATCH_RC:-0}\"\n");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::map<std::string, std::string> fake_env() const {
+    return {{"PATH", (dir_ / "bin").string() + ":" + std::getenv("PATH")},
+            {"FAKE_DIR", dir_.string()},
+            {"SLURM_JOB_ID", "4242"},
+            {"SLURM_RESTART_COUNT", ""}};
+  }
+
+  // Starts `bash script` with `env` on top of ours (an empty value unsets the variable),
+  // stdout and stderr into `log`. Returns the pid.
+  pid_t spawn_bash(const fs::path& script, const std::map<std::string, std::string>& env,
+                   const fs::path& log) const {
+    std::vector<std::string> vars;
+    for (char** e = environ; *e; ++e) {
+      const std::string var = *e;
+      if (!env.count(var.substr(0, var.find('=')))) vars.push_back(var);
+    }
+    for (const auto& [key, value] : env)
+      if (!value.empty()) vars.push_back(key + "=" + value);
+    std::vector<char*> envp;
+    for (auto& v : vars) envp.push_back(v.data());
+    envp.push_back(nullptr);
+    std::string bash = "/bin/bash", path = script.string();
+    char* argv[] = {bash.data(), path.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = -1;
+    EXPECT_EQ(::posix_spawn(&pid, argv[0], &actions, nullptr, argv, envp.data()), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    return pid;
+  }
+
+  static int wait_exit(pid_t pid) {
+    int status = 0;
+    EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // Renders `o` into dir/job.sbatch, runs it, returns its exit status.
+  int run_script(const SubmitOptions& o, const std::map<std::string, std::string>& extra_env = {},
+                 const std::string& sweep_name = "demo") {
+    const fs::path script = dir_ / "job.sbatch";
+    std::ofstream(script, std::ios::binary) << render_batch_script(o, sweep_name);
+    auto env = fake_env();
+    for (const auto& [k, v] : extra_env) env[k] = v;
+    return wait_exit(spawn_bash(script, env, dir_ / "job.log"));
+  }
+
+  std::vector<std::string> argv_of(const std::string& fake) const {
+    return split_nul(slurp(dir_ / (fake + ".argv")));
+  }
+
+  fs::path dir_;
+};
+
+// ---------------------------------------------------------------- time limits
+
+struct TimeCase {
+  std::string text;
+  std::int64_t seconds;  // 0: invalid
+};
+
+class SlurmTime : public testing::TestWithParam<TimeCase> {};
+
+TEST_P(SlurmTime, ParsesSlurmFormatsAndRejectsOthers) {
+  const auto& c = GetParam();
+  if (c.seconds > 0) {
+    EXPECT_EQ(parse_slurm_time(c.text), c.seconds);
+  } else {
+    try {
+      parse_slurm_time(c.text);
+      FAIL() << "accepted '" << c.text << "'";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("--time"), std::string::npos) << e.what();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SlurmTime,
+    testing::Values(TimeCase{"90", 5400}, TimeCase{"5:30", 330}, TimeCase{"2:00:00", 7200},
+                    TimeCase{"48:00:00", 172800}, TimeCase{"1-12", 129600},
+                    TimeCase{"1-0:30", 88200}, TimeCase{"1-00:00:01", 86401},
+                    TimeCase{"0:30", 30}, TimeCase{"1h", 0}, TimeCase{"-5", 0},
+                    TimeCase{"abc", 0}, TimeCase{"", 0}, TimeCase{"0", 0}, TimeCase{"0:00", 0},
+                    TimeCase{"1:60", 0}, TimeCase{"1:00:60", 0}, TimeCase{"1:2:3:4", 0},
+                    TimeCase{"1-24", 0}, TimeCase{"1-", 0}, TimeCase{"5:", 0},
+                    TimeCase{":5", 0}, TimeCase{"1--2", 0}, TimeCase{" 5", 0},
+                    TimeCase{"1e3", 0}, TimeCase{"1234567890", 0}, TimeCase{"UNLIMITED", 0}));
+
+// ---------------------------------------------------------------- option validation
+
+struct OptionCase {
+  std::string label;
+  std::function<void(SubmitOptions&)> change;
+  std::string error_flag;  // empty: valid
+};
+
+void PrintTo(const OptionCase& c, std::ostream* os) { *os << c.label; }
+
+class OptionValidation : public testing::TestWithParam<OptionCase> {};
+
+TEST_P(OptionValidation, AcceptsOrNamesTheFlag) {
+  SubmitOptions o = valid_options();
+  GetParam().change(o);
+  if (GetParam().error_flag.empty()) {
+    EXPECT_NO_THROW(validate(o));
+    return;
+  }
+  try {
+    validate(o);
+    FAIL() << "accepted: " << GetParam().label;
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(GetParam().error_flag + ":", 0), 0u) << e.what();
+  }
+}
+
+const OptionCase kOptionCases[] = {
+    {"defaults", [](SubmitOptions&) {}, ""},
+    {"nodes 0", [](SubmitOptions& o) { o.nodes = 0; }, "--nodes"},
+    {"nodes -5", [](SubmitOptions& o) { o.nodes = -5; }, "--nodes"},
+    {"nodes 16", [](SubmitOptions& o) { o.nodes = 16; }, ""},
+    {"ranks 1", [](SubmitOptions& o) { o.ranks_per_node = 1; }, "--ranks-per-node"},
+    {"ranks 9", [](SubmitOptions& o) { o.ranks_per_node = 9; }, ""},
+    {"gpus -1", [](SubmitOptions& o) { o.gpus_per_node = -1; }, "--gpus-per-node"},
+    {"gpus 4", [](SubmitOptions& o) { o.gpus_per_node = 4; }, ""},
+    {"time 1h", [](SubmitOptions& o) { o.time = "1h"; }, "--time"},
+    {"time -5", [](SubmitOptions& o) { o.time = "-5"; }, "--time"},
+    {"time abc", [](SubmitOptions& o) { o.time = "abc"; }, "--time"},
+    {"time 1-12:00", [](SubmitOptions& o) { o.time = "1-12:00"; }, ""},
+    {"warn 0", [](SubmitOptions& o) { o.signal_warn_s = 0; }, "--signal-warn"},
+    {"warn 70000", [](SubmitOptions& o) { o.signal_warn_s = 70000; }, "--signal-warn"},
+    {"warn >= time",
+     [](SubmitOptions& o) {
+       o.time = "2";
+       o.signal_warn_s = 120;
+     },
+     "--signal-warn"},
+    {"warn < time",
+     [](SubmitOptions& o) {
+       o.time = "2";
+       o.signal_warn_s = 60;
+     },
+     ""},
+    {"requeues -1", [](SubmitOptions& o) { o.max_requeues = -1; }, "--max-requeues"},
+    {"requeues 0", [](SubmitOptions& o) { o.max_requeues = 0; }, ""},
+    {"partition list", [](SubmitOptions& o) { o.partition = "gpu,gpu-long"; }, ""},
+    {"partition space", [](SubmitOptions& o) { o.partition = "gpu long"; }, "--partition"},
+    {"partition ,,", [](SubmitOptions& o) { o.partition = "gpu,,x"; }, "--partition"},
+    {"account ;", [](SubmitOptions& o) { o.account = "proj;rm"; }, "--account"},
+    {"account list", [](SubmitOptions& o) { o.account = "a,b"; }, "--account"},
+    {"qos $()", [](SubmitOptions& o) { o.qos = "$(id)"; }, "--qos"},
+    {"qos normal", [](SubmitOptions& o) { o.qos = "normal"; }, ""},
+    {"mem 4G", [](SubmitOptions& o) { o.mem = "4G"; }, ""},
+    {"mem 4000M", [](SubmitOptions& o) { o.mem = "4000M"; }, ""},
+    {"mem 4000", [](SubmitOptions& o) { o.mem = "4000"; }, ""},
+    {"mem 4GB", [](SubmitOptions& o) { o.mem = "4GB"; }, "--mem"},
+    {"mem G", [](SubmitOptions& o) { o.mem = "G"; }, "--mem"},
+    {"mem -4G", [](SubmitOptions& o) { o.mem = "-4G"; }, "--mem"},
+    {"mem 4.5G", [](SubmitOptions& o) { o.mem = "4.5G"; }, "--mem"},
+    {"constraint expr", [](SubmitOptions& o) { o.constraint = "a100&[rack1|rack2]"; }, ""},
+    {"constraint space", [](SubmitOptions& o) { o.constraint = "a100 ib"; }, "--constraint"},
+    {"constraint newline", [](SubmitOptions& o) { o.constraint = "a100\nrm"; }, "--constraint"},
+    {"extra ok", [](SubmitOptions& o) { o.extra_sbatch = {"--mail-type=END", "--exclusive"}; }, ""},
+    {"extra mem-per-cpu", [](SubmitOptions& o) { o.extra_sbatch = {"--mem-per-cpu=2G"}; }, ""},
+    {"extra no dashes", [](SubmitOptions& o) { o.extra_sbatch = {"mail-type=END"}; }, "--sbatch"},
+    {"extra short", [](SubmitOptions& o) { o.extra_sbatch = {"-J x"}; }, "--sbatch"},
+    {"extra empty", [](SubmitOptions& o) { o.extra_sbatch = {""}; }, "--sbatch"},
+    {"extra newline",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\ntouch /tmp/pwned"}; },
+     "--sbatch"},
+    {"extra CR", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\rb"}; }, "--sbatch"},
+    {"extra no-requeue", [](SubmitOptions& o) { o.extra_sbatch = {"--no-requeue"}; }, "--sbatch"},
+    {"extra signal abbrev", [](SubmitOptions& o) { o.extra_sbatch = {"--sig=USR2@60"}; },
+     "--sbatch"},
+    {"extra time", [](SubmitOptions& o) { o.extra_sbatch = {"--time=5"}; }, "--sbatch"},
+    {"extra output", [](SubmitOptions& o) { o.extra_sbatch = {"--output=/x"}; }, "--sbatch"},
+    {"db relative", [](SubmitOptions& o) { o.db = "results.sqlite"; }, "--db"},
+    {"db missing", [](SubmitOptions& o) { o.db.clear(); }, "--db"},
+    {"sweep relative", [](SubmitOptions& o) { o.sweep_path = "sweep.yaml"; }, "SWEEP"},
+    {"binary missing", [](SubmitOptions& o) { o.locsweep_binary.clear(); }, "--locsweep-binary"},
+    {"artifacts relative", [](SubmitOptions& o) { o.artifacts = "art"; }, "--artifacts"},
+    // The default output lies beside the DB, so the DB path must fit an #SBATCH line...
+    {"db newline", [](SubmitOptions& o) { o.db = "/data/a\nb.sqlite"; }, "--db"},
+    {"db backslash", [](SubmitOptions& o) { o.db = "/data/a\\b.sqlite"; }, "--db"},
+    {"db quotes and $()", [](SubmitOptions& o) { o.db = "/d a/'\"$(x)`y`;#.sqlite"; }, ""},
+    // ... unless --output is given.
+    {"db newline with output",
+     [](SubmitOptions& o) {
+       o.db = "/data/a\nb.sqlite";
+       o.output = "/logs/job-%j.out";
+     },
+     ""},
+    {"output newline", [](SubmitOptions& o) { o.output = "/logs/a\nb"; }, "--output"},
+    {"output relative", [](SubmitOptions& o) { o.output = "job.out"; }, "--output"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, OptionValidation, testing::ValuesIn(kOptionCases));
+
+// ---------------------------------------------------------------- names and quoting
+
+TEST(JobName, KeepsSafeBytesAndReplacesTheRest) {
+  EXPECT_EQ(job_name_for("paper-v1.2_x"), "paper-v1.2_x");
+  EXPECT_EQ(job_name_for("a b;$(c)\n"), "a_b___c__");
+  EXPECT_EQ(job_name_for(""), "locsweep");
+}
+
+TEST(DefaultOutput, LiesBesideTheDbWithPercentDoubled) {
+  SubmitOptions o = valid_options();
+  o.db = "/data/50%/r.sqlite";
+  EXPECT_EQ(default_output_pattern(o, "my sweep"), "/data/50%%/r.sqlite.slurm/my_sweep-%j.out");
+}
+
+// Strings that break naive quoting; the marker file must never be created.
+const char* const kHostile[] = {
+    "with space",
+    "it's",
+    "\"double\"",
+    "$(touch MARKER)",
+    "`touch MARKER`",
+    "a; touch MARKER; b",
+    "line\ntouch MARKER\nend",
+    "$HOME ${PATH} $((1+1)) * ? [a] ~ & | < > ! # %",
+    "'\"'$(touch MARKER)'\"'",
+    "{{DB}} {{SWEEP_PATH}}",
+    "trailing backslash\\",
+    "tab\there",
+    "-dash",
+};
+
+class ShellQuote : public FakeSlurm, public testing::WithParamInterface<const char*> {};
+
+TEST_P(ShellQuote, BashReadsBackTheExactText) {
+  std::string text = GetParam();
+  const std::string marker = (dir_ / "pwned").string();
+  for (size_t p; (p = text.find("MARKER")) != std::string::npos;) text.replace(p, 6, marker);
+  const fs::path script = dir_ / "quote.sh";
+  std::ofstream(script) << "printf '%s' " << shell_quote(text) << " > " << shell_quote((dir_ / "out").string())
+                        << "\n";
+  EXPECT_EQ(wait_exit(spawn_bash(script, {}, dir_ / "log")), 0);
+  EXPECT_EQ(slurp(dir_ / "out"), text);
+  EXPECT_FALSE(fs::exists(marker));
+}
+
+INSTANTIATE_TEST_SUITE_P(Hostile, ShellQuote, testing::ValuesIn(kHostile));
+
+TEST(ShellQuoteText, RejectsNul) {
+  EXPECT_THROW(shell_quote(std::string_view("a\0b", 3)), InputError);
+  EXPECT_EQ(shell_quote(""), "''");
+}
+
+// ---------------------------------------------------------------- the rendered script
+
+class HostileScript : public FakeSlurm, public testing::WithParamInterface<const char*> {};
+
+TEST_P(HostileScript, PassesEveryPathToSrunVerbatimAndRunsNothingElse) {
+  std::string text = GetParam();
+  const std::string marker = (dir_ / "pwned").string();
+  for (size_t p; (p = text.find("MARKER")) != std::string::npos;) text.replace(p, 6, marker);
+  SubmitOptions o = valid_options();
+  o.sweep_path = "/sweeps/" + text + "/sweep.yaml";
+  o.db = "/results/" + text + ".sqlite";
+  o.artifacts = "/art/" + text;
+  o.locsweep_binary = "/bin dir/" + text + "/locsweep";
+  o.output = (dir_ / "job-%j.out").string();  // a newline cannot go into #SBATCH --output
+  const std::string script = render_batch_script(o, "sweep " + text);
+
+  const fs::path file = dir_ / "job.sbatch";
+  std::ofstream(file, std::ios::binary) << script;
+  {
+    const fs::path syntax = dir_ / "syntax.sh";
+    std::ofstream(syntax) << "exec bash -n " << shell_quote(file.string()) << "\n";
+    EXPECT_EQ(wait_exit(spawn_bash(syntax, {}, dir_ / "syntax.log")), 0) << slurp(dir_ / "syntax.log");
+  }
+  EXPECT_EQ(run_script(o, {}, "sweep " + text), 0) << slurp(dir_ / "job.log");
+  EXPECT_EQ(argv_of("srun"),
+            (std::vector<std::string>{"--mpi=pmix", o.locsweep_binary.string(), "run",
+                                      o.sweep_path.string(), "--db", o.db.string(), "--artifacts",
+                                      o.artifacts.string()}));
+  EXPECT_FALSE(fs::exists(marker)) << "an injected command ran";
+  EXPECT_FALSE(fs::exists(dir_ / "scontrol.argv"));
+  // The job name and the comment carry the name on one line each.
+  EXPECT_NE(script.find("#SBATCH --job-name=" + job_name_for("sweep " + text) + "\n"),
+            std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hostile, HostileScript, testing::ValuesIn(kHostile));
+
+TEST(BatchScript, DoubleQuotesTheDefaultOutputForSbatch) {
+  SubmitOptions o = valid_options();
+  o.db = "/d a/it's \"x\" $(y).sqlite";
+  const std::string script = render_batch_script(o, "s");
+  EXPECT_NE(script.find("#SBATCH --output=\"/d a/it's \\\"x\\\" $(y).sqlite.slurm/s-%j.out\"\n"),
+            std::string::npos)
+      << script;
+}
+
+TEST(BatchScript, WritesOptionalLinesOnlyWhenGivenAndAllBeforeTheFirstCommand) {
+  SubmitOptions o = valid_options();
+  std::string plain = render_batch_script(o, "s");
+  for (const char* absent : {"--gpus-per-node", "--partition", "--account", "--qos", "--mem=",
+                             "--constraint", "{{", "}}"})
+    EXPECT_EQ(plain.find(absent), std::string::npos) << absent;
+  for (const char* present :
+       {"#SBATCH --job-name=s\n", "#SBATCH --nodes=1\n", "#SBATCH --ntasks-per-node=2\n",
+        "#SBATCH --time=24:00:00\n", "#SBATCH --open-mode=append\n", "#SBATCH --requeue\n",
+        "#SBATCH --signal=USR1@120\n", "max_requeues=20\n", "artifacts_args=()\n"})
+    EXPECT_NE(plain.find(present), std::string::npos) << present;
+
+  o.nodes = 3;
+  o.ranks_per_node = 5;
+  o.gpus_per_node = 4;
+  o.time = "1-12";
+  o.partition = "gpu";
+  o.account = "proj";
+  o.qos = "high";
+  o.mem = "64G";
+  o.constraint = "a100";
+  o.extra_sbatch = {"--mail-type=END", "--exclusive"};
+  o.signal_warn_s = 300;
+  o.max_requeues = 7;
+  const std::string full = render_batch_script(o, "s");
+  std::vector<std::string> sbatch_lines;
+  bool command_seen = false;
+  for (size_t pos = 0; pos < full.size();) {
+    const size_t end = full.find('\n', pos);
+    const std::string line = full.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.rfind("#SBATCH ", 0) == 0) {
+      EXPECT_FALSE(command_seen) << "sbatch ignores " << line << " after the first command";
+      sbatch_lines.push_back(line.substr(8));
+    } else if (!line.empty() && line[0] != '#') {
+      command_seen = true;
+    }
+  }
+  EXPECT_EQ(sbatch_lines,
+            (std::vector<std::string>{
+                "--job-name=s", "--nodes=3", "--ntasks-per-node=5", "--gpus-per-node=4",
+                "--time=1-12", "--output=\"/data/results.sqlite.slurm/s-%j.out\"",
+                "--open-mode=append", "--requeue", "--signal=USR1@300", "--partition=gpu",
+                "--account=proj", "--qos=high", "--mem=64G", "--constraint=a100",
+                "--mail-type=END", "--exclusive"}));
+  EXPECT_NE(full.find("max_requeues=7\n"), std::string::npos);
+}
+
+TEST(BatchScript, ValidatesBeforeRendering) {
+  SubmitOptions o = valid_options();
+  o.time = "1h";
+  EXPECT_THROW(render_batch_script(o, "s"), InputError);
+}
+
+// What the script does with each exit status of `locsweep run`.
+struct DecisionCase {
+  std::string label;
+  std::string srun_rc, restart_count;  // restart_count "": unset
+  int max_requeues;
+  std::string scontrol_rc;
+  int script_exit;
+  bool requeues;
+};
+
+void PrintTo(const DecisionCase& c, std::ostream* os) { *os << c.label; }
+
+class Decision : public FakeSlurm, public testing::WithParamInterface<DecisionCase> {};
+
+TEST_P(Decision, RequeuesOnlyWhenWorkIsLeftAndBudgetRemains) {
+  const auto& c = GetParam();
+  SubmitOptions o = valid_options();
+  o.max_requeues = c.max_requeues;
+  const std::string marker = (dir_ / "pwned").string();
+  std::string restart = c.restart_count;
+  if (const size_t p = restart.find("MARKER"); p != std::string::npos) restart.replace(p, 6, marker);
+  const int rc = run_script(o, {{"FAKE_SRUN_RC", c.srun_rc},
+                                {"SLURM_RESTART_COUNT", restart},
+                                {"FAKE_SCONTROL_RC", c.scontrol_rc}});
+  const std::string log = slurp(dir_ / "job.log");
+  EXPECT_EQ(rc, c.script_exit) << log;
+  if (c.requeues)
+    EXPECT_EQ(argv_of("scontrol"), (std::vector<std::string>{"requeue", "4242"})) << log;
+  else
+    EXPECT_FALSE(fs::exists(dir_ / "scontrol.argv")) << log;
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_NE(log.find("locsweep-job 4242: start (restart"), std::string::npos) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Decision,
+    testing::Values(DecisionCase{"complete", "0", "", 20, "0", 0, false},
+                    DecisionCase{"work left, first run", "75", "", 20, "0", 0, true},
+                    DecisionCase{"work left, last allowed", "75", "19", 20, "0", 0, true},
+                    DecisionCase{"work left, budget spent", "75", "20", 20, "0", 75, false},
+                    DecisionCase{"work left, no requeues", "75", "", 0, "0", 75, false},
+                    DecisionCase{"requeue refused", "75", "", 20, "1", 75, true},
+                    DecisionCase{"error", "3", "", 20, "0", 3, false},
+                    DecisionCase{"error 1 on a restart", "1", "5", 20, "0", 1, false},
+                    // A non-numeric count counts as 0 and is never evaluated.
+                    DecisionCase{"hostile restart count", "75", "a[$(touch MARKER)]", 20, "0", 0,
+                                 true}));
+
+TEST_F(FakeSlurm, SigtermToTheBatchShellIsForwardedAndDoesNotRequeue) {
+  const fs::path script = dir_ / "job.sbatch";
+  std::ofstream(script, std::ios::binary) << render_batch_script(valid_options(), "s");
+  auto env = fake_env();
+  env["FAKE_SRUN_MODE"] = "wait";
+  const pid_t pid = spawn_bash(script, env, dir_ / "job.log");
+  // Wait (bounded) until the fake srun runs, then do what Slurm does on requeue/preemption.
+  for (int i = 0; i < 600 && !fs::exists(dir_ / "srun.started"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(dir_ / "srun.started")) << slurp(dir_ / "job.log");
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  const int rc = wait_exit(pid);
+  const std::string log = slurp(dir_ / "job.log");
+  EXPECT_EQ(rc, 75) << log;  // srun's status, passed through
+  EXPECT_TRUE(fs::exists(dir_ / "srun.term")) << "srun did not get the SIGTERM\n" << log;
+  EXPECT_FALSE(fs::exists(dir_ / "scontrol.argv")) << log;
+  EXPECT_NE(log.find("not requeueing from this script"), std::string::npos) << log;
+}
+
+// ---------------------------------------------------------------- submit()
+
+// Sets an environment variable for one test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST_F(FakeSlurm, SubmitWritesTheScriptBesideTheDbAndReturnsTheJobId) {
+  ScopedEnv path("PATH", (dir_ / "bin").string() + ":" + std::getenv("PATH"));
+  ScopedEnv fake("FAKE_DIR", dir_.string());
+  ScopedEnv out("FAKE_SBATCH_OUT", "1234;clusterx");
+  SubmitOptions o = valid_options();
+  o.db = dir_ / "res dir" / "r.sqlite";
+  const SubmitResult r = submit(o, "my sweep");
+  EXPECT_EQ(r.job_id, "1234");
+  EXPECT_EQ(r.cluster, "clusterx");
+  EXPECT_EQ(r.script.parent_path(), dir_ / "res dir" / "r.sqlite.slurm");
+  EXPECT_EQ(r.script.filename().string().rfind("my_sweep-", 0), 0u) << r.script;
+  EXPECT_EQ(slurp(r.script), render_batch_script(o, "my sweep"));
+  EXPECT_EQ(r.output, (dir_ / "res dir" / "r.sqlite.slurm" / "my_sweep-%j.out").string());
+  EXPECT_EQ(argv_of("sbatch"), (std::vector<std::string>{"--parsable", r.script.string()}));
+  // A second submission in the same second gets its own script.
+  EXPECT_NE(submit(o, "my sweep").script, r.script);
+}
+
+TEST_F(FakeSlurm, SubmitCreatesTheFolderOfAGivenOutput) {
+  ScopedEnv path("PATH", (dir_ / "bin").string() + ":" + std::getenv("PATH"));
+  ScopedEnv fake("FAKE_DIR", dir_.string());
+  ScopedEnv out("FAKE_SBATCH_OUT", "77");
+  SubmitOptions o = valid_options();
+  o.db = dir_ / "r.sqlite";
+  o.output = dir_ / "logs" / "deep" / "job-%j.out";
+  EXPECT_EQ(submit(o, "s").job_id, "77");
+  EXPECT_TRUE(fs::is_directory(dir_ / "logs" / "deep"));
+}
+
+TEST_F(FakeSlurm, SubmitReportsSbatchErrors) {
+  ScopedEnv path("PATH", (dir_ / "bin").string() + ":" + std::getenv("PATH"));
+  ScopedEnv fake("FAKE_DIR", dir_.string());
+  ScopedEnv rc("FAKE_SBATCH_RC", "1");
+  ScopedEnv err("FAKE_SBATCH_ERR", "sbatch: error: invalid partition specified: nope");
+  SubmitOptions o = valid_options();
+  o.db = dir_ / "r.sqlite";
+  try {
+    submit(o, "s");
+    FAIL() << "no error";
+  } catch (const InputError&) {
+    FAIL() << "an sbatch failure is not an input error of locsweep";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("invalid partition specified: nope"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(FakeSlurm, SubmitRejectsOutputWithoutAJobId) {
+  ScopedEnv path("PATH", (dir_ / "bin").string() + ":" + std::getenv("PATH"));
+  ScopedEnv fake("FAKE_DIR", dir_.string());
+  ScopedEnv out("FAKE_SBATCH_OUT", "Submitted batch job");
+  SubmitOptions o = valid_options();
+  o.db = dir_ / "r.sqlite";
+  EXPECT_THROW(submit(o, "s"), Error);
+}
+
+TEST_F(FakeSlurm, SubmitWithoutSbatchSaysSo) {
+  fs::create_directories(dir_ / "empty");
+  ScopedEnv path("PATH", (dir_ / "empty").string());
+  SubmitOptions o = valid_options();
+  o.db = dir_ / "r.sqlite";
+  try {
+    submit(o, "s");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sbatch not found"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace locsweep

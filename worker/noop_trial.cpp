@@ -1,0 +1,67 @@
+// The noop trial kind: sleeps for noop.duration_s (checking the stop flag), then succeeds or
+// fails the way noop.fail says, for the first noop.fail_attempts attempts (-1: every one).
+// Real failures, not flags: crash dereferences null (SIGSEGV), abort calls abort(), hang
+// blocks forever ignoring SIGTERM, oom allocates under an address-space limit until
+// allocation fails.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <csignal>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "common/error.hpp"
+#include "worker/trial.hpp"
+
+namespace locsweep {
+
+TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  TrialResult result;
+  result.device = "none";
+  if (options.progress)
+    options.progress->event({{"event", "start"}, {"attempt", options.attempt}, {"resumed_from", 0},
+                             {"steps", 1}, {"device", "none"}});
+  const auto until = start + std::chrono::duration<double>(config.noop.duration_s);
+  while (std::chrono::steady_clock::now() < until) {
+    if (options.stop && options.stop->load()) {
+      result.outcome = Outcome::preempted;
+      result.message = "stopped by signal";
+      return result;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(20)));
+  }
+  const bool fail = config.noop.fail != "none" &&
+                    (config.noop.fail_attempts < 0 || options.attempt <= config.noop.fail_attempts);
+  if (fail) {
+    const std::string& how = config.noop.fail;
+    if (how == "crash") {
+      volatile int* null = nullptr;
+      *null = 1;
+    } else if (how == "abort") {
+      std::abort();
+    } else if (how == "hang") {
+      std::signal(SIGTERM, SIG_IGN);
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    } else if (how == "oom") {
+      rlimit limit{};
+      getrlimit(RLIMIT_AS, &limit);
+      limit.rlim_cur = 4ull << 30;  // 4 GiB of address space: fails fast, harms no one
+      setrlimit(RLIMIT_AS, &limit);
+      std::vector<std::vector<char>> hog;
+      for (;;) hog.emplace_back(256u << 20, 1);  // throws std::bad_alloc
+    } else if (how == "nan") {
+      result.outcome = Outcome::nan;
+      result.message = "noop: loss became NaN (configured)";
+    } else if (how == "error") {
+      throw InputError("noop: configured to fail with an error");
+    }
+  }
+  result.steps_done = 1;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace locsweep
