@@ -4,6 +4,7 @@
 // `locsweep trial-exec` (hidden): what a worker rank runs in a child process per attempt;
 //   progress and the result as JSON lines on stdout (worker/progress.hpp).
 #include <fmt/format.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -79,6 +80,7 @@ struct TrialFlags {
   std::string device = "cpu";
   int threads = 0;
   int attempt = 1;
+  int parent_pid = 0;
 };
 
 void add_run_flags(CLI::App* cmd, TrialFlags& f) {
@@ -125,10 +127,18 @@ void add_trial_exec_command(CLI::App& app) {
   add_run_flags(cmd, *flags);
   cmd->add_flag("--resume", flags->resume, "Continue from a valid checkpoint if there is one");
   cmd->add_option("--attempt", flags->attempt, "Attempt number, from 1");
+  cmd->add_option("--parent-pid", flags->parent_pid, "The worker rank's pid: end when it dies");
   cmd->callback([flags] {
+    // If the worker rank dies (kill -9 of the job), checkpoint and stop rather than linger;
+    // and never die of SIGPIPE while checkpointing because nobody reads our output any more.
+    ::signal(SIGPIPE, SIG_IGN);
     // The worker rank reads JSON lines from our stdout; everything else goes to stderr.
     JsonLinesProgress progress(stdout);
     const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
+    if (flags->parent_pid > 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != flags->parent_pid) ::raise(SIGTERM);  // it died before prctl
+    }
     TrialResult result;
     try {
       const TrialConfig config = trial_config_from_json(nlohmann::json::parse(read_file(flags->config)));

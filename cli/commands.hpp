@@ -6,6 +6,12 @@
 
 namespace locsweep::cli {
 
+// Thrown by a command to end with a specific exit code and no further message (e.g. 75:
+// `locsweep run` was interrupted with work left).
+struct ExitCode {
+  int code;
+};
+
 void add_schedule_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
@@ -14,5 +20,7 @@ void add_tokenize_command(CLI::App& app);
 void add_trial_command(CLI::App& app);
 void add_trial_exec_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
+void add_run_command(CLI::App& app, int* argc, char*** argv);
+void add_status_command(CLI::App& app);
 
 }  // namespace locsweep::cli

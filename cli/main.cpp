@@ -18,11 +18,15 @@ int main(int argc, char** argv) {
   locsweep::cli::add_trial_command(app);
   locsweep::cli::add_trial_exec_command(app);
   locsweep::cli::add_attention_command(app);
+  locsweep::cli::add_run_command(app, &argc, &argv);
+  locsweep::cli::add_status_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;  // usage errors exit 2, like every other bad input
+  } catch (const locsweep::cli::ExitCode& e) {
+    return e.code;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::cerr << "locsweep: " << e.what() << "\n";

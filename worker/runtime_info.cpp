@@ -2,6 +2,7 @@
 
 #include <H5Cpp.h>
 #include <dlfcn.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 namespace locsweep {
@@ -24,5 +25,7 @@ nlohmann::json library_versions() {
           {"hdf5", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
           {"compiler", __VERSION__}};
 }
+
+int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
 
 }  // namespace locsweep

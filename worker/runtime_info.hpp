@@ -12,5 +12,7 @@ namespace locsweep {
 std::string blas_description();
 // {"torch": "1.13.1", "blas": ..., "hdf5": ..., "sqlite": ..., "mpi": ..., "compiler": ...}
 nlohmann::json library_versions();
+// GPUs visible to libtorch (0 with a CPU-only libtorch such as Debian's).
+int cuda_device_count();
 
 }  // namespace locsweep

@@ -13,6 +13,7 @@ struct Range {
   CharClass cls;
 };
 
+// clang-format off
 constexpr Range kRanges[] = {
     {0x9, 0xD, CharClass::kSpace},
     {0x20, 0x20, CharClass::kSpace},
@@ -807,10 +808,13 @@ constexpr Range kRanges[] = {
     {0x2F800, 0x2FA1D, CharClass::kLetter},
     {0x30000, 0x3134A, CharClass::kLetter},
 };
+// clang-format on
 
 }  // namespace
 
-const char* unicode_tables_version() { return "14.0.0"; }
+const char* unicode_tables_version() {
+  return "14.0.0";
+}
 
 CharClass char_class(char32_t cp) {
   const auto* end = std::end(kRanges);

@@ -96,9 +96,13 @@ struct SplitCase {
   size_t train, val;
 };
 
-class SplitSizes : public ::testing::TestWithParam<SplitCase> {};
+void PrintTo(const SplitCase& c, std::ostream* os) {
+  *os << c.tokens << " tokens, val_fraction " << c.val_fraction << ", block_size " << c.block_size;
+}
 
-TEST_P(SplitSizes, LastFractionIsValidationAndTheSplitIsContiguous) {
+class CorpusSplitSizes : public ::testing::TestWithParam<SplitCase> {};
+
+TEST_P(CorpusSplitSizes, LastFractionIsValidationAndTheSplitIsContiguous) {
   const SplitCase& c = GetParam();
   const std::vector<int32_t> tokens = iota_tokens(c.tokens);
   const TokenSplit split = split_tokens(tokens, c.val_fraction, c.block_size);
@@ -109,7 +113,7 @@ TEST_P(SplitSizes, LastFractionIsValidationAndTheSplitIsContiguous) {
   EXPECT_EQ(joined, tokens);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, SplitSizes,
+INSTANTIATE_TEST_SUITE_P(Table, CorpusSplitSizes,
                          ::testing::Values(SplitCase{100, 0.1, 8, 90, 10},
                                            SplitCase{1000, 0.1, 64, 900, 100},
                                            SplitCase{101, 0.1, 8, 91, 10},  // 10.1 -> 10
@@ -124,9 +128,13 @@ struct TooShort {
   std::vector<std::string> message_parts;
 };
 
-class SplitErrors : public ::testing::TestWithParam<TooShort> {};
+void PrintTo(const TooShort& c, std::ostream* os) {
+  *os << c.tokens << " tokens, val_fraction " << c.val_fraction << ", block_size " << c.block_size;
+}
 
-TEST_P(SplitErrors, SayHowManyTokensThereAreAndAreNeeded) {
+class CorpusSplitErrors : public ::testing::TestWithParam<TooShort> {};
+
+TEST_P(CorpusSplitErrors, SayHowManyTokensThereAreAndAreNeeded) {
   const TooShort& c = GetParam();
   const std::string message =
       error_of([&] { split_tokens(iota_tokens(c.tokens), c.val_fraction, c.block_size); });
@@ -135,7 +143,7 @@ TEST_P(SplitErrors, SayHowManyTokensThereAreAndAreNeeded) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Table, SplitErrors,
+    Table, CorpusSplitErrors,
     ::testing::Values(
         TooShort{20, 0.1, 8, {"20 tokens", "18 for training", "2 for validation", "= 9 tokens"}},
         TooShort{19, 0.5, 9, {"19 tokens", "= 10 tokens"}},  // 9 train, 10 val: train short
@@ -200,6 +208,10 @@ struct Corruption {
   std::function<void(std::string&)> damage;  // applied to the cache file's bytes
 };
 
+void PrintTo(const Corruption& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class TokenCacheCorruption : public ::testing::TestWithParam<Corruption> {};
 
 TEST_P(TokenCacheCorruption, IsDetectedAndTheFileRebuilt) {
@@ -245,7 +257,7 @@ TEST(TokenCache, AnUnwritableCacheStillReturnsTheTokens) {
 // ---------------------------------------------------------------------------------------
 // Corpora.
 
-TEST(DataDir, FromLocsweepDataElseHome) {
+TEST(CorpusDataDir, FromLocsweepDataElseHome) {
   {
     ScopedEnv data("LOCSWEEP_DATA", std::string("/some/where"));
     EXPECT_EQ(data_dir(), fs::path("/some/where"));
@@ -280,6 +292,10 @@ struct BadCorpus {
   std::string corpus;
   std::vector<std::string> message_parts;
 };
+
+void PrintTo(const BadCorpus& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class CorpusErrors : public ::testing::TestWithParam<BadCorpus> {};
 

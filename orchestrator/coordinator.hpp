@@ -1,0 +1,84 @@
+// The coordinator (rank 0): hands trials to workers as they ask (longest-first or FIFO),
+// records everything in the results store in batched transactions, retries what is worth
+// retrying from its last checkpoint, notices lost workers, and on a stop signal gets every
+// running trial checkpointed and recorded as interrupted before it exits.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/status_display.hpp"
+#include "orchestrator/transport.hpp"
+#include "results/store.hpp"
+#include "sweeps/sweep_spec.hpp"
+
+namespace locsweep {
+
+struct CoordinatorOptions {
+  DispatchOrder order = DispatchOrder::longest_first;
+  double worker_silence_s = 300;      // a busy worker quiet this long (no events, no heartbeat) is lost
+  double commit_interval_s = 0.05;    // group commit: at most this long between a write and its fsync
+  double run_heartbeat_s = 5;         // refreshes the run's lease
+  double stop_grace_s = 180;          // after a stop, how long to wait for trials to checkpoint
+  std::optional<int> max_retries;     // overrides execution.max_retries
+  std::optional<double> timeout_s;    // overrides execution.timeout_s
+  nlohmann::json manifest;            // shared fields of every attempt's manifest
+  const std::atomic<bool>* stop = nullptr;
+};
+
+class Coordinator {
+ public:
+  enum class Ending { complete, interrupted, failed };
+
+  Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, Transport& transport,
+              StatusDisplay& display, CoordinatorOptions options);
+  Ending run();
+  SweepCounts counts() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Worker {
+    bool ready = false, done = false, lost = false;
+    int64_t attempt_id = -1;
+    size_t trial = 0;
+    Clock::time_point last_heard;
+    nlohmann::json info;  // from its ready message
+  };
+  struct Attempt {
+    size_t trial;
+    int worker;
+  };
+
+  void adopt_finished_results();
+  void handle(int worker, const nlohmann::json& message);
+  void handle_events(int64_t attempt_id, const Attempt& attempt, const nlohmann::json& events);
+  void handle_finished(int worker, const nlohmann::json& message);
+  void close_attempt(int64_t attempt_id, const TrialResult& result);
+  void dispatch();
+  void check_silent_workers();
+  void request_stop();
+  void write_began();
+  void commit_if_due(bool force = false);
+  bool all_settled() const;
+  bool workers_gone() const;
+  int max_retries_of(const TrialRecord& t) const;
+
+  ResultsStore& store_;
+  int64_t run_id_;
+  std::vector<TrialRecord> trials_;
+  Transport& transport_;
+  StatusDisplay& display_;
+  CoordinatorOptions options_;
+  std::vector<Worker> workers_;
+  std::map<int64_t, Attempt> attempts_;
+  std::deque<size_t> queue_;
+  bool stopping_ = false;
+  Clock::time_point stop_at_{}, batch_began_{}, last_run_heartbeat_{};
+};
+
+}  // namespace locsweep

@@ -1,0 +1,71 @@
+// MPI for locsweep, owned: MpiSession initialises and finalises MPI; MpiTransport and
+// MpiWorkerLink exchange JSON messages with non-blocking sends whose buffers stay alive
+// until MPI is done with them. Nothing here ever blocks inside MPI: receives are probed, so
+// the loops stay responsive to signals and do not spin a core while idle.
+#pragma once
+
+#include <mpi.h>
+
+#include <list>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "orchestrator/transport.hpp"
+
+namespace locsweep {
+
+// True when this process was started by mpirun/srun with MPI (an MPI launcher's environment).
+bool launched_by_mpi();
+
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  MpiSession(const MpiSession&) = delete;
+  ~MpiSession();  // MPI_Finalize, unless aborted
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  int local_rank() const { return local_rank_; }        // among the ranks on this node
+  int local_workers() const { return local_workers_; }  // worker ranks on this node
+  int local_worker_index() const { return local_worker_index_; }
+  std::string library_version() const;
+  [[noreturn]] void abort(int code);
+
+ private:
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_workers_ = 0, local_worker_index_ = 0;
+};
+
+// Outgoing messages whose MPI_Isend has not completed yet.
+class PendingSends {
+ public:
+  void send(const nlohmann::json& message, int dest);
+  void progress();  // frees completed sends
+  void drain();     // waits for all (before finalize)
+  ~PendingSends();
+
+ private:
+  struct Send {
+    std::string bytes;
+    MPI_Request request;
+  };
+  std::list<Send> sends_;
+};
+
+// A message from `source` (MPI_ANY_SOURCE for any), if one is waiting.
+std::optional<std::pair<int, nlohmann::json>> try_receive(int source);
+
+class MpiTransport : public Transport {
+ public:
+  explicit MpiTransport(MpiSession& session) : session_(session) {}
+  int worker_count() const override { return session_.size() - 1; }
+  void send(int worker, const nlohmann::json& message) override { sends_.send(message, worker + 1); }
+  std::optional<std::pair<int, nlohmann::json>> receive(int timeout_us) override;
+  void abort_all(int code) override { session_.abort(code); }
+  void drain() { sends_.drain(); }
+
+ private:
+  MpiSession& session_;
+  PendingSends sends_;
+};
+
+}  // namespace locsweep

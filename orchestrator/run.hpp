@@ -1,0 +1,43 @@
+// `locsweep run`: one entry point for every way a sweep is launched.
+//   mpirun/srun -n N locsweep run ...  rank 0 coordinates, ranks 1..N-1 are workers
+//   locsweep run ...                    no launcher: one process coordinates and runs the
+//                                       trials itself, one at a time (still each in a child)
+// Each worker binds to a device: GPU = its index among this node's workers modulo the visible
+// GPUs; on CPU, threads = this node's cores / its worker ranks (at least 1).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "sweeps/sweep_spec.hpp"
+
+namespace locsweep {
+
+struct RunOptions {
+  std::string sweep_path;  // empty: the embedded demo sweep
+  std::string sweep_text;  // used instead of reading sweep_path when not empty
+  std::string db_path;
+  std::string artifacts;   // default: <db folder>/<db name>-artifacts
+  std::optional<DispatchOrder> order;
+  bool json_log = false;
+  int threads = 0;         // 0: cores / worker ranks on the node
+  std::string device = "auto";  // auto | cpu | cuda
+  bool inline_noop = false;     // noop trials in the worker rank (orchestration benchmarks)
+  bool allow_spec_change = false;
+  double lease_s = 30;
+  std::optional<int> max_retries;
+  std::optional<double> timeout_s;
+  double worker_silence_s = 300;
+};
+
+// Exit codes of `locsweep run`.
+inline constexpr int kRunComplete = 0;     // every trial done or finally failed
+inline constexpr int kRunInterrupted = 75; // stopped by a signal with work left (EX_TEMPFAIL)
+
+// Runs (or resumes) the sweep; returns kRunComplete or kRunInterrupted, throws on errors.
+int run_sweep(const RunOptions& options, int* argc, char*** argv);
+
+// Default artifacts folder for a database path.
+std::string default_artifacts_dir(const std::string& db_path);
+
+}  // namespace locsweep

@@ -1,0 +1,35 @@
+// What the coordinator tells people while a sweep runs: a live status line on a terminal
+// ("done 12/40 · running 3 · failed 1 · pending 24 · 95 trials/h · ETA 17m"), plain log
+// lines otherwise, or JSON lines (--json-log) for machines. Output goes to stderr.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace locsweep {
+
+struct SweepCounts {
+  int done = 0, running = 0, failed = 0, pending = 0;
+  int total() const { return done + running + failed + pending; }
+};
+
+class StatusDisplay {
+ public:
+  StatusDisplay(std::string sweep, bool json_log);
+  ~StatusDisplay();
+  // A notable event (trial finished/failed/retried, run start/end) as one line.
+  void note(const std::string& kind, const nlohmann::json& fields, const std::string& text);
+  // The periodic status; printed at most every second on a terminal, 15 s otherwise.
+  void update(const SweepCounts& counts, bool force = false);
+
+ private:
+  void clear_live();
+  std::string sweep_;
+  bool json_, tty_;
+  bool live_ = false;
+  std::chrono::steady_clock::time_point start_, last_print_{};
+  int done_at_start_ = -1;
+};
+
+}  // namespace locsweep

@@ -1,0 +1,159 @@
+#include "orchestrator/worker_agent.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/files.hpp"
+#include "orchestrator/protocol.hpp"
+#include "sweeps/trial_config.hpp"
+#include "worker/runtime_info.hpp"
+#include "worker/trial.hpp"
+
+namespace locsweep {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)) {}
+
+json WorkerAgent::ready_message() const {
+  return {{"type", protocol::kReady}, {"host", setup_.host}, {"pid", static_cast<int64_t>(::getpid())},
+          {"device", setup_.device}, {"threads", setup_.threads}, {"versions", library_versions()}};
+}
+
+void WorkerAgent::on_message(const json& message) {
+  const std::string type = message.value("type", "");
+  if (type == protocol::kAssign) {
+    start(message);
+  } else if (type == protocol::kStop) {
+    stopping_ = true;
+    stop_running();
+  } else if (type == protocol::kShutdown) {
+    shutdown_ = true;
+  }
+}
+
+void WorkerAgent::start(const json& assign) {
+  attempt_id_ = assign.at("attempt_id").get<int64_t>();
+  timeout_s_ = assign.value("timeout_s", 0.0);
+  started_ = last_sent_ = Clock::now();
+  result_ = nullptr;
+  const json& config = assign.at("config");
+  if (setup_.inline_noop && config.value("kind", "") == "noop") {
+    inline_assign_ = assign;
+    return;
+  }
+  const fs::path out_dir = assign.at("out_dir").get<std::string>();
+  fs::create_directories(out_dir);
+  const int number = assign.value("number", 1);
+  const fs::path config_path = out_dir / ("attempt-" + std::to_string(number) + ".config.json");
+  write_file_atomic(config_path, config.dump());
+  process_.emplace(TrialProcess::spawn(
+      {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out", out_dir.string(),
+       "--resume", "--attempt", std::to_string(number), "--device", setup_.device, "--threads",
+       std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid())},
+      out_dir / ("attempt-" + std::to_string(number) + ".log")));
+}
+
+void WorkerAgent::stop_running() {
+  if (process_) {
+    process_->signal(SIGTERM);  // the trial checkpoints at its next step and reports preempted
+    stop_sent_ = Clock::now();
+  }
+}
+
+json WorkerAgent::finish(const json& result) {
+  json message = {{"type", protocol::kFinished}, {"attempt_id", attempt_id_}, {"result", result}};
+  attempt_id_ = -1;
+  process_.reset();
+  inline_assign_.reset();
+  last_sent_ = Clock::now();
+  return message;
+}
+
+json WorkerAgent::result_from_exit(const ExitStatus& status) {
+  if (!result_.is_null()) return result_;  // the trial said how it ended
+  TrialResult r;
+  const std::string log = process_ ? process_->log_tail() : "";
+  if (status.killed_by_us && !stopping_) {
+    r.outcome = Outcome::timeout;
+    r.message = "killed after its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+  } else if (status.signaled && (status.signal == SIGTERM || status.signal == SIGINT)) {
+    r.outcome = Outcome::preempted;
+    r.message = "ended by " + status.describe() + " before reporting";
+  } else if (status.signaled && status.signal == SIGKILL) {
+    r.outcome = stopping_ ? Outcome::preempted : Outcome::crash;
+    r.message = "killed by SIGKILL (the kernel's out-of-memory killer, or by hand)";
+  } else {
+    r.outcome = Outcome::crash;
+    r.message = "trial process ended with " + status.describe() + " without a result";
+  }
+  if (!log.empty()) r.message += "; its log ends: " + log;
+  return to_json(r);
+}
+
+std::vector<json> WorkerAgent::poll(int timeout_ms) {
+  std::vector<json> out;
+  if (setup_.stop && setup_.stop->load() && !stopping_) {
+    stopping_ = true;
+    stop_running();
+  }
+  if (inline_assign_) {
+    TrialRunOptions options;
+    options.attempt = inline_assign_->value("number", 1);
+    options.stop = setup_.stop;
+    TrialResult r;
+    try {
+      r = run_noop_trial(trial_config_from_json(inline_assign_->at("config")), options);
+    } catch (const std::exception& e) {
+      r.outcome = Outcome::error;
+      r.message = e.what();
+    }
+    out.push_back(finish(to_json(r)));
+  } else if (process_) {
+    json events = json::array();
+    for (const auto& line : process_->read_lines(timeout_ms)) {
+      json event = json::parse(line, nullptr, false);
+      if (event.is_discarded() || !event.is_object()) continue;  // stray output is not ours
+      if (event.value("event", "") == "result") {
+        event.erase("event");
+        result_ = event;
+      } else {
+        events.push_back(std::move(event));
+      }
+    }
+    if (!events.empty()) {
+      out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", events}});
+      last_sent_ = Clock::now();
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (timeout_s_ > 0 && elapsed > timeout_s_ && !stopping_) process_->kill_hard();
+    if (stopping_ && std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
+      process_->kill_hard();
+    if (auto status = process_->poll_exit()) {
+      for (const auto& line : process_->read_lines(0)) {  // what it wrote just before exiting
+        json event = json::parse(line, nullptr, false);
+        if (!event.is_discarded() && event.is_object() && event.value("event", "") == "result") {
+          event.erase("event");
+          result_ = event;
+        }
+      }
+      out.push_back(finish(result_from_exit(*status)));
+    } else if (std::chrono::duration<double>(Clock::now() - last_sent_).count() > setup_.heartbeat_s) {
+      out.push_back({{"type", protocol::kHeartbeat}, {"attempt_id", attempt_id_}});
+      last_sent_ = Clock::now();
+    }
+  } else if (timeout_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+  }
+  if (!busy() && (stopping_ || shutdown_) && !done_) {
+    out.push_back({{"type", protocol::kBye}});
+    done_ = true;
+  }
+  return out;
+}
+
+}  // namespace locsweep

@@ -1,0 +1,59 @@
+// A worker rank's state machine: takes assignments, runs each attempt as a child process
+// (`locsweep trial-exec`), enforces its hard timeout, streams its progress and reports how it
+// ended. Transport-free: the MPI loop (or the single-process mode) feeds it messages and
+// sends what poll() returns.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/trial_process.hpp"
+
+namespace locsweep {
+
+struct WorkerSetup {
+  int rank = 1;
+  std::string host;
+  std::string device = "cpu";
+  int threads = 1;
+  std::string executable;           // the locsweep binary for `trial-exec`
+  bool inline_noop = false;         // run noop trials in this process (orchestration benchmarks)
+  double heartbeat_s = 5.0;
+  double stop_grace_s = 120.0;      // after a stop, SIGKILL a trial that has not checkpointed
+  const std::atomic<bool>* stop = nullptr;  // this process's stop signal
+};
+
+class WorkerAgent {
+ public:
+  explicit WorkerAgent(WorkerSetup setup);
+  // The first message to the coordinator.
+  nlohmann::json ready_message() const;
+  void on_message(const nlohmann::json& message);
+  // Drives the running attempt for up to timeout_ms; returns messages for the coordinator.
+  std::vector<nlohmann::json> poll(int timeout_ms);
+  bool busy() const { return attempt_id_ >= 0; }
+  bool done() const { return done_; }
+
+ private:
+  void start(const nlohmann::json& assign);
+  nlohmann::json finish(const nlohmann::json& result);
+  nlohmann::json result_from_exit(const ExitStatus& status);
+  void stop_running();
+
+  WorkerSetup setup_;
+  std::optional<TrialProcess> process_;
+  std::optional<nlohmann::json> inline_assign_;
+  int64_t attempt_id_ = -1;
+  nlohmann::json result_;  // the child's result event, once seen
+  double timeout_s_ = 0;
+  std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_;
+  bool stopping_ = false;     // a stop arrived: no new work, say bye when idle
+  bool shutdown_ = false;     // no more work: say bye when idle
+  bool done_ = false;
+};
+
+}  // namespace locsweep

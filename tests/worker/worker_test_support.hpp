@@ -1,0 +1,214 @@
+// Shared helpers of the worker tests (tests/worker/*_test.cpp): temporary folders, files,
+// bitwise tensor comparison, a small deterministic corpus, trial configurations from YAML
+// text, and running /usr/bin/python3 for the reference checks.
+#pragma once
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sweeps/sweep_spec.hpp"
+#include "sweeps/trial_config.hpp"
+
+namespace locsweep::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh folder, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "worker_test.XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+// Sets an environment variable for one scope and restores the old value after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+inline void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+inline std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Same dtype, shape and bytes (stricter than torch::equal: NaN payloads and -0 count).
+inline bool bitwise_equal(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.defined() != b.defined()) return false;
+  if (!a.defined()) return true;
+  if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
+  const auto ca = a.detach().cpu().contiguous(), cb = b.detach().cpu().contiguous();
+  return std::memcmp(ca.data_ptr(), cb.data_ptr(), static_cast<size_t>(ca.nbytes())) == 0;
+}
+
+// Deterministic English-like prose: sentences of pseudo-random words ending in '.', '!' or
+// '?', a paragraph break now and then. About `bytes` bytes.
+inline std::string sample_text(size_t bytes, uint64_t seed = 1) {
+  static const char* const kWords[] = {"the",   "whale", "sea",  "ship",   "captain", "white",
+                                       "deep",  "wind",  "sail", "harpoon", "crew",   "long",
+                                       "night", "storm", "boat", "ocean",  "called",  "strange"};
+  uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+  auto next = [&s]() {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(s >> 33);
+  };
+  std::string text;
+  while (text.size() < bytes) {
+    const uint32_t words = 3 + next() % 9;
+    for (uint32_t w = 0; w < words; ++w) {
+      std::string word = kWords[next() % (sizeof(kWords) / sizeof(kWords[0]))];
+      if (w == 0) word[0] = static_cast<char>(word[0] - 'a' + 'A');
+      text += word;
+      text += w + 1 < words ? " " : "";
+    }
+    static const char kEnds[] = {'.', '.', '.', '!', '?'};
+    text += kEnds[next() % 5];
+    text += next() % 6 == 0 ? "\n" : " ";
+  }
+  return text;
+}
+
+// A trial configuration from YAML text (the keys a user writes); relative paths resolve
+// against `dir`.
+inline TrialConfig config_from_yaml(const std::string& yaml, const fs::path& dir) {
+  return parse_trial_config(yaml, (dir / "trial.yaml").string(), dir.string());
+}
+
+struct CommandResult {
+  int status = -1;     // exit status, or -1 when it did not exit normally
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command and collects its output.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int raw = ::pclose(pipe);
+  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return result;
+}
+
+inline const char* python() { return "/usr/bin/python3"; }
+
+// Whether /usr/bin/python3 can import `modules` (e.g. "torch" or "h5py, numpy").
+inline bool python_can_import(const std::string& modules) {
+  if (::access(python(), X_OK) != 0) return false;
+  return run_command(std::string(python()) + " -c 'import " + modules + "'").status == 0;
+}
+
+// Single-quoted for the shell.
+inline std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace locsweep::testing
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "worker/progress.hpp"
+
+namespace locsweep::testing {
+
+// Keeps every progress event of a trial; `on_event` (optional) sees each as it arrives.
+class RecordingProgress : public ProgressSink {
+ public:
+  std::function<void(const nlohmann::json&)> on_event;
+  std::vector<nlohmann::json> events;
+
+  void event(const nlohmann::json& e) override {
+    events.push_back(e);
+    if (on_event) on_event(e);
+  }
+  // step -> training loss, from the "step" events.
+  std::map<int, double> losses() const {
+    std::map<int, double> out;
+    for (const auto& e : events)
+      if (e.at("event") == "step") out[e.at("step").get<int>()] = e.at("loss").get<double>();
+    return out;
+  }
+  std::vector<nlohmann::json> of_kind(const std::string& kind) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : events)
+      if (e.at("event") == kind) out.push_back(e);
+    return out;
+  }
+};
+
+// A folder with a small text corpus (text.txt) and its own token cache (LOCSWEEP_DATA), for
+// trials that depend on nothing outside it.
+class TrialDir {
+ public:
+  explicit TrialDir(size_t text_bytes = 40000) : data_env_("LOCSWEEP_DATA", (dir_ / "data").string()) {
+    fs::create_directories(dir_ / "data");
+    text_ = sample_text(text_bytes);
+    write_text(dir_ / "text.txt", text_);
+  }
+  const fs::path& path() const { return dir_.path(); }
+  fs::path operator/(const std::string& name) const { return dir_ / name; }
+  const std::string& text() const { return text_; }
+
+ private:
+  TempDir dir_;
+  ScopedEnv data_env_;
+  std::string text_;
+};
+
+}  // namespace locsweep::testing
