@@ -6,7 +6,11 @@
 
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
+#include "results/queries.hpp"
 #include "sweeps/plan.hpp"
+
+#include <filesystem>
+#include <map>
 
 namespace locsweep::cli {
 
@@ -21,22 +25,38 @@ std::string short_assignment(const nlohmann::json& assignment) {
 
 }  // namespace
 
-void print_plan(const Plan& plan, bool json) {
+// `states` (hash -> recorded state) is empty without --db: then no status column.
+void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialState>* states) {
+  auto status_of = [&](const PlannedTrial& t) -> std::string {
+    if (!states) return "";
+    const auto it = states->find(t.hash);
+    return it == states->end() ? "new" : it->second.status;
+  };
   if (json) {
     nlohmann::json out = {{"sweep", plan.sweep}, {"merged_duplicates", plan.merged_duplicates}};
     out["trials"] = nlohmann::json::array();
-    for (const auto& t : plan.trials)
-      out["trials"].push_back({{"hash", t.hash}, {"label", t.label}, {"assignment", t.assignment},
-                               {"config", to_json(t.config)}});
+    for (const auto& t : plan.trials) {
+      nlohmann::json row = {{"hash", t.hash}, {"label", t.label}, {"assignment", t.assignment},
+                            {"config", to_json(t.config)}};
+      if (states) row["status"] = status_of(t);
+      out["trials"].push_back(row);
+    }
     fmt::print("{}\n", out.dump(2));
     return;
   }
   fmt::print("sweep {}: {} trials", plan.sweep, plan.trials.size());
   if (plan.merged_duplicates) fmt::print(" ({} duplicate combinations merged)", plan.merged_duplicates);
-  fmt::print("\n{:>4}  {:<12}  {:<32}  {}\n", "#", "hash", "trial", "axes");
+  if (states) {
+    std::map<std::string, int> counts;
+    for (const auto& t : plan.trials) ++counts[status_of(t)];
+    std::string summary;
+    for (const auto& [status, n] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+    fmt::print(": {}", summary);
+  }
+  fmt::print("\n{:>4}  {:<12}  {:<32}  {:<8}  {}\n", "#", "hash", "trial", states ? "status" : "", "axes");
   for (size_t i = 0; i < plan.trials.size(); ++i) {
     const auto& t = plan.trials[i];
-    fmt::print("{:>4}  {:<12}  {:<32}  {}\n", i + 1, t.hash.substr(0, 12), t.label,
+    fmt::print("{:>4}  {:<12}  {:<32}  {:<8}  {}\n", i + 1, t.hash.substr(0, 12), t.label, status_of(t),
                short_assignment(t.assignment));
   }
 }
@@ -44,15 +64,26 @@ void print_plan(const Plan& plan, bool json) {
 void add_plan_command(CLI::App& app) {
   struct Options {
     std::string sweep;
+    std::string db;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("plan", "Expand a sweep spec into its trials");
   cmd->add_option("SWEEP", opt->sweep, "Sweep YAML (default: the embedded demo sweep)");
+  cmd->add_option("--db", opt->db, "Results database: show which trials are new, done, failed");
   cmd->add_flag("--json", opt->json, "Print JSON");
   cmd->callback([opt] {
     const SweepSpec spec = opt->sweep.empty() ? embedded_demo_sweep() : load_sweep(opt->sweep);
-    print_plan(plan_sweep(spec), opt->json);
+    const Plan plan = plan_sweep(spec);
+    if (opt->db.empty()) return print_plan(plan, opt->json, nullptr);
+    std::map<std::string, TrialState> states;
+    if (std::filesystem::exists(opt->db)) {  // no database yet: every trial is new
+      Database db = open_results_read_only(opt->db);
+      std::vector<std::string> hashes;
+      for (const auto& t : plan.trials) hashes.push_back(t.hash);
+      states = trial_states(db, hashes);
+    }
+    print_plan(plan, opt->json, &states);
   });
 }
 

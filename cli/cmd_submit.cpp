@@ -42,15 +42,17 @@ void add_submit_command(CLI::App& app) {
   cmd->add_option("--ranks-per-node", s.ranks_per_node,
                   "MPI ranks per node, >= 2 (rank 0 is the coordinator, the others workers)")
       ->capture_default_str();
-  cmd->add_option("--time", s.time, "Time limit per run: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS")
+  cmd->add_option("--time", s.time,
+                  "Time limit per run: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS")
       ->capture_default_str();
   cmd->add_option("--partition", s.partition, "Slurm partition(s)");
   cmd->add_option("--account", s.account, "Slurm account");
   cmd->add_option("--qos", s.qos, "Slurm QOS");
   cmd->add_option("--mem", s.mem, "Memory per node, e.g. 16G or 4000M");
   cmd->add_option("--constraint", s.constraint, "Node features, e.g. a100");
-  cmd->add_option("--sbatch", s.extra_sbatch,
-                  "Extra sbatch option for the script, one per flag (e.g. --sbatch=--mail-type=END)");
+  cmd->add_option(
+      "--sbatch", s.extra_sbatch,
+      "Extra sbatch option for the script, one per flag (e.g. --sbatch=--mail-type=END)");
   cmd->add_option("--signal-warn", s.signal_warn_s,
                   "Seconds before the time limit at which the run checkpoints (USR1)")
       ->capture_default_str();

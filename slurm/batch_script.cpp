@@ -75,13 +75,17 @@ std::string shell_quote(std::string_view text) {
     throw InputError("a NUL byte cannot be passed through a shell word");
   std::string out = "'";
   for (char c : text) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
 
-std::string_view batch_script_template() { return kJobSbatchTemplate; }
+std::string_view batch_script_template() {
+  return kJobSbatchTemplate;
+}
 
 std::string render_batch_script(const SubmitOptions& o, const std::string& sweep_name) {
   validate(o);

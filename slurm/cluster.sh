@@ -109,6 +109,19 @@ stop_all() {
   stop_daemon munged "$dir/munge/munged.pid"
 }
 
+# munged refuses a socket below a folder that others cannot search (e.g. a mktemp -d one).
+check_parents() {
+  local d=$1 mode
+  while [[ $d != / ]]; do
+    d=$(dirname -- "$d")
+    mode=$(stat -c %A -- "$d")
+    case ${mode:9:1} in
+      x | t) ;;
+      *) die "munged needs every folder above its socket to be searchable by all users: chmod o+x $d (or use another LOCSWEEP_SLURM_DIR)" ;;
+    esac
+  done
+}
+
 dump_logs() {
   local dir=$1 log
   for log in "$dir"/log/munged.log "$dir"/log/slurmctld.log "$dir"/log/slurmd.log; do
@@ -173,6 +186,7 @@ cmd_start() {
     dir=$(mktemp -d "${TMPDIR:-/tmp}/locsweep-slurm.XXXXXX")
     fresh=1
   fi
+  check_parents "$dir"
   if live_pid "$dir/run/slurmctld.pid" slurmctld >/dev/null ||
     live_pid "$dir/run/slurmd.pid" slurmd >/dev/null ||
     live_pid "$dir/munge/munged.pid" munged >/dev/null; then

@@ -10,12 +10,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_name_char(char c) {
-  return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '.' ||
-         c == '_' || c == '-';
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
 }
-bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+bool is_name_char(char c) {
+  return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '.' || c == '_' ||
+         c == '-';
+}
+bool is_control(char c) {
+  return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+}
 
 template <typename Pred>
 bool all_chars(std::string_view s, Pred pred) {
@@ -30,18 +34,21 @@ bool all_chars(std::string_view s, Pred pred) {
 std::string shown(std::string_view value) {
   std::string out = "'";
   for (char c : value) {
-    if (c == '\n') out += "\\n";
-    else if (is_control(c)) out += "\\x" + std::string(1, "0123456789abcdef"[(c >> 4) & 15]) +
-                                   std::string(1, "0123456789abcdef"[c & 15]);
-    else out += c;
+    if (c == '\n')
+      out += "\\n";
+    else if (is_control(c))
+      out += "\\x" + std::string(1, "0123456789abcdef"[(c >> 4) & 15]) +
+             std::string(1, "0123456789abcdef"[c & 15]);
+    else
+      out += c;
   }
   return out + "'";
 }
 
 void check_at_least(std::string_view flag, int value, int minimum, const std::string& why = "") {
   if (value < minimum)
-    fail(flag, "must be at least " + std::to_string(minimum) + why + "; got " +
-                   std::to_string(value));
+    fail(flag,
+         "must be at least " + std::to_string(minimum) + why + "; got " + std::to_string(value));
 }
 
 // Slurm names (partition, account, QOS): letters, digits, '.', '_', '-'.
@@ -59,8 +66,9 @@ void check_mem(const std::string& mem) {
   const bool has_unit = std::string_view("KMGTkmgt").find(mem.back()) != std::string_view::npos;
   const std::string_view number = std::string_view(mem).substr(0, mem.size() - (has_unit ? 1 : 0));
   if (number.empty() || number.size() > 10 || !all_chars(number, is_digit))
-    fail("--mem", shown(mem) + " is not a Slurm memory size: a number of megabytes, or a number "
-                  "with a unit K, M, G or T (e.g. 4000, 4000M, 16G)");
+    fail("--mem", shown(mem) +
+                      " is not a Slurm memory size: a number of megabytes, or a number "
+                      "with a unit K, M, G or T (e.g. 4000, 4000M, 16G)");
 }
 
 void check_constraint(const std::string& constraint) {
@@ -94,16 +102,20 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kReserve
 
 void check_extra_line(const std::string& line) {
   if (line.size() < 3 || line.compare(0, 2, "--") != 0 || !is_name_char(line[2]) || line[2] == '-')
-    fail("--sbatch", shown(line) + " is not a long sbatch option: give one option per --sbatch, "
-                     "starting with '--' (e.g. --sbatch=--mail-type=END)");
+    fail("--sbatch", shown(line) +
+                         " is not a long sbatch option: give one option per --sbatch, "
+                         "starting with '--' (e.g. --sbatch=--mail-type=END)");
   if (!all_chars(line, [](char c) { return !is_control(c); }))
-    fail("--sbatch", shown(line) + " contains a newline or another control character; give one "
-                     "option per --sbatch, on one line");
+    fail("--sbatch", shown(line) +
+                         " contains a newline or another control character; give one "
+                         "option per --sbatch, on one line");
   const std::string name = line.substr(2, line.find_first_of("= \t") - 2);
   for (const auto& [reserved, why] : kReserved)
     if (reserved.starts_with(name))  // sbatch accepts unambiguous abbreviations
-      fail("--sbatch", shown(line) + " sets --" + std::string(reserved) + ", which `locsweep "
-                       "submit` controls: " + std::string(why));
+      fail("--sbatch", shown(line) + " sets --" + std::string(reserved) +
+                           ", which `locsweep "
+                           "submit` controls: " +
+                           std::string(why));
 }
 
 void check_path(std::string_view flag, const fs::path& path, bool required) {
@@ -118,8 +130,9 @@ void check_path(std::string_view flag, const fs::path& path, bool required) {
 // Checks a value written into an "#SBATCH --output=..." line, where it is double-quoted.
 void check_sbatch_path(std::string_view flag, const std::string& value) {
   if (!all_chars(value, [](char c) { return !is_control(c) && c != '\\'; }))
-    fail(flag, shown(value) + " cannot be written into an #SBATCH line (it contains a newline, "
-                              "a control character or a backslash); choose another path" +
+    fail(flag, shown(value) +
+                   " cannot be written into an #SBATCH line (it contains a newline, "
+                   "a control character or a backslash); choose another path" +
                    std::string(flag == "--db" ? " or pass --output" : ""));
 }
 
@@ -182,23 +195,26 @@ fs::path job_folder(const SubmitOptions& options) {
 
 std::string default_output_pattern(const SubmitOptions& options, std::string_view sweep_name) {
   std::string folder;
-  for (char c : job_folder(options).string()) folder += c == '%' ? std::string("%%") : std::string(1, c);
+  for (char c : job_folder(options).string())
+    folder += c == '%' ? std::string("%%") : std::string(1, c);
   return folder + "/" + job_name_for(sweep_name) + "-%j.out";
 }
 
 void validate(const SubmitOptions& o) {
   check_at_least("--nodes", o.nodes, 1);
   check_at_least("--ranks-per-node", o.ranks_per_node, 2,
-                 " (rank 0, the coordinator, shares the first node with the workers, so each node "
-                 "needs room for the coordinator and at least one worker)");
+                 " (rank 0, the coordinator, runs beside the workers on the first node, and every "
+                 "node needs at least one worker)");
   check_at_least("--gpus-per-node", o.gpus_per_node, 0);
   const std::int64_t limit = parse_slurm_time(o.time);
   if (o.signal_warn_s < 1 || o.signal_warn_s > 65535)
     fail("--signal-warn", "must be between 1 and 65535 seconds (Slurm's limit); got " +
                               std::to_string(o.signal_warn_s));
   if (o.signal_warn_s >= limit)
-    fail("--signal-warn", std::to_string(o.signal_warn_s) + " s must be shorter than the time "
-                          "limit --time " + o.time + " (" + std::to_string(limit) + " s)");
+    fail("--signal-warn", std::to_string(o.signal_warn_s) +
+                              " s must be shorter than the time "
+                              "limit --time " +
+                              o.time + " (" + std::to_string(limit) + " s)");
   check_at_least("--max-requeues", o.max_requeues, 0);
   check_name("--partition", o.partition, true);
   check_name("--account", o.account, false);
@@ -211,8 +227,10 @@ void validate(const SubmitOptions& o) {
   check_path("--locsweep-binary", o.locsweep_binary, true);
   check_path("--artifacts", o.artifacts, false);
   check_path("--output", o.output, false);
-  if (o.output.empty()) check_sbatch_path("--db", o.db.string());
-  else check_sbatch_path("--output", o.output.string());
+  if (o.output.empty())
+    check_sbatch_path("--db", o.db.string());
+  else
+    check_sbatch_path("--output", o.output.string());
 }
 
 }  // namespace locsweep

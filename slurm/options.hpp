@@ -19,7 +19,7 @@ struct SubmitOptions {
   int ranks_per_node = 2;
   std::string time = "24:00:00";  // Slurm format: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
   std::string partition, account, qos, mem, constraint;  // empty: no line
-  std::vector<std::string> extra_sbatch;  // whole options, e.g. "--mail-type=END"
+  std::vector<std::string> extra_sbatch;                 // whole options, e.g. "--mail-type=END"
   // USR1 goes to the job steps this many seconds before the time limit (Slurm may send it up
   // to 60 s earlier still); `locsweep run` then checkpoints and exits 75.
   int signal_warn_s = 120;

@@ -116,7 +116,8 @@ fs::path new_script_path(const fs::path& folder, const std::string& job_name) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   const std::string base = job_name + "-" + stamp;
   fs::path path = folder / (base + ".sbatch");
-  for (int n = 2; fs::exists(path); ++n) path = folder / (base + "-" + std::to_string(n) + ".sbatch");
+  for (int n = 2; fs::exists(path); ++n)
+    path = folder / (base + "-" + std::to_string(n) + ".sbatch");
   return path;
 }
 
@@ -129,7 +130,8 @@ SubmitResult submit(const SubmitOptions& options, const std::string& sweep_name)
   const fs::path folder = job_folder(options);
   std::error_code ec;
   fs::create_directories(folder, ec);
-  if (ec) throw Error("cannot create '" + folder.string() + "' for the batch script: " + ec.message());
+  if (ec)
+    throw Error("cannot create '" + folder.string() + "' for the batch script: " + ec.message());
   result.script = new_script_path(folder, job_name_for(sweep_name));
   write_file_atomic(result.script, script);
   result.output = options.output.empty() ? default_output_pattern(options, sweep_name)
@@ -149,16 +151,15 @@ SubmitResult submit(const SubmitOptions& options, const std::string& sweep_name)
       "login node, or use --dry-run to print the script; it is kept at " +
           result.script.string() + ")");
   if (sbatch.status != 0)
-    throw Error("sbatch failed (exit " + std::to_string(sbatch.status) + "): " +
-                trim(sbatch.err.empty() ? sbatch.out : sbatch.err) + " [script: " +
-                result.script.string() + "]");
+    throw Error("sbatch failed (exit " + std::to_string(sbatch.status) +
+                "): " + trim(sbatch.err.empty() ? sbatch.out : sbatch.err) +
+                " [script: " + result.script.string() + "]");
   // --parsable prints "JOBID" or "JOBID;CLUSTER" (possibly after warnings on stderr).
   const std::string line = trim(sbatch.out);
   const size_t semicolon = line.find(';');
   result.job_id = line.substr(0, semicolon);
   if (semicolon != std::string::npos) result.cluster = line.substr(semicolon + 1);
-  if (result.job_id.empty() ||
-      result.job_id.find_first_not_of("0123456789") != std::string::npos)
+  if (result.job_id.empty() || result.job_id.find_first_not_of("0123456789") != std::string::npos)
     throw Error("sbatch printed no job id (stdout: '" + line + "', stderr: '" + trim(sbatch.err) +
                 "') [script: " + result.script.string() + "]");
   return result;

@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "common/sha256.hpp"
 #include "sweeps/config_fields.hpp"
 #include "sweeps/spec_error.hpp"
 
@@ -76,7 +77,8 @@ Plan plan_sweep(const SweepSpec& spec) {
           if (a.path == p.path) mark = a.value.Mark();
         throw SpecError(spec.file, mark, p.path + ": " + p.message);
       }
-      PlannedTrial trial{trial_hash(config), trial_label(config), config, assignment};
+      const nlohmann::json canonical = canonical_json(config);
+      PlannedTrial trial{sha256_hex(canonical.dump()), trial_label_from_canonical(canonical), config, assignment};
       if (!seen.insert(trial.hash).second) {
         ++plan.merged_duplicates;
         continue;

@@ -199,10 +199,11 @@ json canonical_json(const TrialConfig& config) {
 
 std::string trial_hash(const TrialConfig& config) { return sha256_hex(canonical_json(config).dump()); }
 
-std::string trial_label(const TrialConfig& config) {
-  const std::string seed = " seed=" + std::to_string(config.seed);
-  if (config.kind == TrialKind::noop) return "noop" + seed;
-  const json canon = canonical_json(config);
+std::string trial_label(const TrialConfig& config) { return trial_label_from_canonical(canonical_json(config)); }
+
+std::string trial_label_from_canonical(const json& canon) {
+  const std::string seed = " seed=" + std::to_string(canon.at("seed").get<int>());
+  if (canon.at("kind") == "noop") return "noop" + seed;
   return canon["locality"]["mechanism"].get<std::string>() + " " +
          canon["locality"]["schedule"].get<std::string>() + seed;
 }

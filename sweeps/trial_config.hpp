@@ -136,6 +136,8 @@ std::string trial_hash(const TrialConfig& config);
 
 // "block quintic seed=0": what a person calls this trial.
 std::string trial_label(const TrialConfig& config);
+// The same from an already computed canonical_json(config) (planning computes it once).
+std::string trial_label_from_canonical(const nlohmann::json& canonical);
 // A relative cost estimate (FLOPs, or seconds for noop), for longest-first ordering.
 double estimated_cost(const TrialConfig& config);
 

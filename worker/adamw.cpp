@@ -1,39 +1,11 @@
 #include "worker/adamw.hpp"
+#include "worker/adamw_kernel.hpp"
 
 #include <ATen/Parallel.h>
 
 #include <cmath>
 
 namespace locsweep {
-namespace {
-
-struct StepScalars {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2;
-  float step_size;    // lr / (1 - beta1^t)
-  float inv_bc2_sqrt; // 1 / sqrt(1 - beta2^t)
-  float eps;
-  float decay;        // 1 - lr * weight_decay (1 for vectors)
-  float grad_scale;
-};
-
-// The fused update over [begin, end). Compiled for AVX-512, AVX2 and baseline x86-64; the
-// loader picks the best the CPU has. No reductions, so the result is independent of how the
-// range is split across threads.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void adamw_range(
-    float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
-    int64_t begin, int64_t end, StepScalars s) {
-  for (int64_t i = begin; i < end; ++i) {
-    const float grad = g[i] * s.grad_scale;
-    const float mi = s.beta1 * m[i] + s.one_minus_beta1 * grad;
-    const float vi = s.beta2 * v[i] + s.one_minus_beta2 * grad * grad;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = std::sqrt(vi) * s.inv_bc2_sqrt + s.eps;
-    p[i] = p[i] * s.decay - s.step_size * mi / denom;
-  }
-}
-
-}  // namespace
 
 AdamW::AdamW(const std::vector<NamedParameter>& params, const AdamWOptions& options)
     : params_(params), options_(options) {
@@ -57,7 +29,7 @@ void AdamW::step(double lr, double grad_scale) {
     auto& m = m_[i];
     auto& v = v_[i];
     if (p.is_cpu() && p.is_contiguous() && grad.is_contiguous() && p.scalar_type() == torch::kFloat32) {
-      const StepScalars s{static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
+      const AdamWScalars s{static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
                           static_cast<float>(1.0 - options_.beta1),
                           static_cast<float>(1.0 - options_.beta2), static_cast<float>(lr / bc1),
                           static_cast<float>(1.0 / std::sqrt(bc2)), static_cast<float>(options_.eps),

@@ -180,17 +180,18 @@ TEST_P(SlurmTime, ParsesSlurmFormatsAndRejectsOthers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, SlurmTime,
-    testing::Values(TimeCase{"90", 5400}, TimeCase{"5:30", 330}, TimeCase{"2:00:00", 7200},
-                    TimeCase{"48:00:00", 172800}, TimeCase{"1-12", 129600},
-                    TimeCase{"1-0:30", 88200}, TimeCase{"1-00:00:01", 86401},
-                    TimeCase{"0:30", 30}, TimeCase{"1h", 0}, TimeCase{"-5", 0},
-                    TimeCase{"abc", 0}, TimeCase{"", 0}, TimeCase{"0", 0}, TimeCase{"0:00", 0},
-                    TimeCase{"1:60", 0}, TimeCase{"1:00:60", 0}, TimeCase{"1:2:3:4", 0},
-                    TimeCase{"1-24", 0}, TimeCase{"1-", 0}, TimeCase{"5:", 0},
-                    TimeCase{":5", 0}, TimeCase{"1--2", 0}, TimeCase{" 5", 0},
-                    TimeCase{"1e3", 0}, TimeCase{"1234567890", 0}, TimeCase{"UNLIMITED", 0}));
+INSTANTIATE_TEST_SUITE_P(Table, SlurmTime,
+                         testing::Values(TimeCase{"90", 5400}, TimeCase{"5:30", 330},
+                                         TimeCase{"2:00:00", 7200}, TimeCase{"48:00:00", 172800},
+                                         TimeCase{"1-12", 129600}, TimeCase{"1-0:30", 88200},
+                                         TimeCase{"1-00:00:01", 86401}, TimeCase{"0:30", 30},
+                                         TimeCase{"1h", 0}, TimeCase{"-5", 0}, TimeCase{"abc", 0},
+                                         TimeCase{"", 0}, TimeCase{"0", 0}, TimeCase{"0:00", 0},
+                                         TimeCase{"1:60", 0}, TimeCase{"1:00:60", 0},
+                                         TimeCase{"1:2:3:4", 0}, TimeCase{"1-24", 0},
+                                         TimeCase{"1-", 0}, TimeCase{"5:", 0}, TimeCase{":5", 0},
+                                         TimeCase{"1--2", 0}, TimeCase{" 5", 0}, TimeCase{"1e3", 0},
+                                         TimeCase{"1234567890", 0}, TimeCase{"UNLIMITED", 0}));
 
 // ---------------------------------------------------------------- option validation
 
@@ -200,7 +201,9 @@ struct OptionCase {
   std::string error_flag;  // empty: valid
 };
 
-void PrintTo(const OptionCase& c, std::ostream* os) { *os << c.label; }
+void PrintTo(const OptionCase& c, std::ostream* os) {
+  *os << c.label;
+}
 
 class OptionValidation : public testing::TestWithParam<OptionCase> {};
 
@@ -265,13 +268,16 @@ const OptionCase kOptionCases[] = {
     {"constraint expr", [](SubmitOptions& o) { o.constraint = "a100&[rack1|rack2]"; }, ""},
     {"constraint space", [](SubmitOptions& o) { o.constraint = "a100 ib"; }, "--constraint"},
     {"constraint newline", [](SubmitOptions& o) { o.constraint = "a100\nrm"; }, "--constraint"},
-    {"extra ok", [](SubmitOptions& o) { o.extra_sbatch = {"--mail-type=END", "--exclusive"}; }, ""},
+    {"extra ok",
+     [](SubmitOptions& o) {
+       o.extra_sbatch = {"--mail-type=END", "--exclusive"};
+     },
+     ""},
     {"extra mem-per-cpu", [](SubmitOptions& o) { o.extra_sbatch = {"--mem-per-cpu=2G"}; }, ""},
     {"extra no dashes", [](SubmitOptions& o) { o.extra_sbatch = {"mail-type=END"}; }, "--sbatch"},
     {"extra short", [](SubmitOptions& o) { o.extra_sbatch = {"-J x"}; }, "--sbatch"},
     {"extra empty", [](SubmitOptions& o) { o.extra_sbatch = {""}; }, "--sbatch"},
-    {"extra newline",
-     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\ntouch /tmp/pwned"}; },
+    {"extra newline", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\ntouch /tmp/pwned"}; },
      "--sbatch"},
     {"extra CR", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\rb"}; }, "--sbatch"},
     {"extra no-requeue", [](SubmitOptions& o) { o.extra_sbatch = {"--no-requeue"}; }, "--sbatch"},
@@ -339,8 +345,8 @@ TEST_P(ShellQuote, BashReadsBackTheExactText) {
   const std::string marker = (dir_ / "pwned").string();
   for (size_t p; (p = text.find("MARKER")) != std::string::npos;) text.replace(p, 6, marker);
   const fs::path script = dir_ / "quote.sh";
-  std::ofstream(script) << "printf '%s' " << shell_quote(text) << " > " << shell_quote((dir_ / "out").string())
-                        << "\n";
+  std::ofstream(script) << "printf '%s' " << shell_quote(text) << " > "
+                        << shell_quote((dir_ / "out").string()) << "\n";
   EXPECT_EQ(wait_exit(spawn_bash(script, {}, dir_ / "log")), 0);
   EXPECT_EQ(slurp(dir_ / "out"), text);
   EXPECT_FALSE(fs::exists(marker));
@@ -374,7 +380,8 @@ TEST_P(HostileScript, PassesEveryPathToSrunVerbatimAndRunsNothingElse) {
   {
     const fs::path syntax = dir_ / "syntax.sh";
     std::ofstream(syntax) << "exec bash -n " << shell_quote(file.string()) << "\n";
-    EXPECT_EQ(wait_exit(spawn_bash(syntax, {}, dir_ / "syntax.log")), 0) << slurp(dir_ / "syntax.log");
+    EXPECT_EQ(wait_exit(spawn_bash(syntax, {}, dir_ / "syntax.log")), 0)
+        << slurp(dir_ / "syntax.log");
   }
   EXPECT_EQ(run_script(o, {}, "sweep " + text), 0) << slurp(dir_ / "job.log");
   EXPECT_EQ(argv_of("srun"),
@@ -402,8 +409,8 @@ TEST(BatchScript, DoubleQuotesTheDefaultOutputForSbatch) {
 TEST(BatchScript, WritesOptionalLinesOnlyWhenGivenAndAllBeforeTheFirstCommand) {
   SubmitOptions o = valid_options();
   std::string plain = render_batch_script(o, "s");
-  for (const char* absent : {"--gpus-per-node", "--partition", "--account", "--qos", "--mem=",
-                             "--constraint", "{{", "}}"})
+  for (const char* absent : {"--gpus-per-node", "--partition", "--account", "--qos",
+                             "--mem=", "--constraint", "{{", "}}"})
     EXPECT_EQ(plain.find(absent), std::string::npos) << absent;
   for (const char* present :
        {"#SBATCH --job-name=s\n", "#SBATCH --nodes=1\n", "#SBATCH --ntasks-per-node=2\n",
@@ -437,13 +444,13 @@ TEST(BatchScript, WritesOptionalLinesOnlyWhenGivenAndAllBeforeTheFirstCommand) {
       command_seen = true;
     }
   }
-  EXPECT_EQ(sbatch_lines,
-            (std::vector<std::string>{
-                "--job-name=s", "--nodes=3", "--ntasks-per-node=5", "--gpus-per-node=4",
-                "--time=1-12", "--output=\"/data/results.sqlite.slurm/s-%j.out\"",
-                "--open-mode=append", "--requeue", "--signal=USR1@300", "--partition=gpu",
-                "--account=proj", "--qos=high", "--mem=64G", "--constraint=a100",
-                "--mail-type=END", "--exclusive"}));
+  EXPECT_EQ(
+      sbatch_lines,
+      (std::vector<std::string>{
+          "--job-name=s", "--nodes=3", "--ntasks-per-node=5", "--gpus-per-node=4", "--time=1-12",
+          "--output=\"/data/results.sqlite.slurm/s-%j.out\"", "--open-mode=append", "--requeue",
+          "--signal=USR1@300", "--partition=gpu", "--account=proj", "--qos=high", "--mem=64G",
+          "--constraint=a100", "--mail-type=END", "--exclusive"}));
   EXPECT_NE(full.find("max_requeues=7\n"), std::string::npos);
 }
 
@@ -463,7 +470,9 @@ struct DecisionCase {
   bool requeues;
 };
 
-void PrintTo(const DecisionCase& c, std::ostream* os) { *os << c.label; }
+void PrintTo(const DecisionCase& c, std::ostream* os) {
+  *os << c.label;
+}
 
 class Decision : public FakeSlurm, public testing::WithParamInterface<DecisionCase> {};
 
@@ -473,7 +482,8 @@ TEST_P(Decision, RequeuesOnlyWhenWorkIsLeftAndBudgetRemains) {
   o.max_requeues = c.max_requeues;
   const std::string marker = (dir_ / "pwned").string();
   std::string restart = c.restart_count;
-  if (const size_t p = restart.find("MARKER"); p != std::string::npos) restart.replace(p, 6, marker);
+  if (const size_t p = restart.find("MARKER"); p != std::string::npos)
+    restart.replace(p, 6, marker);
   const int rc = run_script(o, {{"FAKE_SRUN_RC", c.srun_rc},
                                 {"SLURM_RESTART_COUNT", restart},
                                 {"FAKE_SCONTROL_RC", c.scontrol_rc}});
@@ -530,8 +540,10 @@ class ScopedEnv {
     ::setenv(name, value.c_str(), 1);
   }
   ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
 
  private:

@@ -105,7 +105,7 @@ TEST_P(Resume, StoppedAndResumedEqualsStraightThrough) {
   for (const auto& [step, loss] : want) EXPECT_EQ(got.at(step), loss) << "step " << step;
 
   // Final checkpoints: parameters, moments and RNG state bitwise identical.
-  const Loaded a(c, dir / "straight" / "checkpoint.h5"), b(c, dir / "resumed" / "checkpoint.h5");
+  Loaded a(c, dir / "straight" / "checkpoint.h5"), b(c, dir / "resumed" / "checkpoint.h5");
   EXPECT_EQ(a.state.step, kSteps);
   EXPECT_EQ(b.state.step, kSteps);
   for (size_t i = 0; i < a.model.parameters().size(); ++i) {

@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "worker/attention_file.hpp"
+#include "worker/checkpoint.hpp"
 #include "worker/corpus.hpp"
 #include "worker/model.hpp"
 #include "worker/model_io.hpp"
