@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   locsweep::cli::add_attention_command(app);
   locsweep::cli::add_run_command(app, &argc, &argv);
   locsweep::cli::add_status_command(app);
+  locsweep::cli::add_results_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

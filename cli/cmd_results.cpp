@@ -1,0 +1,52 @@
+// `locsweep results --db FILE [--sweep NAME] [--where key=value]... [--sort COL] [--per-layer]
+//   [--format table|csv|json|markdown]`: the paper-style table of a sweep.
+// `locsweep results --db FILE --sql "SELECT ..."`: a read-only query of the database.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "results/queries.hpp"
+#include "results/sql_query.hpp"
+#include "results/table.hpp"
+
+namespace locsweep::cli {
+
+void add_results_command(CLI::App& app) {
+  struct Options {
+    std::string db, sweep, sort = "position", format = "table", sql;
+    std::vector<std::string> where;
+    bool per_layer = false, descending = false;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("results", "The results table of a sweep, or a read-only SQL query");
+  cmd->add_option("--db", o->db, "Results database")->required();
+  cmd->add_option("--sweep", o->sweep, "Sweep name (default: the only one)");
+  cmd->add_option("--where", o->where, "Filter trials: key=value (mechanism, schedule, seed, train.lr, ...)");
+  cmd->add_option("--sort", o->sort, "position, ppl, ratio, gap, beta or config");
+  cmd->add_flag("--desc", o->descending, "Sort descending");
+  cmd->add_flag("--per-layer", o->per_layer, "One row per configuration and layer");
+  cmd->add_option("--format", o->format, "table, csv, json or markdown");
+  cmd->add_option("--sql", o->sql, "Run one read-only SQL statement instead");
+  cmd->callback([o] {
+    const TableFormat format = table_format_from_string(o->format);
+    if (!o->sql.empty()) {
+      fmt::print("{}", run_read_only_sql(o->db, o->sql, format));
+      return;
+    }
+    ResultsQuery q;
+    q.sweep = o->sweep;
+    q.sort = o->sort;
+    q.descending = o->descending;
+    for (const auto& w : o->where) {
+      const auto eq = w.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw InputError("--where '" + w + "': write key=value, e.g. --where mechanism=block");
+      q.where.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+    }
+    Database db = open_results_read_only(o->db);
+    fmt::print("{}", render_results(build_results_table(db, q), format, o->per_layer));
+  });
+}
+
+}  // namespace locsweep::cli

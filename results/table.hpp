@@ -1,0 +1,64 @@
+// The paper-style results table of a sweep (`locsweep results`): one row per configuration
+// (its trials over seeds), with validation perplexity mean, std and 95 % CI, the ratio to
+// the distributed trial of the same seed, data and model, the share of the localist gap
+// closed (SPEC.md "Metrics"), and attention entropy/in-block mass; plus a per-layer view.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "results/sqlite.hpp"
+
+namespace locsweep {
+
+struct LayerRow {
+  std::string config;
+  int layer = 0;
+  double lambda = 0, entropy_bits = 0, entropy_norm = 0, in_block_mass = 0, mean_distance = 0;
+};
+
+struct ConfigRow {
+  std::string config;     // "block quintic" plus other grid axes ("lr=0.001"); no seed
+  std::string mechanism, schedule;
+  std::optional<double> beta;
+  double lambda_min = 0, lambda_max = 0;
+  int seeds = 0;          // done trials aggregated
+  double ppl_mean = 0, ppl_std = 0, ppl_ci95 = 0;  // CI: half-width, Student t
+  std::optional<double> ratio;       // mean over seeds of PPL / PPL(distributed, same seed)
+  std::optional<double> ratio_ci95;
+  std::optional<double> gap_closed;  // percent: (R_loc - R) / (R_loc - 1) * 100
+  double entropy_first = 0, entropy_last = 0;  // bits, mean over heads (and seeds)
+  double in_block_mass = 0;                    // mean over layers, heads, seeds
+  int position = 0;                            // first appearance in the plan
+  nlohmann::json canonical;                    // the configuration without its seed
+  std::vector<LayerRow> layers;              // per layer, means over heads and seeds
+};
+
+
+struct ResultsTable {
+  std::string sweep;
+  int trials = 0, done = 0, failed = 0, pending = 0;
+  std::vector<ConfigRow> rows;
+};
+
+struct ResultsQuery {
+  std::string sweep;                                  // empty: the only sweep in the database
+  std::vector<std::pair<std::string, std::string>> where;  // key=value filters on trials
+  std::string sort = "position";                      // position | ppl | ratio | gap | beta | config
+  bool descending = false;
+};
+
+// Builds the table from the database; InputError for an unknown sweep, filter key or sort key.
+ResultsTable build_results_table(Database& db, const ResultsQuery& query);
+
+enum class TableFormat { table, csv, json, markdown };
+TableFormat table_format_from_string(const std::string& text);  // InputError if unknown
+std::string render_results(const ResultsTable& table, TableFormat format, bool per_layer);
+
+// Student's t quantile t_{0.975, dof} (1.96 for large dof).
+double t_quantile_975(int dof);
+
+}  // namespace locsweep
