@@ -14,7 +14,7 @@ struct ExitCode {
 
 void add_schedule_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
-void add_demo_command(CLI::App& app);
+void add_demo_command(CLI::App& app, int* argc, char*** argv);
 void add_submit_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_trial_command(CLI::App& app);

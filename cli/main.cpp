@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   locsweep::cli::add_schedule_command(app);
   locsweep::cli::add_plan_command(app);
-  locsweep::cli::add_demo_command(app);
+  locsweep::cli::add_demo_command(app, &argc, &argv);
   locsweep::cli::add_submit_command(app);
   locsweep::cli::add_tokenize_command(app);
   locsweep::cli::add_trial_command(app);

@@ -8,7 +8,7 @@
 #   slurm/cluster.sh stop [--remove]   # cancels running jobs, stops the daemons by PID file;
 #                                      # --remove also deletes the state folder
 #
-# The state folder (config, keys, sockets, logs, Slurm state, job output of nothing else) is
+# The state folder (slurm.conf, munge key and socket, PID files, logs, Slurm state) is
 # $LOCSWEEP_SLURM_DIR, or for `start` a fresh `mktemp -d` when that is unset. stop/status/env
 # find it from $LOCSWEEP_SLURM_DIR or from $SLURM_CONF's folder. Ports are picked free at start,
 # so several clusters (different folders) can run side by side.
@@ -90,7 +90,7 @@ cancel_running_jobs() {
   export SLURM_CONF=$dir/slurm.conf
   running=$(timeout 10 squeue -h -t RUNNING,COMPLETING,CONFIGURING -o %i 2>/dev/null || true)
   [[ -n $running ]] || return 0
-  echo "cluster.sh: cancelling running jobs:" $running >&2
+  echo "cluster.sh: cancelling running jobs: ${running//$'\n'/ }" >&2
   # shellcheck disable=SC2086 # job ids are digits
   timeout 10 scancel $running 2>/dev/null || true
   for ((i = 0; i < 200; i++)); do

@@ -184,10 +184,6 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   if (init.rfind("hf:", 0) == 0) load_hf_safetensors(resolve_path(init.substr(3), c.spec_dir), model);
   if (init.rfind("checkpoint:", 0) == 0)
     load_model_from_checkpoint(resolve_path(init.substr(11), c.spec_dir), model);
-  // Only now, with the input checked (data, tokenizer, init weights), is the folder claimed:
-  // bad input leaves an existing trial.json (and result.json beside it) as it was.
-  write_file_atomic(options.out_dir / "trial.json",
-                    nlohmann::json{{"hash", hash}, {"label", trial_label(c)}, {"config", to_json(c)}}.dump(2) + "\n");
   AdamW optimizer(model.parameters(), {c.train.beta1, c.train.beta2, 1e-8, c.train.weight_decay});
   at::Generator generator = dropout_generator(device, static_cast<uint64_t>(c.seed) ^ 0x5eedd20b0u);
   const Locality loc = locality_for(c);
@@ -206,6 +202,10 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
       // Re-create the fresh state the damaged file might have half-replaced: nothing was copied.
     }
   }
+  // Only now, with the input checked (data, tokenizer, init weights, the checkpoint to resume),
+  // is the folder claimed: bad input leaves an existing trial.json (and result.json) as it was.
+  write_file_atomic(options.out_dir / "trial.json",
+                    nlohmann::json{{"hash", hash}, {"label", trial_label(c)}, {"config", to_json(c)}}.dump(2) + "\n");
   const int64_t resumed_from = state.step;
   progress.event({{"event", "start"}, {"attempt", options.attempt}, {"resumed_from", resumed_from},
                   {"steps", c.train.steps}, {"device", describe_device(device)},

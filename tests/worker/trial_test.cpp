@@ -32,9 +32,10 @@ using testing::bitwise_equal;
 
 constexpr int kLayers = 2, kHeads = 2, kT = 32;
 
-std::string base_yaml(const std::string& extra = "") {
+// The trial of these tests; `model_extra` adds keys to model (", init: ...").
+std::string base_yaml(const std::string& extra = "", const std::string& model_extra = "") {
   return "seed: 2\n"
-         "model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32}\n"
+         "model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32" + model_extra + "}\n"
          "data: {corpus: text.txt, tokenizer: bytes}\n"
          "train: {steps: 6, batch_size: 4, lr: 2.0e-3, min_lr: 2.0e-4, warmup_steps: 2}\n"
          "locality: {mechanism: mask, schedule: quintic, blocks: sentence}\n"
@@ -88,11 +89,11 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
     EXPECT_EQ(h.lambda, lambdas[static_cast<size_t>(h.layer)]);
     EXPECT_GE(h.entropy_bits, 0.0);
     EXPECT_GE(h.entropy_norm, 0.0);
-    EXPECT_LE(h.entropy_norm, 1.0 + 1e-9);
+    EXPECT_LE(h.entropy_norm, 1.0 + 1e-6);
     EXPECT_GE(h.in_block_mass, 0.0);
-    EXPECT_LE(h.in_block_mass, 1.0 + 1e-9);
+    EXPECT_LE(h.in_block_mass, 1.0 + 1e-6);
     EXPECT_GE(h.mean_distance, 0.0);
-    if (h.layer == kLayers - 1) EXPECT_NEAR(h.in_block_mass, 1.0, 1e-9);  // lambda 1: strict mask
+    if (h.layer == kLayers - 1) EXPECT_NEAR(h.in_block_mass, 1.0, 1e-6);  // lambda 1: strict mask
   }
 
   // Artifacts name real files with their sizes and hashes.
@@ -161,15 +162,18 @@ with h5py.File(path, "r") as f:
     tokens, blocks, starts = f["tokens"][...], f["blocks"][...], f["starts"][...]
     assert tokens.shape == (W, T) and blocks.shape == (W, T) and starts.shape == (W,)
     val = np.array(exp["val"])
+    cross = 0  # query-key pairs in different blocks, over all windows
     for w in range(W):
         assert np.array_equal(tokens[w], val[starts[w]:starts[w] + T]), "tokens of window %d" % w
         d = np.diff(blocks[w])
         assert blocks[w][0] == 0 and np.all((d == 0) | (d == 1)), blocks[w]
         # mask with lambda = 1 in the last layer: no weight outside the query's block
-        outside = blocks[w][:, None] != blocks[w][None, :]
+        outside = np.tril(blocks[w][:, None] != blocks[w][None, :])
+        cross += outside.sum()
         assert np.all(x[w, L - 1][:, outside] == 0), "weight outside the block in the last layer"
-        if exp["lambda"][0] == 0:
-            assert np.any(x[w, 0][:, outside] > 0), "layer 0 is plain attention"
+        if outside.any() and exp["lambda"][0] == 0:
+            assert np.all(x[w, 0][:, outside] > 0), "layer 0 is plain attention"
+    assert cross > 0, "no window has two blocks: the mask check above saw nothing"
 print("attention file ok")
 )PY";
 
@@ -241,9 +245,7 @@ TEST(Trial, NanLossIsClassifiedAsNan) {
     model.parameter("h.0.mlp.c_fc.weight").fill_(std::numeric_limits<float>::quiet_NaN());
   }
   export_hf_safetensors(dir / "nan.safetensors", model);
-  const TrialConfig c = testing::config_from_yaml(
-      base_yaml("model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32, init: \"hf:nan.safetensors\"}\n"),
-      dir.path());
+  const TrialConfig c = testing::config_from_yaml(base_yaml("", ", init: \"hf:nan.safetensors\""), dir.path());
   const TrialResult r = run(c, dir / "out");
   EXPECT_EQ(r.outcome, Outcome::nan);
   EXPECT_NE(r.message.find("loss"), std::string::npos) << r.message;
@@ -310,9 +312,7 @@ TEST_P(TrialBadInput, ThrowsInputErrorAndLeavesTheOutFolderAlone) {
   }
 }
 
-std::string with_model(const std::string& init) {
-  return base_yaml("model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32, init: \"" + init + "\"}\n");
-}
+std::string with_model(const std::string& init) { return base_yaml("", ", init: \"" + init + "\""); }
 
 void export_tiny(const testing::TrialDir& dir, const fs::path& file) {
   GptConfig g;
@@ -324,6 +324,22 @@ void export_tiny(const testing::TrialDir& dir, const fs::path& file) {
   Gpt2 model(g, torch::kCPU);
   model.init_weights(3);
   export_hf_safetensors(file, model);
+}
+
+// A valid checkpoint of the same model shape that belongs to another trial.
+void save_foreign_checkpoint(const fs::path& file) {
+  GptConfig g;
+  g.n_layer = kLayers;
+  g.n_head = kHeads;
+  g.n_embd = 32;
+  g.block_size = kT;
+  g.vocab_size = 256;
+  Gpt2 model(g, torch::kCPU);
+  model.init_weights(4);
+  AdamW optimizer(model.parameters(), AdamWOptions{});
+  TrainingState state;
+  state.step = 3;
+  save_checkpoint(file, std::string(64, 'f'), "{}", 1, model, optimizer, state);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -379,6 +395,20 @@ INSTANTIATE_TEST_SUITE_P(
                    return base_yaml();
                  },
                  {"already holds a checkpoint", "resume"}},
+        BadInput{"resume_into_another_trials_checkpoint",
+                 [](const testing::TrialDir& d, TrialRunOptions::Resume& resume) {
+                   resume = TrialRunOptions::Resume::required;
+                   save_foreign_checkpoint(d / "out" / "checkpoint.h5");
+                   return base_yaml();
+                 },
+                 {"belongs to trial"}},
+        BadInput{"resume_if_valid_into_another_trials_checkpoint",
+                 [](const testing::TrialDir& d, TrialRunOptions::Resume& resume) {
+                   resume = TrialRunOptions::Resume::if_valid;
+                   save_foreign_checkpoint(d / "out" / "checkpoint.h5");
+                   return base_yaml();
+                 },
+                 {"belongs to trial"}},
         BadInput{"resume_required_without_checkpoint",
                  [](const testing::TrialDir&, TrialRunOptions::Resume& resume) {
                    resume = TrialRunOptions::Resume::required;
