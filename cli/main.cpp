@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   locsweep::cli::add_run_command(app, &argc, &argv);
   locsweep::cli::add_status_command(app);
   locsweep::cli::add_results_command(app);
+  locsweep::cli::add_keys_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

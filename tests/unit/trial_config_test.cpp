@@ -2,8 +2,11 @@
 // do not; the JSON form round-trips.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
+#include "sweeps/config_fields.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "sweeps/trial_config.hpp"
 
@@ -98,6 +101,27 @@ TEST(TrialConfig, LabelNamesMechanismScheduleAndSeed) {
 TEST(TrialConfig, NoopTrialsIgnoreModelKeys) {
   EXPECT_EQ(hash_of("kind: noop\nmodel: {n_layer: 2}"), hash_of("kind: noop"));
   EXPECT_NE(hash_of("kind: noop\nnoop: {duration_s: 1}"), hash_of("kind: noop"));
+}
+
+}  // namespace
+}  // namespace locsweep
+
+namespace locsweep {
+namespace {
+
+// docs/sweep-spec.md carries the key table `locsweep keys --markdown` prints; every key of the
+// field table must be documented there, with its current default.
+TEST(Docs, SweepSpecDocumentsEveryKeyWithItsDefault) {
+  std::ifstream in(std::string(LOCSWEEP_SOURCE_DIR) + "/docs/sweep-spec.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(doc.empty());
+  const TrialConfig defaults;
+  for (const auto& f : trial_fields()) {
+    const auto value = f.get(defaults);
+    const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+    const std::string row = "| `" + f.path + "` | `" + text + "` |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "regenerate docs/sweep-spec.md: missing or stale " << row;
+  }
 }
 
 }  // namespace
