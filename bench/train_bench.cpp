@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     ForwardOutput out;
     torch::Tensor loss;
     if (plain) {
-      textbook.zero_grad(true);
+      textbook.zero_grad();
       loss = plain_loss(x, y, out);
     } else {
       clear_grads(model.parameters());
