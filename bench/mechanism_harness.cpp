@@ -13,10 +13,13 @@
 //   mechanism_harness perf [--threads N] [--config tiny|gpt2] [--reps N] [--vocab V]
 //                          [--schedule SPEC]
 //       Times forward+backward of a full model step for each mechanism against mechanism
-//       none with the same lambdas, interleaving the mechanisms within every repetition so
-//       that machine noise hits all alike. The rest of the step is identical for all
-//       mechanisms, so "extra ms" (the difference to none) is the cost of the mechanism's
-//       part of attention. Prints the BLAS in use. Asserts nothing about timings.
+//       none with the same lambdas (default quintic), interleaving the mechanisms within
+//       every repetition (in a rotating order) so that machine noise hits all alike. The
+//       rest of the step is identical for all mechanisms, so "extra ms" (the difference to
+//       none) is the cost of the mechanism's part of attention. The default vocabulary is
+//       256 (the byte tokenizer), which keeps the LM head (73 % of a GPT-2-vocabulary step
+//       at the tiny config) from drowning that difference; --vocab 50257 times real steps.
+//       Prints the BLAS in use. Asserts nothing about timings.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -38,8 +41,8 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-const Mechanism kMechanisms[] = {Mechanism::none, Mechanism::window, Mechanism::block, Mechanism::mask,
-                                 Mechanism::penalty};
+const Mechanism kMechanisms[] = {Mechanism::none, Mechanism::window, Mechanism::block,
+                                 Mechanism::mask, Mechanism::penalty};
 
 // ---------------------------------------------------------------------------------------
 // The naive reference of one attention layer's core, float64, explicit loops.
@@ -51,7 +54,8 @@ struct Rules {
 
 // Attention weights a[b][h][i][j] (0 for j > i and for strictly masked keys) of q, k
 // ([B, T, H, D], contiguous float64) under `rules`; `blocks` [B, T] int64.
-std::vector<double> naive_weights(const Tensor& q, const Tensor& k, const Tensor& blocks, const Rules& r) {
+std::vector<double> naive_weights(const Tensor& q, const Tensor& k, const Tensor& blocks,
+                                  const Rules& r) {
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), D = q.size(3);
   const double* Q = q.data_ptr<double>();
   const double* K = k.data_ptr<double>();
@@ -70,25 +74,30 @@ std::vector<double> naive_weights(const Tensor& q, const Tensor& k, const Tensor
             continue;
           }
           double dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += Q[((b * T + i) * H + h) * D + d] * K[((b * T + j) * H + h) * D + d];
+          for (int64_t d = 0; d < D; ++d)
+            dot += Q[((b * T + i) * H + h) * D + d] * K[((b * T + j) * H + h) * D + d];
           double v = dot * scale;
-          if (r.mechanism == Mechanism::window) v -= r.lambda * static_cast<double>(i - j) / r.sigma;
-          if ((r.mechanism == Mechanism::block || r.mechanism == Mechanism::mask) && !same) v -= r.lambda * r.kappa;
+          if (r.mechanism == Mechanism::window)
+            v -= r.lambda * static_cast<double>(i - j) / r.sigma;
+          if ((r.mechanism == Mechanism::block || r.mechanism == Mechanism::mask) && !same)
+            v -= r.lambda * r.kappa;
           s[j] = v;
           max_s = std::max(max_s, v);
         }
         double sum = 0;
         for (int64_t j = 0; j <= i; ++j) sum += s[j] == -INFINITY ? 0.0 : std::exp(s[j] - max_s);
         for (int64_t j = 0; j <= i; ++j)
-          a[static_cast<size_t>(((b * H + h) * T + i) * T + j)] = s[j] == -INFINITY ? 0.0 : std::exp(s[j] - max_s) / sum;
+          a[static_cast<size_t>(((b * H + h) * T + i) * T + j)] =
+              s[j] == -INFINITY ? 0.0 : std::exp(s[j] - max_s) / sum;
       }
   return a;
 }
 
 // y = attention(q, k, v) as [B, T, H, D] and the penalty term, with a hand-written backward.
 struct NaiveAttention : public torch::autograd::Function<NaiveAttention> {
-  static variable_list forward(AutogradContext* ctx, Tensor q, Tensor k, Tensor v, Tensor blocks, int64_t mechanism,
-                               double lambda, double sigma, double kappa, double theta, double rho, double gamma) {
+  static variable_list forward(AutogradContext* ctx, Tensor q, Tensor k, Tensor v, Tensor blocks,
+                               int64_t mechanism, double lambda, double sigma, double kappa,
+                               double theta, double rho, double gamma) {
     const Rules r{static_cast<Mechanism>(mechanism), lambda, sigma, kappa, theta, rho, gamma};
     q = q.contiguous(), k = k.contiguous(), v = v.contiguous();
     const int64_t B = q.size(0), T = q.size(1), H = q.size(2), D = q.size(3);
@@ -104,7 +113,8 @@ struct NaiveAttention : public torch::autograd::Function<NaiveAttention> {
           double mass = 0;
           for (int64_t j = 0; j <= i; ++j) {
             const double w = a[static_cast<size_t>(((b * H + h) * T + i) * T + j)];
-            for (int64_t d = 0; d < D; ++d) Y[((b * T + i) * H + h) * D + d] += w * V[((b * T + j) * H + h) * D + d];
+            for (int64_t d = 0; d < D; ++d)
+              Y[((b * T + i) * H + h) * D + d] += w * V[((b * T + j) * H + h) * D + d];
             if (blk[b * T + i] == blk[b * T + j]) mass += w;
           }
           penalty += std::max(0.0, r.rho - mass);
@@ -123,9 +133,11 @@ struct NaiveAttention : public torch::autograd::Function<NaiveAttention> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const Tensor &q = saved[0], &k = saved[1], &v = saved[2], &weights = saved[3], &blocks = saved[4];
+    const Tensor &q = saved[0], &k = saved[1], &v = saved[2], &weights = saved[3],
+                 &blocks = saved[4];
     const auto mechanism = static_cast<Mechanism>(ctx->saved_data["mechanism"].toInt());
-    const double lambda = ctx->saved_data["lambda"].toDouble(), rho = ctx->saved_data["rho"].toDouble(),
+    const double lambda = ctx->saved_data["lambda"].toDouble(),
+                 rho = ctx->saved_data["rho"].toDouble(),
                  gamma = ctx->saved_data["gamma"].toDouble();
     const int64_t B = q.size(0), T = q.size(1), H = q.size(2), D = q.size(3);
     const Tensor dy = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(q);
@@ -147,7 +159,9 @@ struct NaiveAttention : public torch::autograd::Function<NaiveAttention> {
           for (int64_t j = 0; j <= i; ++j)
             if (blk[b * T + i] == blk[b * T + j]) mass += a[j];
           // d(penalty)/d(a_ij) for keys j in the query's block, where the hinge is active.
-          const double dmass = penalised && rho - mass > 0 ? -dpen * gamma * lambda / static_cast<double>(B * H * T) : 0.0;
+          const double dmass = penalised && rho - mass > 0
+                                   ? -dpen * gamma * lambda / static_cast<double>(B * H * T)
+                                   : 0.0;
           double dot = 0;  // sum_j a_ij da_ij
           for (int64_t j = 0; j <= i; ++j) {
             double g = 0;
@@ -165,13 +179,14 @@ struct NaiveAttention : public torch::autograd::Function<NaiveAttention> {
             }
           }
         }
-    return {dq, dk, dv, Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+    return {dq,       dk,       dv,       Tensor(), Tensor(), Tensor(),
+            Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
   }
 };
 
 struct Reference {
-  Tensor loss, penalty, attention;        // float64
-  std::vector<Tensor> grads;              // d(loss + penalty)/d param, per model parameter
+  Tensor loss, penalty, attention;  // float64
+  std::vector<Tensor> grads;        // d(loss + penalty)/d param, per model parameter
 };
 
 // The whole 1-layer model in float64: plain torch ops around the naive attention core.
@@ -185,16 +200,18 @@ Reference reference_forward_backward(const Gpt2& model, const Tensor& idx, const
       if (model.parameters()[i].name == name) return p[i];
     throw std::runtime_error("no parameter " + name);
   };
-  const int64_t B = idx.size(0), T = idx.size(1), C = model.config().n_embd, H = model.config().n_head;
+  const int64_t B = idx.size(0), T = idx.size(1), C = model.config().n_embd,
+                H = model.config().n_head;
   auto x = torch::embedding(P("wte.weight"), idx) + P("wpe.weight").narrow(0, 0, T);
   auto h = torch::layer_norm(x, {C}, P("h.0.ln_1.weight"), P("h.0.ln_1.bias"), 1e-5);
   auto qkv = torch::matmul(h, P("h.0.attn.c_attn.weight")) + P("h.0.attn.c_attn.bias");
   auto q = qkv.narrow(2, 0, C).reshape({B, T, H, C / H});
   auto k = qkv.narrow(2, C, C).reshape({B, T, H, C / H});
   auto v = qkv.narrow(2, 2 * C, C).reshape({B, T, H, C / H});
-  const auto outs = NaiveAttention::apply(q, k, v, blocks, static_cast<int64_t>(r.mechanism), r.lambda, r.sigma,
-                                          r.kappa, r.theta, r.rho, r.gamma);
-  auto y = torch::matmul(outs[0].reshape({B, T, C}), P("h.0.attn.c_proj.weight")) + P("h.0.attn.c_proj.bias");
+  const auto outs = NaiveAttention::apply(q, k, v, blocks, static_cast<int64_t>(r.mechanism),
+                                          r.lambda, r.sigma, r.kappa, r.theta, r.rho, r.gamma);
+  auto y = torch::matmul(outs[0].reshape({B, T, C}), P("h.0.attn.c_proj.weight")) +
+           P("h.0.attn.c_proj.bias");
   x = x + y;
   auto m = torch::layer_norm(x, {C}, P("h.0.ln_2.weight"), P("h.0.ln_2.bias"), 1e-5);
   m = torch::gelu(torch::matmul(m, P("h.0.mlp.c_fc.weight")) + P("h.0.mlp.c_fc.bias"), "tanh");
@@ -202,7 +219,8 @@ Reference reference_forward_backward(const Gpt2& model, const Tensor& idx, const
   x = torch::layer_norm(x, {C}, P("ln_f.weight"), P("ln_f.bias"), 1e-5);
   const auto logits = torch::matmul(x, P("wte.weight").t());
   Reference ref;
-  ref.loss = torch::nn::functional::cross_entropy(logits.reshape({B * T, -1}), targets.reshape({B * T}));
+  ref.loss =
+      torch::nn::functional::cross_entropy(logits.reshape({B * T, -1}), targets.reshape({B * T}));
   ref.penalty = outs[1];
   ref.attention = outs[2];
   (ref.loss + ref.penalty).backward();
@@ -269,8 +287,10 @@ CaseResult check_case(Mechanism mechanism, const Shape& s, double lambda, uint64
   const double floor = 1e-3 * std::sqrt(total) + 1e-12;
   for (size_t i = 0; i < ref.grads.size(); ++i) {
     const auto& p = model.parameters()[i];
-    const Tensor ours = p.tensor.grad().defined() ? p.tensor.grad().to(torch::kFloat64) : torch::zeros_like(ref.grads[i]);
-    const double err = (ours - ref.grads[i]).norm().item<double>() / std::max(ref.grads[i].norm().item<double>(), floor);
+    const Tensor ours = p.tensor.grad().defined() ? p.tensor.grad().to(torch::kFloat64)
+                                                  : torch::zeros_like(ref.grads[i]);
+    const double err = (ours - ref.grads[i]).norm().item<double>() /
+                       std::max(ref.grads[i].norm().item<double>(), floor);
     if (err > r.grad_err) r.grad_err = err, r.worst_grad = p.name;
   }
   r.ok = r.attn_err < 1e-5 && r.loss_err < 1e-5 && r.penalty_err < 1e-5 && r.grad_err < 1e-4;
@@ -290,10 +310,12 @@ int run_check() {
         const CaseResult r = check_case(m, s, lambda, seed++);
         ++cases;
         failures += !r.ok;
-        std::printf("  %-8s B=%ld H=%ld T=%-3ld D=%-3ld lambda=%.1f  attn %.1e  loss %.1e  penalty %.1e  grad %.1e (%s)  %s\n",
-                    std::string(to_string(m)).c_str(), static_cast<long>(s.B), static_cast<long>(s.H),
-                    static_cast<long>(s.T), static_cast<long>(s.D), lambda, r.attn_err, r.loss_err, r.penalty_err,
-                    r.grad_err, r.worst_grad.c_str(), r.ok ? "OK" : "FAIL");
+        std::printf(
+            "  %-8s B=%ld H=%ld T=%-3ld D=%-3ld lambda=%.1f  attn %.1e  loss %.1e  penalty %.1e  "
+            "grad %.1e (%s)  %s\n",
+            std::string(to_string(m)).c_str(), static_cast<long>(s.B), static_cast<long>(s.H),
+            static_cast<long>(s.T), static_cast<long>(s.D), lambda, r.attn_err, r.loss_err,
+            r.penalty_err, r.grad_err, r.worst_grad.c_str(), r.ok ? "OK" : "FAIL");
       }
   std::printf("%d/%d cases OK\n", cases - failures, cases);
   return failures == 0 ? 0 : 1;
@@ -305,8 +327,8 @@ int run_check() {
 struct PerfOptions {
   int threads = 1;
   std::string config = "tiny";
-  int reps = 0;  // 0: the config's default
-  int64_t vocab = 50257;
+  int reps = 0;         // 0: the config's default
+  int64_t vocab = 256;  // a byte-level LM head: the transformer blocks dominate the step
   std::string schedule = "quintic";
 };
 
@@ -321,7 +343,8 @@ int run_perf(const PerfOptions& o) {
     g.n_layer = 12, g.n_head = 12, g.n_embd = 768, g.block_size = 1024, batch = 1;
     if (reps == 0) reps = 3;
   } else {
-    std::fprintf(stderr, "mechanism_harness: unknown --config '%s' (tiny or gpt2)\n", o.config.c_str());
+    std::fprintf(stderr, "mechanism_harness: unknown --config '%s' (tiny or gpt2)\n",
+                 o.config.c_str());
     return 2;
   }
   g.vocab_size = o.vocab;
@@ -334,10 +357,12 @@ int run_perf(const PerfOptions& o) {
     std::fprintf(stderr, "mechanism_harness: --schedule: %s\n", e.what());
     return 2;
   }
-  std::printf("mechanism_harness perf: config %s (L=%ld H=%ld C=%ld T=%ld B=%ld V=%ld), schedule %s, %d thread%s\n",
-              o.config.c_str(), static_cast<long>(g.n_layer), static_cast<long>(g.n_head),
-              static_cast<long>(g.n_embd), static_cast<long>(T), static_cast<long>(batch),
-              static_cast<long>(g.vocab_size), o.schedule.c_str(), o.threads, o.threads == 1 ? "" : "s");
+  std::printf(
+      "mechanism_harness perf: config %s (L=%ld H=%ld C=%ld T=%ld B=%ld V=%ld), schedule %s, %d "
+      "thread%s\n",
+      o.config.c_str(), static_cast<long>(g.n_layer), static_cast<long>(g.n_head),
+      static_cast<long>(g.n_embd), static_cast<long>(T), static_cast<long>(batch),
+      static_cast<long>(g.vocab_size), o.schedule.c_str(), o.threads, o.threads == 1 ? "" : "s");
   std::printf("BLAS: %s\n", blas_description().c_str());
   std::printf("lambdas:");
   for (double l : lambdas) std::printf(" %.3g", l);
@@ -381,21 +406,27 @@ int run_perf(const PerfOptions& o) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   };
   const double base = median(ms[0]);
-  std::printf("\n%-10s %12s %10s %12s %14s\n", "mechanism", "ms/step", "min ms", "ratio", "extra ms");
+  std::printf("\n%-10s %12s %10s %12s %14s\n", "mechanism", "ms/step", "min ms", "ratio",
+              "extra ms");
   for (size_t i = 0; i < M; ++i) {
     const double med = median(ms[i]);
-    std::printf("%-10s %12.2f %10.2f %12.3f %+14.2f\n", std::string(to_string(kMechanisms[i])).c_str(), med,
+    std::printf("%-10s %12.2f %10.2f %12.3f %+14.2f\n",
+                std::string(to_string(kMechanisms[i])).c_str(), med,
                 *std::min_element(ms[i].begin(), ms[i].end()), med / base, med - base);
   }
-  std::printf("(median of %d interleaved repetitions; forward + backward of the full model incl. LM head)\n", reps);
+  std::printf(
+      "(median of %d interleaved repetitions; forward + backward of the full model incl. LM "
+      "head)\n",
+      reps);
   return 0;
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: mechanism_harness check\n"
-               "       mechanism_harness perf [--threads N] [--config tiny|gpt2] [--reps N] [--vocab V]"
-               " [--schedule SPEC]\n");
+  std::fprintf(
+      stderr,
+      "usage: mechanism_harness check\n"
+      "       mechanism_harness perf [--threads N] [--config tiny|gpt2] [--reps N] [--vocab V]"
+      " [--schedule SPEC]\n");
   return 2;
 }
 

@@ -26,8 +26,8 @@ std::vector<NamedParameter> make_params(uint64_t seed) {
 }
 
 // Sets the same pseudo-random gradient on both sets of parameters (times `scale` on `b`).
-void set_grads(const std::vector<NamedParameter>& a, const std::vector<NamedParameter>& b, uint64_t seed,
-               double scale) {
+void set_grads(const std::vector<NamedParameter>& a, const std::vector<NamedParameter>& b,
+               uint64_t seed, double scale) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (size_t i = 0; i < a.size(); ++i) {
     const auto g = at::normal(0.0, 1.0, a[i].tensor.sizes(), gen);
@@ -105,13 +105,16 @@ TEST_P(AdamWMatchesTorch, OverSeveralStepsWithChangingLearningRate) {
 
 INSTANTIATE_TEST_SUITE_P(GradScales, AdamWMatchesTorch,
                          ::testing::Values(GradCase{"unclipped", 1.0}, GradCase{"clipped", 0.3}),
-                         [](const ::testing::TestParamInfo<GradCase>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<GradCase>& info) {
+                           return info.param.name;
+                         });
 
 // Weight decay touches matrices only: with a zero gradient, a vector stays put and a matrix
 // shrinks by exactly (1 - lr * wd) (Adam's own update is 0 / (0 + eps) = 0).
 TEST(AdamW, DecaysMatricesOnly) {
   auto params = make_params(6);
-  const auto before_m = params[0].tensor.detach().clone(), before_v = params[1].tensor.detach().clone();
+  const auto before_m = params[0].tensor.detach().clone(),
+             before_v = params[1].tensor.detach().clone();
   for (const auto& p : params) p.tensor.mutable_grad() = torch::zeros_like(p.tensor);
   AdamW opt(params, {kBeta1, kBeta2, kEps, kDecay});
   opt.step(0.5);
@@ -171,15 +174,17 @@ TEST_P(ClipFactor, ScalesToTheMaximumNorm) {
   const auto& c = GetParam();
   EXPECT_NEAR(clip_factor(c.norm, c.max_norm), c.factor, 1e-6);
   // Whatever the factor, the clipped norm never exceeds the maximum (when clipping is on).
-  if (c.max_norm > 0) EXPECT_LE(c.norm * clip_factor(c.norm, c.max_norm), c.max_norm);
+  if (c.max_norm > 0) {
+    EXPECT_LE(c.norm * clip_factor(c.norm, c.max_norm), c.max_norm);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ClipFactor,
-                         ::testing::Values(ClipCase{0.5, 1.0, 1.0},           // below: unchanged
-                                           ClipCase{1.0, 1.0, 1.0},           // at the limit
-                                           ClipCase{4.0, 1.0, 0.25},          // above: max/norm
+                         ::testing::Values(ClipCase{0.5, 1.0, 1.0},   // below: unchanged
+                                           ClipCase{1.0, 1.0, 1.0},   // at the limit
+                                           ClipCase{4.0, 1.0, 0.25},  // above: max/norm
                                            ClipCase{100.0, 2.0, 0.02},
-                                           ClipCase{5.0, 0.0, 1.0},           // clipping off
+                                           ClipCase{5.0, 0.0, 1.0},  // clipping off
                                            ClipCase{0.0, 1.0, 1.0}));
 
 }  // namespace

@@ -78,7 +78,9 @@ TEST_P(ValidationWindows, PredictEveryValidationTokenExactlyOnce) {
     const auto& w = windows[i];
     ASSERT_GT(w.length, 0);
     ASSERT_LE(w.length, T);
-    if (i + 1 < windows.size()) EXPECT_EQ(w.length, T) << "only the last window may be short";
+    if (i + 1 < windows.size()) {
+      EXPECT_EQ(w.length, T) << "only the last window may be short";
+    }
     ASSERT_GE(w.start, 0);
     ASSERT_LE(w.start + w.length + 1, n);
     for (int64_t t = 0; t < w.length; ++t) ++predicted[static_cast<size_t>(w.start + t + 1)];

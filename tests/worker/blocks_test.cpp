@@ -13,7 +13,9 @@ namespace {
 
 using Ids = std::vector<int64_t>;
 
-torch::Tensor row(const Ids& ids) { return torch::tensor(ids, torch::kInt64).view({1, -1}); }
+torch::Tensor row(const Ids& ids) {
+  return torch::tensor(ids, torch::kInt64).view({1, -1});
+}
 
 Ids to_ids(const torch::Tensor& t) {
   const auto c = t.contiguous();
@@ -38,7 +40,8 @@ class Blocks : public ::testing::TestWithParam<BlockCase> {};
 
 TEST_P(Blocks, FromTable) {
   const auto& c = GetParam();
-  const auto ids = block_ids(row(c.tokens), BlockSpec::parse(c.spec), ends_table(), torch::Tensor());
+  const auto ids =
+      block_ids(row(c.tokens), BlockSpec::parse(c.spec), ends_table(), torch::Tensor());
   EXPECT_EQ(ids.scalar_type(), torch::kInt64);
   EXPECT_EQ(ids.sizes(), (std::vector<int64_t>{1, static_cast<int64_t>(c.tokens.size())}));
   EXPECT_EQ(to_ids(ids), c.expected);
@@ -69,9 +72,11 @@ TEST(Blocks, IdsCountFromZeroInEveryWindow) {
 }
 
 TEST(Blocks, SentenceEndTableFromTokenText) {
-  const std::vector<std::string> texts = {"a", ".", " end.", "!", "why?", "\n", "x\n", "", ". x", "?!"};
-  const auto table = sentence_end_table(static_cast<int>(texts.size()),
-                                        [&](int id) -> const std::string& { return texts[static_cast<size_t>(id)]; });
+  const std::vector<std::string> texts = {"a",  ".",   " end.", "!",   "why?",
+                                          "\n", "x\n", "",      ". x", "?!"};
+  const auto table = sentence_end_table(
+      static_cast<int>(texts.size()),
+      [&](int id) -> const std::string& { return texts[static_cast<size_t>(id)]; });
   EXPECT_EQ(table, (std::vector<uint8_t>{0, 1, 1, 1, 1, 1, 1, 0, 0, 1}));
 }
 
@@ -113,13 +118,19 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // Sentences [1 1 3] [2 3] [4 4 3] [1 3]: the first two are parallel (merge), the third
         // is orthogonal to them (new block), the fourth orthogonal to the third (new block).
-        AdaptiveCase{"parallel_merge_orthogonal_split", 0.9, {1, 1, 3, 2, 3, 4, 4, 3, 1, 3},
+        AdaptiveCase{"parallel_merge_orthogonal_split",
+                     0.9,
+                     {1, 1, 3, 2, 3, 4, 4, 3, 1, 3},
                      {0, 0, 0, 0, 0, 1, 1, 1, 2, 2}},
         // tau = -1: every cosine is >= -1, so everything merges into one block.
-        AdaptiveCase{"tau_minus_one_merges_all", -1.0, {1, 1, 3, 2, 3, 4, 4, 3, 1, 3},
+        AdaptiveCase{"tau_minus_one_merges_all",
+                     -1.0,
+                     {1, 1, 3, 2, 3, 4, 4, 3, 1, 3},
                      {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
         // tau above 1: nothing merges; the blocks are the sentence blocks.
-        AdaptiveCase{"tau_above_one_keeps_sentences", 1.01, {1, 1, 3, 2, 3, 4, 4, 3, 1, 3},
+        AdaptiveCase{"tau_above_one_keeps_sentences",
+                     1.01,
+                     {1, 1, 3, 2, 3, 4, 4, 3, 1, 3},
                      {0, 0, 0, 1, 1, 2, 2, 2, 3, 3}},
         // Orthogonal sentences merge only when tau <= 0.
         AdaptiveCase{"orthogonal_merge_at_tau_zero", 0.0, {1, 3, 4, 3, 6}, {0, 0, 0, 0, 0}},
@@ -135,7 +146,8 @@ TEST(AdaptiveBlocks, EachWindowIsMergedOnItsOwn) {
   BlockSpec spec;
   spec.kind = BlockSpec::Kind::adaptive;
   spec.tau = 0.9;
-  const auto tokens = torch::tensor({1, 3, 2, 3, 4, 3, 4, 3, 1, 3, 1, 3}, torch::kInt64).view({2, 6});
+  const auto tokens =
+      torch::tensor({1, 3, 2, 3, 4, 3, 4, 3, 1, 3, 1, 3}, torch::kInt64).view({2, 6});
   const auto ids = block_ids(tokens, spec, ends_table(), embedding());
   EXPECT_EQ(to_ids(ids), (Ids{0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1}));
 }

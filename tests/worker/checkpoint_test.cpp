@@ -40,7 +40,8 @@ struct Trained {
   TrainingState state;
 
   explicit Trained(uint64_t seed, int64_t n_embd = 16)
-      : model(tiny(n_embd), torch::kCPU), optimizer((model.init_weights(seed), model.parameters()), AdamWOptions{}) {
+      : model(tiny(n_embd), torch::kCPU),
+        optimizer((model.init_weights(seed), model.parameters()), AdamWOptions{}) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed + 1);
     for (int s = 0; s < 3; ++s) {
       const auto x = at::randint(20, {2, 8}, gen, torch::kInt64);
@@ -72,7 +73,8 @@ struct Snapshot {
   bool same_as(const Gpt2& model, AdamW& optimizer) const {
     if (optimizer.step_count() != step) return false;
     for (size_t i = 0; i < params.size(); ++i)
-      if (!bitwise_equal(params[i], model.parameters()[i].tensor) || !bitwise_equal(m[i], optimizer.exp_avg()[i]) ||
+      if (!bitwise_equal(params[i], model.parameters()[i].tensor) ||
+          !bitwise_equal(m[i], optimizer.exp_avg()[i]) ||
           !bitwise_equal(v[i], optimizer.exp_avg_sq()[i]))
         return false;
     return true;
@@ -104,7 +106,8 @@ class Checkpoint : public ::testing::Test {
       ADD_FAILURE() << what << ": wrong exception type: " << e.what();
     }
     EXPECT_TRUE(before.same_as(live.model, live.optimizer)) << what << ": the live model changed";
-    // load_model_from_checkpoint rejects it the same way (except a foreign trial hash, which it accepts).
+    // load_model_from_checkpoint rejects it the same way (except a foreign trial hash, which it
+    // accepts).
     if (hash == kHash) {
       EXPECT_THROW(load_model_from_checkpoint(file, live.model), E) << what;
       EXPECT_TRUE(before.same_as(live.model, live.optimizer)) << what;
@@ -118,7 +121,8 @@ class Checkpoint : public ::testing::Test {
 
 TEST_F(Checkpoint, RoundTripRestoresEverythingBitwise) {
   Trained fresh(2);
-  ASSERT_FALSE(bitwise_equal(fresh.model.parameter("wte.weight"), saved_.model.parameter("wte.weight")));
+  ASSERT_FALSE(
+      bitwise_equal(fresh.model.parameter("wte.weight"), saved_.model.parameter("wte.weight")));
   const TrainingState loaded = load_checkpoint(path_, kHash, fresh.model, fresh.optimizer);
   const Snapshot want(saved_.model, saved_.optimizer);
   EXPECT_TRUE(want.same_as(fresh.model, fresh.optimizer));
@@ -132,7 +136,8 @@ TEST_F(Checkpoint, RoundTripRestoresEverythingBitwise) {
   original.set_state(saved_.state.rng_state);
   auto restored = at::make_generator<at::CPUGeneratorImpl>(12345);
   restored.set_state(loaded.rng_state);
-  EXPECT_TRUE(bitwise_equal(at::normal(0.0, 1.0, {64}, original), at::normal(0.0, 1.0, {64}, restored)));
+  EXPECT_TRUE(
+      bitwise_equal(at::normal(0.0, 1.0, {64}, original), at::normal(0.0, 1.0, {64}, restored)));
 
   // Training on from either copy gives the same parameters.
   auto step_once = [](Trained& t) {
@@ -148,8 +153,9 @@ TEST_F(Checkpoint, RoundTripRestoresEverythingBitwise) {
 
 TEST_F(Checkpoint, IsReadableWithTheDocumentedLayout) {
   H5::H5File file(path_.string(), H5F_ACC_RDONLY);
-  for (const char* name : {"/model/wte.weight", "/model/h.1.mlp.c_proj.bias", "/optimizer/exp_avg/wte.weight",
-                           "/optimizer/exp_avg_sq/ln_f.weight", "/rng/dropout", "/train/recent_loss"})
+  for (const char* name :
+       {"/model/wte.weight", "/model/h.1.mlp.c_proj.bias", "/optimizer/exp_avg/wte.weight",
+        "/optimizer/exp_avg_sq/ln_f.weight", "/rng/dropout", "/train/recent_loss"})
     EXPECT_TRUE(file.nameExists(name)) << name;
   EXPECT_TRUE(file.openGroup("/").attrExists("checksum"));
   EXPECT_TRUE(file.openGroup("/").attrExists("trial_hash"));
@@ -173,7 +179,8 @@ TEST_F(Checkpoint, TruncatedFilesAreCorrupt) {
   for (size_t keep : {size_t{0}, size_t{7}, size_t{600}, n / 4, n / 2, 3 * n / 4, n - 16, n - 1}) {
     const fs::path cut = dir_ / ("cut_" + std::to_string(keep) + ".h5");
     testing::write_text(cut, bytes.substr(0, keep));
-    expect_rejected<CorruptFileError>(cut, kHash, "truncated to " + std::to_string(keep) + " of " + std::to_string(n));
+    expect_rejected<CorruptFileError>(
+        cut, kHash, "truncated to " + std::to_string(keep) + " of " + std::to_string(n));
   }
 }
 
@@ -192,7 +199,8 @@ TEST_P(CheckpointFlip, ChecksumCatchesAFlippedByteThatHdf5Misses) {
   const std::string moment = "/optimizer/exp_avg_sq/";
   if (name.rfind(moment, 0) == 0) {
     for (size_t i = 0; i < saved_.model.parameters().size(); ++i)
-      if (saved_.model.parameters()[i].name == name.substr(moment.size())) data = saved_.optimizer.exp_avg_sq()[i];
+      if (saved_.model.parameters()[i].name == name.substr(moment.size()))
+        data = saved_.optimizer.exp_avg_sq()[i];
   }
   if (name == "/rng/dropout") data = saved_.state.rng_state;
   ASSERT_TRUE(data.defined()) << name;
@@ -217,12 +225,14 @@ TEST_P(CheckpointFlip, ChecksumCatchesAFlippedByteThatHdf5Misses) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Datasets, CheckpointFlip,
-                         ::testing::Values(FlipCase{"/model/wte.weight"}, FlipCase{"/model/h.1.attn.c_attn.weight"},
+                         ::testing::Values(FlipCase{"/model/wte.weight"},
+                                           FlipCase{"/model/h.1.attn.c_attn.weight"},
                                            FlipCase{"/optimizer/exp_avg_sq/h.0.mlp.c_fc.weight"},
                                            FlipCase{"/rng/dropout"}),
                          [](const ::testing::TestParamInfo<FlipCase>& info) {
                            std::string n;
-                           for (char ch : info.param.dataset) n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           for (char ch : info.param.dataset)
+                             n += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            return n;
                          });
 
@@ -248,7 +258,8 @@ TEST_F(Checkpoint, AnotherTrialIsAnInputError) {
   const Snapshot before(live.model, live.optimizer);
   load_model_from_checkpoint(path_, live.model);
   for (size_t i = 0; i < live.model.parameters().size(); ++i) {
-    EXPECT_TRUE(bitwise_equal(live.model.parameters()[i].tensor, saved_.model.parameters()[i].tensor));
+    EXPECT_TRUE(
+        bitwise_equal(live.model.parameters()[i].tensor, saved_.model.parameters()[i].tensor));
     EXPECT_TRUE(bitwise_equal(live.optimizer.exp_avg()[i], before.m[i]));  // moments untouched
   }
   EXPECT_EQ(live.optimizer.step_count(), before.step);

@@ -53,7 +53,8 @@ TEST_P(LinearCrossEntropy, MatchesCrossEntropyOfTheLogitsInValueAndGradients) {
 TEST_P(LinearCrossEntropy, ScalesGradientsByTheUpstreamGradient) {
   const Shape s = GetParam();
   const Inputs ours = make(s, 2), ref = make(s, 2);
-  (linear_cross_entropy(ours.x, ours.w, ours.targets, s.chunk_rows) * 3.0 + ours.x.sum()).backward();
+  (linear_cross_entropy(ours.x, ours.w, ours.targets, s.chunk_rows) * 3.0 + ours.x.sum())
+      .backward();
   (at::cross_entropy_loss(ref.x.mm(ref.w.t()), ref.targets) * 3.0 + ref.x.sum()).backward();
   EXPECT_TRUE(torch::allclose(ours.x.grad(), ref.x.grad(), 1e-4, 1e-6));
   EXPECT_TRUE(torch::allclose(ours.w.grad(), ref.w.grad(), 1e-4, 1e-6));
@@ -70,7 +71,8 @@ TEST_P(LinearCrossEntropy, NoGradPathGivesTheSameValue) {
     EXPECT_FALSE(loss.requires_grad());
     EXPECT_NEAR(loss.item<double>(), expected, 1e-5 * expected);
   }
-  const auto detached = linear_cross_entropy(in.x.detach(), in.w.detach(), in.targets, s.chunk_rows);
+  const auto detached =
+      linear_cross_entropy(in.x.detach(), in.w.detach(), in.targets, s.chunk_rows);
   EXPECT_FALSE(detached.requires_grad());
   EXPECT_NEAR(detached.item<double>(), expected, 1e-5 * expected);
   // Only the evaluation path is allowed to leave the inputs' gradients alone.
@@ -89,22 +91,22 @@ TEST_P(LinearCrossEntropy, ChunkSizeDoesNotMatter) {
   EXPECT_TRUE(torch::allclose(a.w.grad(), b.w.grad(), 1e-5, 1e-7));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Chunks, LinearCrossEntropy,
-    ::testing::Values(Shape{12, 8, 11, 4},     // chunk divides N
-                      Shape{13, 8, 11, 4},     // it does not: a short last chunk
-                      Shape{10, 8, 11, 1},     // one row at a time
-                      Shape{10, 8, 11, 10},    // exactly one chunk
-                      Shape{5, 4, 9, 100},     // chunk larger than N
-                      Shape{37, 16, 50, 0},    // the default chunk
-                      Shape{1, 3, 7, 0},       // a single row
-                      Shape{300, 24, 1000, 7}  // many chunks, larger vocabulary
-                      ),
-    [](const ::testing::TestParamInfo<Shape>& info) {
-      const Shape& s = info.param;
-      return "N" + std::to_string(s.n) + "C" + std::to_string(s.c) + "V" + std::to_string(s.v) +
-             "chunk" + std::to_string(s.chunk_rows);
-    });
+INSTANTIATE_TEST_SUITE_P(Chunks, LinearCrossEntropy,
+                         ::testing::Values(Shape{12, 8, 11, 4},   // chunk divides N
+                                           Shape{13, 8, 11, 4},   // it does not: a short last chunk
+                                           Shape{10, 8, 11, 1},   // one row at a time
+                                           Shape{10, 8, 11, 10},  // exactly one chunk
+                                           Shape{5, 4, 9, 100},   // chunk larger than N
+                                           Shape{37, 16, 50, 0},  // the default chunk
+                                           Shape{1, 3, 7, 0},     // a single row
+                                           Shape{300, 24, 1000, 7}
+                                           // many chunks, larger vocabulary
+                                           ),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           const Shape& s = info.param;
+                           return "N" + std::to_string(s.n) + "C" + std::to_string(s.c) + "V" +
+                                  std::to_string(s.v) + "chunk" + std::to_string(s.chunk_rows);
+                         });
 
 }  // namespace
 }  // namespace locsweep

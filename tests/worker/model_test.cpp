@@ -52,11 +52,12 @@ Inputs make_inputs(int64_t T = kT) {
   in.idx = at::randint(kVocab, {kBatch, T}, gen, torch::kInt64);
   in.targets = at::randint(kVocab, {kBatch, T}, gen, torch::kInt64);
   // Blocks of 3, 4, 2, ... tokens: two different partitions in the two rows.
-  in.blocks = torch::tensor({0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4},
-                            torch::kInt64)
-                  .view({kBatch, kT})
-                  .narrow(1, 0, T)
-                  .contiguous();
+  in.blocks =
+      torch::tensor({0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4},
+                    torch::kInt64)
+          .view({kBatch, kT})
+          .narrow(1, 0, T)
+          .contiguous();
   return in;
 }
 
@@ -130,20 +131,24 @@ TEST_P(NonzeroSchedule, ChangesAttentionOrAddsPenalty) {
   if (GetParam() == Mechanism::penalty) {
     EXPECT_TRUE(bitwise_equal(r.out.logits, plain.out.logits));
     EXPECT_TRUE(bitwise_equal(r.out.loss, plain.out.loss));
-    for (int64_t l = 0; l < kLayers; ++l) EXPECT_TRUE(bitwise_equal(r.out.attention[l], plain.out.attention[l]));
+    for (int64_t l = 0; l < kLayers; ++l)
+      EXPECT_TRUE(bitwise_equal(r.out.attention[l], plain.out.attention[l]));
     EXPECT_GT(r.out.penalty.item<double>(), 0.0);
-    // The penalty has a gradient: the attention parameters of layer 1 receive more than the loss alone.
+    // The penalty has a gradient: the attention parameters of layer 1 receive more than the loss
+    // alone.
     const auto& names = model.parameters();
     bool differs = false;
     for (size_t i = 0; i < names.size(); ++i)
-      if (names[i].name == "h.1.attn.c_attn.weight") differs = !torch::equal(r.grads[i], plain.grads[i]);
+      if (names[i].name == "h.1.attn.c_attn.weight")
+        differs = !torch::equal(r.grads[i], plain.grads[i]);
     EXPECT_TRUE(differs);
   } else {
     EXPECT_EQ(r.out.penalty.item<double>(), 0.0);
     EXPECT_FALSE(torch::equal(r.out.logits, plain.out.logits));
     EXPECT_NE(r.out.loss.item<double>(), plain.out.loss.item<double>());
     for (int64_t l = 1; l < kLayers; ++l)
-      EXPECT_FALSE(torch::allclose(r.out.attention[l], plain.out.attention[l], 1e-4, 1e-6)) << "layer " << l;
+      EXPECT_FALSE(torch::allclose(r.out.attention[l], plain.out.attention[l], 1e-4, 1e-6))
+          << "layer " << l;
   }
   // Rows of every layer's attention still sum to 1 and are causal.
   for (const auto& a : r.out.attention) {
@@ -163,7 +168,9 @@ TEST(Model, WindowShortensMeanAttentionDistance) {
   const Inputs in = make_inputs();
   const auto pos = torch::arange(kT, torch::kFloat32);
   const auto dist = (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp_min(0);
-  auto mean_distance = [&](const Pass& r) { return (r.out.attention[2] * dist).sum(-1).mean().item<double>(); };
+  auto mean_distance = [&](const Pass& r) {
+    return (r.out.attention[2] * dist).sum(-1).mean().item<double>();
+  };
   const Pass plain = run_model(model, in, locality(Mechanism::none, {}));
   const Pass window = run_model(model, in, locality(Mechanism::window, {0, 0, 1}));
   EXPECT_LT(mean_distance(window), 0.8 * mean_distance(plain));
@@ -220,9 +227,11 @@ TEST(Model, MechanismsThatNeedBlocksRejectAMissingBlockTensor) {
   const Gpt2 model = random_model(1);
   const Inputs in = make_inputs();
   for (Mechanism m : {Mechanism::block, Mechanism::mask, Mechanism::penalty})
-    EXPECT_THROW(model.forward(in.idx, in.targets, torch::Tensor(), locality(m, {0, 1, 1}), {}), Error)
+    EXPECT_THROW(model.forward(in.idx, in.targets, torch::Tensor(), locality(m, {0, 1, 1}), {}),
+                 Error)
         << to_string(m);
-  EXPECT_NO_THROW(model.forward(in.idx, in.targets, torch::Tensor(), locality(Mechanism::window, {0, 1, 1}), {}));
+  EXPECT_NO_THROW(model.forward(in.idx, in.targets, torch::Tensor(),
+                                locality(Mechanism::window, {0, 1, 1}), {}));
 }
 
 TEST(Model, ParametersCarryHuggingFaceNamesShapesAndDecayFlags) {
@@ -230,8 +239,10 @@ TEST(Model, ParametersCarryHuggingFaceNamesShapesAndDecayFlags) {
   EXPECT_EQ(model.parameters().size(), 4u + 12u * kLayers);
   EXPECT_EQ(model.parameter("wte.weight").sizes(), (std::vector<int64_t>{kVocab, kEmbd}));
   EXPECT_EQ(model.parameter("wpe.weight").sizes(), (std::vector<int64_t>{kBlock, kEmbd}));
-  EXPECT_EQ(model.parameter("h.2.attn.c_attn.weight").sizes(), (std::vector<int64_t>{kEmbd, 3 * kEmbd}));
-  EXPECT_EQ(model.parameter("h.0.mlp.c_proj.weight").sizes(), (std::vector<int64_t>{4 * kEmbd, kEmbd}));
+  EXPECT_EQ(model.parameter("h.2.attn.c_attn.weight").sizes(),
+            (std::vector<int64_t>{kEmbd, 3 * kEmbd}));
+  EXPECT_EQ(model.parameter("h.0.mlp.c_proj.weight").sizes(),
+            (std::vector<int64_t>{4 * kEmbd, kEmbd}));
   EXPECT_THROW(model.parameter("lm_head.weight"), Error);
   int64_t total = 0;
   for (const auto& p : model.parameters()) {

@@ -32,11 +32,16 @@ TrialConfig config_for(const ResumeCase& c, const testing::TrialDir& dir) {
       "seed: 5\n"
       "model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32, dropout: 0.1}\n"
       "data: {corpus: text.txt, tokenizer: bytes}\n"
-      "train: {steps: " + std::to_string(kSteps) + ", batch_size: 4, lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 3}\n"
-      "locality: " + c.locality + "\n"
-      "eval: {every: 4, windows: 4}\n"
-      "record: {attention_windows: 1}\n"
-      "execution: {checkpoint_every: " + std::to_string(c.checkpoint_every) + "}\n",
+      "train: {steps: " +
+          std::to_string(kSteps) +
+          ", batch_size: 4, lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 3}\n"
+          "locality: " +
+          c.locality +
+          "\n"
+          "eval: {every: 4, windows: 4}\n"
+          "record: {attention_windows: 1}\n"
+          "execution: {checkpoint_every: " +
+          std::to_string(c.checkpoint_every) + "}\n",
       dir.path());
 }
 
@@ -110,7 +115,8 @@ TEST_P(Resume, StoppedAndResumedEqualsStraightThrough) {
   EXPECT_EQ(b.state.step, kSteps);
   for (size_t i = 0; i < a.model.parameters().size(); ++i) {
     const auto& name = a.model.parameters()[i].name;
-    EXPECT_TRUE(bitwise_equal(a.model.parameters()[i].tensor, b.model.parameters()[i].tensor)) << name;
+    EXPECT_TRUE(bitwise_equal(a.model.parameters()[i].tensor, b.model.parameters()[i].tensor))
+        << name;
     EXPECT_TRUE(bitwise_equal(a.optimizer.exp_avg()[i], b.optimizer.exp_avg()[i])) << name;
     EXPECT_TRUE(bitwise_equal(a.optimizer.exp_avg_sq()[i], b.optimizer.exp_avg_sq()[i])) << name;
   }
@@ -132,7 +138,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // A periodic checkpoint falls before the stop (step 5) and after it (step 10).
         ResumeCase{"block_sentence", "{mechanism: block, schedule: quintic, blocks: sentence}", 5},
-        ResumeCase{"penalty_adaptive", "{mechanism: penalty, schedule: linear, blocks: \"adaptive:0.5\"}", 100}),
+        ResumeCase{"penalty_adaptive",
+                   "{mechanism: penalty, schedule: linear, blocks: \"adaptive:0.5\"}", 100}),
     [](const ::testing::TestParamInfo<ResumeCase>& info) { return info.param.name; });
 
 // Control for the test above: with dropout > 0 the losses depend on the dropout stream, so a

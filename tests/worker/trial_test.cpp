@@ -35,7 +35,9 @@ constexpr int kLayers = 2, kHeads = 2, kT = 32;
 // The trial of these tests; `model_extra` adds keys to model (", init: ...").
 std::string base_yaml(const std::string& extra = "", const std::string& model_extra = "") {
   return "seed: 2\n"
-         "model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32" + model_extra + "}\n"
+         "model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32" +
+         model_extra +
+         "}\n"
          "data: {corpus: text.txt, tokenizer: bytes}\n"
          "train: {steps: 6, batch_size: 4, lr: 2.0e-3, min_lr: 2.0e-4, warmup_steps: 2}\n"
          "locality: {mechanism: mask, schedule: quintic, blocks: sentence}\n"
@@ -67,7 +69,8 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
   testing::RecordingProgress events;
   const TrialResult r = run(c, out, &events);
   ASSERT_EQ(r.outcome, Outcome::done) << r.message;
-  for (const char* name : {"trial.json", "checkpoint.h5", "attention.h5", "result.json", "model.safetensors"})
+  for (const char* name :
+       {"trial.json", "checkpoint.h5", "attention.h5", "result.json", "model.safetensors"})
     EXPECT_TRUE(fs::exists(out / name)) << name;
 
   EXPECT_EQ(r.steps_done, 6);
@@ -93,7 +96,9 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
     EXPECT_GE(h.in_block_mass, 0.0);
     EXPECT_LE(h.in_block_mass, 1.0 + 1e-6);
     EXPECT_GE(h.mean_distance, 0.0);
-    if (h.layer == kLayers - 1) EXPECT_NEAR(h.in_block_mass, 1.0, 1e-6);  // lambda 1: strict mask
+    if (h.layer == kLayers - 1) {
+      EXPECT_NEAR(h.in_block_mass, 1.0, 1e-6);  // lambda 1: strict mask
+    }
   }
 
   // Artifacts name real files with their sizes and hashes.
@@ -107,7 +112,8 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
   }
 
   // result.json is the returned result; trial.json names the trial.
-  const TrialResult stored = trial_result_from_json(json::parse(testing::read_bytes(out / "result.json")));
+  const TrialResult stored =
+      trial_result_from_json(json::parse(testing::read_bytes(out / "result.json")));
   EXPECT_EQ(stored.outcome, Outcome::done);
   EXPECT_EQ(stored.val_loss, r.val_loss);
   EXPECT_EQ(stored.val_tokens, r.val_tokens);
@@ -129,7 +135,8 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
   AdamW opt(checkpointed.parameters(), AdamWOptions{});
   load_checkpoint(out / "checkpoint.h5", trial_hash(c), checkpointed, opt);
   for (size_t i = 0; i < exported.parameters().size(); ++i)
-    EXPECT_TRUE(bitwise_equal(exported.parameters()[i].tensor, checkpointed.parameters()[i].tensor));
+    EXPECT_TRUE(
+        bitwise_equal(exported.parameters()[i].tensor, checkpointed.parameters()[i].tensor));
 
   // The same trial in a fresh folder gives the same result (seeded, threads fixed).
   const TrialResult again = run(c, dir / "again");
@@ -178,25 +185,31 @@ print("attention file ok")
 )PY";
 
 TEST(Trial, AttentionFileReadsBackWithH5py) {
-  if (!testing::python_can_import("h5py, numpy")) GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
+  if (!testing::python_can_import("h5py, numpy"))
+    GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
   testing::TrialDir dir;
-  const TrialConfig c = testing::config_from_yaml(base_yaml("record: {attention_windows: 3}\n"), dir.path());
+  const TrialConfig c =
+      testing::config_from_yaml(base_yaml("record: {attention_windows: 3}\n"), dir.path());
   const TrialResult r = run(c, dir / "out");
   ASSERT_EQ(r.outcome, Outcome::done) << r.message;
   const auto val = validation_tokens(dir, c);
-  testing::write_text(dir / "expected.json",
-                      json{{"W", 3}, {"L", kLayers}, {"H", kHeads}, {"T", kT},
-                           {"lambda", c.locality.schedule.lambdas(kLayers)}, {"val", val}}
-                          .dump());
+  testing::write_text(dir / "expected.json", json{{"W", 3},
+                                                  {"L", kLayers},
+                                                  {"H", kHeads},
+                                                  {"T", kT},
+                                                  {"lambda", c.locality.schedule.lambdas(kLayers)},
+                                                  {"val", val}}
+                                                 .dump());
   testing::write_text(dir / "check.py", kAttentionScript);
-  const auto ran = testing::run_command(std::string(testing::python()) + " " +
-                                        testing::shell_quote((dir / "check.py").string()) + " " +
-                                        testing::shell_quote((dir / "out" / "attention.h5").string()) + " " +
-                                        testing::shell_quote((dir / "expected.json").string()));
+  const auto ran = testing::run_command(
+      std::string(testing::python()) + " " + testing::shell_quote((dir / "check.py").string()) +
+      " " + testing::shell_quote((dir / "out" / "attention.h5").string()) + " " +
+      testing::shell_quote((dir / "expected.json").string()));
   EXPECT_EQ(ran.status, 0) << ran.output;
   EXPECT_NE(ran.output.find("attention file ok"), std::string::npos) << ran.output;
   // The summary command reads the same file.
-  EXPECT_NE(summarize_attention_file(dir / "out" / "attention.h5").find("layer"), std::string::npos);
+  EXPECT_NE(summarize_attention_file(dir / "out" / "attention.h5").find("layer"),
+            std::string::npos);
 }
 
 int64_t stored_windows(const fs::path& file) {
@@ -214,8 +227,8 @@ TEST(Trial, AttentionMaxMbBoundsTheStoredWindows) {
   EXPECT_EQ(attention_windows_within(4, kLayers, kHeads, kT, 1e9), 4);
   testing::TrialDir dir;
   {
-    const TrialConfig c =
-        testing::config_from_yaml(base_yaml("record: {attention_windows: 4, attention_max_mb: 0.02}\n"), dir.path());
+    const TrialConfig c = testing::config_from_yaml(
+        base_yaml("record: {attention_windows: 4, attention_max_mb: 0.02}\n"), dir.path());
     testing::RecordingProgress events;
     ASSERT_EQ(run(c, dir / "two", &events).outcome, Outcome::done);
     EXPECT_EQ(stored_windows(dir / "two" / "attention.h5"), 2);
@@ -225,13 +238,14 @@ TEST(Trial, AttentionMaxMbBoundsTheStoredWindows) {
     EXPECT_TRUE(warned) << "a warning says the record was limited";
   }
   {
-    const TrialConfig c =
-        testing::config_from_yaml(base_yaml("record: {attention_windows: 4, attention_max_mb: 0.001}\n"), dir.path());
+    const TrialConfig c = testing::config_from_yaml(
+        base_yaml("record: {attention_windows: 4, attention_max_mb: 0.001}\n"), dir.path());
     const TrialResult r = run(c, dir / "none");
     ASSERT_EQ(r.outcome, Outcome::done);
     EXPECT_FALSE(fs::exists(dir / "none" / "attention.h5"));
     for (const auto& a : r.artifacts) EXPECT_NE(a.kind, "attention");
-    EXPECT_EQ(r.heads.size(), static_cast<size_t>(kLayers * kHeads));  // metrics do not need the record
+    EXPECT_EQ(r.heads.size(),
+              static_cast<size_t>(kLayers * kHeads));  // metrics do not need the record
   }
 }
 
@@ -245,13 +259,15 @@ TEST(Trial, NanLossIsClassifiedAsNan) {
     model.parameter("h.0.mlp.c_fc.weight").fill_(std::numeric_limits<float>::quiet_NaN());
   }
   export_hf_safetensors(dir / "nan.safetensors", model);
-  const TrialConfig c = testing::config_from_yaml(base_yaml("", ", init: \"hf:nan.safetensors\""), dir.path());
+  const TrialConfig c =
+      testing::config_from_yaml(base_yaml("", ", init: \"hf:nan.safetensors\""), dir.path());
   const TrialResult r = run(c, dir / "out");
   EXPECT_EQ(r.outcome, Outcome::nan);
   EXPECT_NE(r.message.find("loss"), std::string::npos) << r.message;
   EXPECT_EQ(r.steps_done, 0);
   ASSERT_TRUE(fs::exists(dir / "out" / "result.json"));
-  const auto stored = trial_result_from_json(json::parse(testing::read_bytes(dir / "out" / "result.json")));
+  const auto stored =
+      trial_result_from_json(json::parse(testing::read_bytes(dir / "out" / "result.json")));
   EXPECT_EQ(stored.outcome, Outcome::nan);
   EXPECT_FALSE(is_retryable(Outcome::nan));
 }
@@ -287,11 +303,13 @@ TEST_P(TrialBadInput, ThrowsInputErrorAndLeavesTheOutFolderAlone) {
   fs::create_directories(out);
   // What an earlier attempt in this folder left behind.
   testing::write_text(out / "notes.txt", "keep me\n");
-  testing::write_text(out / "trial.json", R"({"hash": "an earlier trial"})" "\n");
+  testing::write_text(out / "trial.json", R"({"hash": "an earlier trial"})"
+                                          "\n");
   TrialRunOptions::Resume resume = TrialRunOptions::Resume::never;
   const std::string yaml = b.setup(dir, resume);
   std::map<fs::path, std::string> before;
-  for (const auto& e : fs::directory_iterator(out)) before[e.path()] = testing::read_bytes(e.path());
+  for (const auto& e : fs::directory_iterator(out))
+    before[e.path()] = testing::read_bytes(e.path());
 
   const TrialConfig c = testing::config_from_yaml(yaml, dir.path());
   try {
@@ -299,7 +317,8 @@ TEST_P(TrialBadInput, ThrowsInputErrorAndLeavesTheOutFolderAlone) {
     ADD_FAILURE() << "no error";
   } catch (const InputError& e) {
     for (const auto& s : b.message_has)
-      EXPECT_NE(std::string(e.what()).find(s), std::string::npos) << "'" << s << "' not in: " << e.what();
+      EXPECT_NE(std::string(e.what()).find(s), std::string::npos)
+          << "'" << s << "' not in: " << e.what();
   } catch (const std::exception& e) {
     ADD_FAILURE() << "not an InputError: " << e.what();
   }
@@ -312,7 +331,9 @@ TEST_P(TrialBadInput, ThrowsInputErrorAndLeavesTheOutFolderAlone) {
   }
 }
 
-std::string with_model(const std::string& init) { return base_yaml("", ", init: \"" + init + "\""); }
+std::string with_model(const std::string& init) {
+  return base_yaml("", ", init: \"" + init + "\"");
+}
 
 void export_tiny(const testing::TrialDir& dir, const fs::path& file) {
   GptConfig g;
@@ -360,7 +381,8 @@ INSTANTIATE_TEST_SUITE_P(
                  {"empty"}},
         BadInput{"text_shorter_than_a_window",
                  [](const testing::TrialDir& d, TrialRunOptions::Resume&) {
-                   testing::write_text(d / "short.txt", "Call me Ishmael. Some years ago, never mind how long.");
+                   testing::write_text(d / "short.txt",
+                                       "Call me Ishmael. Some years ago, never mind how long.");
                    std::string y = base_yaml();
                    return y.replace(y.find("text.txt"), 8, "short.txt");
                  },
@@ -375,23 +397,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"safetensors_missing_tensor",
                  [](const testing::TrialDir& d, TrialRunOptions::Resume&) {
                    export_tiny(d, d / "full.safetensors");
-                   rewrite_safetensors(d / "full.safetensors", d / "partial.safetensors", "h.1.mlp.c_fc.bias", "");
+                   rewrite_safetensors(d / "full.safetensors", d / "partial.safetensors",
+                                       "h.1.mlp.c_fc.bias", "");
                    return with_model("hf:partial.safetensors");
                  },
                  {"partial.safetensors", "h.1.mlp.c_fc.bias"}},
         BadInput{"safetensors_misshaped_tensor",
                  [](const testing::TrialDir& d, TrialRunOptions::Resume&) {
                    export_tiny(d, d / "full.safetensors");
-                   rewrite_safetensors(d / "full.safetensors", d / "bent.safetensors", "", "h.0.attn.c_attn.weight");
+                   rewrite_safetensors(d / "full.safetensors", d / "bent.safetensors", "",
+                                       "h.0.attn.c_attn.weight");
                    return with_model("hf:bent.safetensors");
                  },
                  {"bent.safetensors", "h.0.attn.c_attn.weight", "[96, 32]", "[32, 96]"}},
         BadInput{"safetensors_file_missing",
-                 [](const testing::TrialDir&, TrialRunOptions::Resume&) { return with_model("hf:absent.safetensors"); },
+                 [](const testing::TrialDir&, TrialRunOptions::Resume&) {
+                   return with_model("hf:absent.safetensors");
+                 },
                  {"absent.safetensors"}},
         BadInput{"out_folder_holds_a_checkpoint",
                  [](const testing::TrialDir& d, TrialRunOptions::Resume&) {
-                   testing::write_text(d / "out" / "checkpoint.h5", "a checkpoint of an earlier run");
+                   testing::write_text(d / "out" / "checkpoint.h5",
+                                       "a checkpoint of an earlier run");
                    return base_yaml();
                  },
                  {"already holds a checkpoint", "resume"}},
@@ -440,10 +467,12 @@ TEST(HfSafetensors, ExportImportRoundTripIsBitwise) {
     EXPECT_EQ(t.dtype, DType::f32) << t.name;
     EXPECT_NE(t.name.rfind("transformer.", 0), 0u) << "no prefix, as HF's gpt2 repo: " << t.name;
   }
-  EXPECT_EQ(file.find("h.0.attn.c_attn.weight")->shape, (std::vector<int64_t>{16, 48}));  // Conv1D [in, out]
+  EXPECT_EQ(file.find("h.0.attn.c_attn.weight")->shape,
+            (std::vector<int64_t>{16, 48}));  // Conv1D [in, out]
   load_hf_safetensors(dir / "m.safetensors", b);
   for (size_t i = 0; i < a.parameters().size(); ++i)
-    EXPECT_TRUE(bitwise_equal(a.parameters()[i].tensor, b.parameters()[i].tensor)) << a.parameters()[i].name;
+    EXPECT_TRUE(bitwise_equal(a.parameters()[i].tensor, b.parameters()[i].tensor))
+        << a.parameters()[i].name;
 }
 
 // An HF-style file: "transformer." prefix, attention-mask buffers, a tied lm_head.weight, a
@@ -462,7 +491,8 @@ TEST(HfSafetensors, ImportAcceptsPrefixIgnoresBuffersAndCropsPositions) {
   {
     torch::NoGradGuard no_grad;
     auto noise = at::make_generator<at::CPUGeneratorImpl>(2);
-    for (const auto& p : a.parameters()) p.tensor.add_(at::normal(0.0, 0.1, p.tensor.sizes(), noise));
+    for (const auto& p : a.parameters())
+      p.tensor.add_(at::normal(0.0, 0.1, p.tensor.sizes(), noise));
   }
   std::vector<torch::Tensor> keep;
   std::vector<TensorToWrite> tensors;
@@ -485,8 +515,10 @@ TEST(HfSafetensors, ImportAcceptsPrefixIgnoresBuffersAndCropsPositions) {
     add("transformer." + p.name, t, DType::f32);
   }
   for (int l = 0; l < 2; ++l) {
-    add("transformer.h." + std::to_string(l) + ".attn.bias", torch::ones({1, 1, 8, 8}).tril(), DType::f32);
-    add("transformer.h." + std::to_string(l) + ".attn.masked_bias", torch::full({}, -1e4f), DType::f32);
+    add("transformer.h." + std::to_string(l) + ".attn.bias", torch::ones({1, 1, 8, 8}).tril(),
+        DType::f32);
+    add("transformer.h." + std::to_string(l) + ".attn.masked_bias", torch::full({}, -1e4f),
+        DType::f32);
   }
   add("lm_head.weight", a.parameter("wte.weight").detach(), DType::f32);
   write_safetensors(dir / "hf.safetensors", tensors, {{"format", "pt"}});
@@ -494,7 +526,8 @@ TEST(HfSafetensors, ImportAcceptsPrefixIgnoresBuffersAndCropsPositions) {
   load_hf_safetensors(dir / "hf.safetensors", b);
   for (const auto& p : a.parameters()) {
     if (p.name == "ln_f.bias") {
-      EXPECT_TRUE(bitwise_equal(b.parameter(p.name), p.tensor.detach().to(torch::kHalf).to(torch::kFloat)));
+      EXPECT_TRUE(
+          bitwise_equal(b.parameter(p.name), p.tensor.detach().to(torch::kHalf).to(torch::kFloat)));
       continue;
     }
     EXPECT_TRUE(bitwise_equal(b.parameter(p.name), p.tensor)) << p.name;

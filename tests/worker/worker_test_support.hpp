@@ -94,9 +94,9 @@ inline bool bitwise_equal(const torch::Tensor& a, const torch::Tensor& b) {
 // Deterministic English-like prose: sentences of pseudo-random words ending in '.', '!' or
 // '?', a paragraph break now and then. About `bytes` bytes.
 inline std::string sample_text(size_t bytes, uint64_t seed = 1) {
-  static const char* const kWords[] = {"the",   "whale", "sea",  "ship",   "captain", "white",
-                                       "deep",  "wind",  "sail", "harpoon", "crew",   "long",
-                                       "night", "storm", "boat", "ocean",  "called",  "strange"};
+  static const char* const kWords[] = {"the",   "whale", "sea",  "ship",    "captain", "white",
+                                       "deep",  "wind",  "sail", "harpoon", "crew",    "long",
+                                       "night", "storm", "boat", "ocean",   "called",  "strange"};
   uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
   auto next = [&s]() {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -142,7 +142,9 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
-inline const char* python() { return "/usr/bin/python3"; }
+inline const char* python() {
+  return "/usr/bin/python3";
+}
 
 // Whether /usr/bin/python3 can import `modules` (e.g. "torch" or "h5py, numpy").
 inline bool python_can_import(const std::string& modules) {
@@ -196,7 +198,8 @@ class RecordingProgress : public ProgressSink {
 // trials that depend on nothing outside it.
 class TrialDir {
  public:
-  explicit TrialDir(size_t text_bytes = 40000) : data_env_("LOCSWEEP_DATA", (dir_ / "data").string()) {
+  explicit TrialDir(size_t text_bytes = 40000)
+      : data_env_("LOCSWEEP_DATA", (dir_ / "data").string()) {
     fs::create_directories(dir_ / "data");
     text_ = sample_text(text_bytes);
     write_text(dir_ / "text.txt", text_);
