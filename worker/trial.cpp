@@ -257,7 +257,15 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
       write_result(options.out_dir, r);
       return r;
     }
-    optimizer.step(lr, clip_factor(global_grad_norm(model.parameters()), c.train.grad_clip));
+    const double grad_norm = global_grad_norm(model.parameters());
+    if (!std::isfinite(grad_norm)) {  // a finite loss with a non-finite gradient: stop before it spreads
+      TrialResult r = failed(Outcome::nan, "gradient norm became " + std::to_string(grad_norm) + " at step " +
+                                               std::to_string(state.step + 1), state.step, start);
+      r.resumed_from = static_cast<int>(resumed_from);
+      write_result(options.out_dir, r);
+      return r;
+    }
+    optimizer.step(lr, clip_factor(grad_norm, c.train.grad_clip));
     ++state.step;
     recent.push_back(loss);
     if (recent.size() > kRecentLosses) recent.pop_front();
