@@ -1,7 +1,8 @@
 // `locsweep demo [--out DIR] [--workers N]`: the main job on the embedded default sweep
 // (sweeps/demo.yaml). Writes the spec into DIR, runs it with local MPI ranks (mpirun, one
 // coordinator + N workers of one thread each; without mpirun, in this process), then prints
-// the results table. Running it again resumes or, when done, just reprints.
+// the results table and writes the HTML report (DIR/report/index.html). Running it again
+// resumes or, when done, just reprints.
 #include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "orchestrator/run.hpp"
 #include "orchestrator/trial_process.hpp"
 #include "results/queries.hpp"
+#include "results/report.hpp"
 #include "results/table.hpp"
 
 extern char** environ;
@@ -100,6 +102,7 @@ void add_demo_command(CLI::App& app, int* argc, char*** argv) {
     query.sweep = "demo";
     fmt::print("{}", render_results(build_results_table(results, query), TableFormat::table, false));
     fmt::print("\nresults database: {}\n", db.string());
+    fmt::print("report: {}\n", write_report(results, "demo", fs::path(o->out) / "report").string());
   });
 }
 

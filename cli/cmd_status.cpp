@@ -1,14 +1,31 @@
-// `locsweep status --db FILE [--sweep NAME]`: progress of the sweeps in a results database.
-// (Slurm job states are added by the slurm module's status support.)
+// `locsweep status --db FILE [--sweep NAME] [--json]`: progress of the sweeps in a results
+// database, and the state of each sweep's Slurm jobs (recorded by `locsweep submit`) as
+// squeue/scontrol/sacct report it (slurm/job_state.hpp), where those tools are on PATH.
 #include <fmt/format.h>
 
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
 #include "results/queries.hpp"
+#include "slurm/job_state.hpp"
 
 namespace locsweep::cli {
+
+namespace {
+
+nlohmann::json job_json(const SlurmJobState& s) {
+  nlohmann::json j = {
+      {"job_id", s.job_id},   {"state", s.state},           {"source", s.source},
+      {"active", s.active()}, {"elapsed", s.elapsed},       {"time_limit", s.time_limit},
+      {"reason", s.reason},   {"exit_code", s.exit_code},   {"restarts", nullptr},
+      {"note", s.note},       {"description", s.describe()}};
+  if (s.restarts) j["restarts"] = *s.restarts;
+  return j;
+}
+
+}  // namespace
 
 void add_status_command(CLI::App& app) {
   struct Options {
@@ -16,28 +33,44 @@ void add_status_command(CLI::App& app) {
     bool json = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("status", "Show the progress of the sweeps in a results database");
+  auto* cmd = app.add_subcommand(
+      "status", "Show the progress of the sweeps in a results database, with their Slurm jobs");
   cmd->add_option("--db", o->db, "Results database")->required();
   cmd->add_option("--sweep", o->sweep, "Only this sweep");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] {
     Database db = open_results_read_only(o->db);
     const auto sweeps = sweep_progress(db, o->sweep);
+    // One query of the Slurm tools for every recorded job (none when there is no job).
+    std::vector<std::string> ids;
+    for (const auto& p : sweeps) ids.insert(ids.end(), p.slurm_jobs.begin(), p.slurm_jobs.end());
+    std::map<std::string, SlurmJobState> jobs;
+    for (auto& s : query_job_states(ids)) jobs[s.job_id] = std::move(s);
+
     nlohmann::json out = nlohmann::json::array();
     for (const auto& p : sweeps) {
       if (o->json) {
-        out.push_back({{"sweep", p.name}, {"done", p.done}, {"running", p.running}, {"failed", p.failed},
-                       {"pending", p.pending}, {"last_run_status", p.last_run_status.value_or("")},
-                       {"slurm_jobs", p.slurm_jobs}});
+        nlohmann::json slurm = nlohmann::json::array();
+        for (const auto& id : p.slurm_jobs) slurm.push_back(job_json(jobs.at(id)));
+        out.push_back({{"sweep", p.name},
+                       {"done", p.done},
+                       {"running", p.running},
+                       {"failed", p.failed},
+                       {"pending", p.pending},
+                       {"last_run_status", p.last_run_status.value_or("")},
+                       {"slurm_jobs", slurm}});
         continue;
       }
       const int total = p.done + p.running + p.failed + p.pending;
-      fmt::print("{}: {}/{} done, {} running, {} failed, {} pending", p.name, p.done, total, p.running, p.failed,
-                 p.pending);
+      fmt::print("{}: {}/{} done, {} running, {} failed, {} pending", p.name, p.done, total,
+                 p.running, p.failed, p.pending);
       if (p.last_run_status)
-        fmt::print("; last run {} on {} (started {}, heartbeat {})", *p.last_run_status, p.last_run_host.value_or("?"),
-                   p.last_run_started.value_or("?"), p.last_run_heartbeat.value_or("?"));
+        fmt::print("; last run {} on {} (started {}, heartbeat {})", *p.last_run_status,
+                   p.last_run_host.value_or("?"), p.last_run_started.value_or("?"),
+                   p.last_run_heartbeat.value_or("?"));
       fmt::print("\n");
+      for (const auto& id : p.slurm_jobs)
+        fmt::print("  Slurm job {}: {}\n", id, jobs.at(id).describe());
     }
     if (o->json) fmt::print("{}\n", out.dump(2));
   });

@@ -1,12 +1,18 @@
 // `locsweep submit SWEEP.yaml --db FILE ...`: the sweep as a self-requeueing Slurm batch job
-// (slurm/submit.hpp). --dry-run prints the batch script and submits nothing.
+// (slurm/submit.hpp). Before sbatch, the sweep is planned and registered in the results DB (a
+// DB that cannot be written, or a sweep name already used by another spec, fails before
+// anything is submitted), so `locsweep status` knows it at once; after sbatch, the job is
+// recorded with the sweep (slurm_jobs). --dry-run prints the batch script and touches nothing.
 #include <fmt/format.h>
 
 #include <filesystem>
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "orchestrator/run.hpp"
+#include "results/store.hpp"
 #include "slurm/submit.hpp"
+#include "sweeps/plan.hpp"
 #include "sweeps/sweep_spec.hpp"
 
 namespace locsweep::cli {
@@ -76,11 +82,23 @@ void add_submit_command(CLI::App& app) {
       fmt::print("{}", render_batch_script(options, spec.name));
       return;
     }
+    // The same registration `locsweep run` does in the job (same artifacts root, no spec
+    // change allowed), so every problem it would meet there shows here, before sbatch.
+    ResultsStore store = ResultsStore::open_for_writing(options.db.string());
+    const fs::path artifacts = options.artifacts.empty()
+                                   ? fs::absolute(default_artifacts_dir(options.db.string()))
+                                   : options.artifacts;
+    const auto sync = store.sync_sweep(spec, plan_sweep(spec), artifacts.string(), false);
     const SubmitResult result = submit(options, spec.name);
-    // LEAD: record the submission in the results DB here, once results/ exists:
-    //   sweep spec.name, result.job_id (and result.cluster), result.script, result.output.
-    fmt::print(stderr, "locsweep: submitted sweep {} as job {}\n  script: {}\n  output: {}\n",
-               spec.name, result.job_id, result.script.string(), result.output);
+    nlohmann::json recorded = to_json(options);
+    recorded["cluster"] = result.cluster;
+    recorded["output_pattern"] = result.output;
+    store.record_slurm_job(sync.sweep_id, result.job_id, result.script.string(), recorded);
+    fmt::print(stderr,
+               "locsweep: submitted sweep {} ({} trials, {} new) as job {}\n  script: {}\n"
+               "  output: {}\n  progress: locsweep status --db {}\n",
+               spec.name, sync.new_trials + sync.known_trials, sync.new_trials, result.job_id,
+               result.script.string(), result.output, options.db.string());
     fmt::print("{}\n", result.job_id);
   });
 }

@@ -22,7 +22,9 @@ void add_trial_exec_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
 void add_run_command(CLI::App& app, int* argc, char*** argv);
 void add_status_command(CLI::App& app);
+void add_cancel_command(CLI::App& app);
 void add_results_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
 
 }  // namespace locsweep::cli

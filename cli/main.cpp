@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   locsweep::cli::add_attention_command(app);
   locsweep::cli::add_run_command(app, &argc, &argv);
   locsweep::cli::add_status_command(app);
+  locsweep::cli::add_cancel_command(app);
   locsweep::cli::add_results_command(app);
+  locsweep::cli::add_report_command(app);
   locsweep::cli::add_keys_command(app);
   try {
     app.parse(argc, argv);

@@ -233,4 +233,24 @@ void validate(const SubmitOptions& o) {
     check_sbatch_path("--output", o.output.string());
 }
 
+nlohmann::json to_json(const SubmitOptions& o) {
+  return {{"nodes", o.nodes},
+          {"gpus_per_node", o.gpus_per_node},
+          {"ranks_per_node", o.ranks_per_node},
+          {"time", o.time},
+          {"partition", o.partition},
+          {"account", o.account},
+          {"qos", o.qos},
+          {"mem", o.mem},
+          {"constraint", o.constraint},
+          {"extra_sbatch", o.extra_sbatch},
+          {"signal_warn_s", o.signal_warn_s},
+          {"max_requeues", o.max_requeues},
+          {"db", o.db.string()},
+          {"artifacts", o.artifacts.string()},
+          {"sweep_path", o.sweep_path.string()},
+          {"locsweep_binary", o.locsweep_binary.string()},
+          {"output", o.output.string()}};
+}
+
 }  // namespace locsweep

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,10 @@ struct SubmitOptions {
   // then not passed; output defaults to default_output_pattern().
   std::filesystem::path db, artifacts, sweep_path, locsweep_binary, output;
 };
+
+// Every option as JSON (paths as strings, empty ones included): what the results DB records
+// with the job (slurm_jobs.options_json).
+nlohmann::json to_json(const SubmitOptions& options);
 
 // Throws InputError for the first invalid option, e.g. "--time: '1h' is not a Slurm time ...".
 void validate(const SubmitOptions& options);

@@ -116,7 +116,7 @@ scontrol requeue "$job"
 wait_for 60 finished "$job" || fail "job $job still $(job_state "$job")"
 [[ $(job_state "$job") == COMPLETED ]] || fail "job $job ended $(job_state "$job")"
 [[ $(restarts "$job") == 1 ]] || fail "job $job restarted $(restarts "$job") times"
-expect_log "got SIGTERM: passing it to srun"
+expect_log "got SIGTERM: passing it to the job steps"
 expect_log "not requeueing from this script"
 output_of "$job" | grep -qF "requeueing job $job" && fail "the script requeued on its own after SIGTERM"
 

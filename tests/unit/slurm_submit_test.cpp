@@ -72,12 +72,17 @@ class FakeSlurm : public testing::Test {
                      "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/srun.argv\"\n"
                      "if [ \"${FAKE_SRUN_MODE:-}\" = wait ]; then\n"
                      "  trap 'echo term > \"$FAKE_DIR/srun.term\"; exit 75' TERM\n"
+                     "  echo $$ > \"$FAKE_DIR/srun.pid\"\n"
                      "  touch \"$FAKE_DIR/srun.started\"\n"
                      "  while :; do sleep 0.05; done\nfi\n"
                      "exit \"${FAKE_SRUN_RC:-0}\"\n");
     write_executable(dir_ / "bin/scontrol",
                      "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/scontrol.argv\"\n"
                      "exit \"${FAKE_SCONTROL_RC:-0}\"\n");
+    // scancel --signal=TERM JOB signals the job's steps: here, the fake srun.
+    write_executable(dir_ / "bin/scancel",
+                     "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/scancel.argv\"\n"
+                     "kill -TERM \"$(cat \"$FAKE_DIR/srun.pid\")\"\n");
     write_executable(dir_ / "bin/sbatch",
                      "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/sbatch.argv\"\n"
                      "[ -n \"${FAKE_SBATCH_ERR:-}\" ] && echo \"$FAKE_SBATCH_ERR\" >&2\n"
@@ -525,7 +530,11 @@ TEST_F(FakeSlurm, SigtermToTheBatchShellIsForwardedAndDoesNotRequeue) {
   const int rc = wait_exit(pid);
   const std::string log = slurp(dir_ / "job.log");
   EXPECT_EQ(rc, 75) << log;  // srun's status, passed through
-  EXPECT_TRUE(fs::exists(dir_ / "srun.term")) << "srun did not get the SIGTERM\n" << log;
+  // Passed on to the job steps through scancel, never to srun itself (srun would SIGKILL them).
+  EXPECT_EQ(split_nul(slurp(dir_ / "scancel.argv")),
+            (std::vector<std::string>{"--signal=TERM", "4242"}))
+      << log;
+  EXPECT_TRUE(fs::exists(dir_ / "srun.term")) << "the step did not get the SIGTERM\n" << log;
   EXPECT_FALSE(fs::exists(dir_ / "scontrol.argv")) << log;
   EXPECT_NE(log.find("not requeueing from this script"), std::string::npos) << log;
 }
