@@ -7,15 +7,17 @@
 
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
+#include "orchestrator/trial_process.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, Transport& transport,
-                         StatusDisplay& display, CoordinatorOptions options)
+Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, SweepCounts settled,
+                         Transport& transport, StatusDisplay& display, CoordinatorOptions options)
     : store_(store), run_id_(run_id), trials_(std::move(trials)), transport_(transport), display_(display),
-      options_(std::move(options)), workers_(static_cast<size_t>(transport.worker_count())) {
+      options_(std::move(options)), workers_(static_cast<size_t>(transport.worker_count())), counts_(settled) {
+  for (const auto& t : trials_) count(t.status, +1);
   adopt_finished_results();
   std::vector<size_t> pending;
   for (size_t i = 0; i < trials_.size(); ++i)
@@ -28,17 +30,23 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
   last_run_heartbeat_ = Clock::now();
 }
 
-SweepCounts Coordinator::counts() const {
-  SweepCounts c;
-  for (const auto& t : trials_) {
-    switch (t.status) {
-      case TrialStatus::done: ++c.done; break;
-      case TrialStatus::failed: ++c.failed; break;
-      case TrialStatus::running: ++c.running; break;
-      case TrialStatus::pending: ++c.pending; break;
-    }
+SweepCounts Coordinator::counts() const { return counts_; }
+
+// Kept up to date on every change: the loop reads the counts each turn, and counting 100,000
+// trials each turn made a large sweep's dispatch quadratic.
+void Coordinator::count(TrialStatus status, int delta) {
+  switch (status) {
+    case TrialStatus::done: counts_.done += delta; break;
+    case TrialStatus::failed: counts_.failed += delta; break;
+    case TrialStatus::running: counts_.running += delta; break;
+    case TrialStatus::pending: counts_.pending += delta; break;
   }
-  return c;
+}
+
+void Coordinator::set_status(TrialRecord& t, TrialStatus status) {
+  count(t.status, -1);
+  t.status = status;
+  count(status, +1);
 }
 
 int Coordinator::max_retries_of(const TrialRecord& t) const {
@@ -49,7 +57,8 @@ int Coordinator::max_retries_of(const TrialRecord& t) const {
 // A trial that finished but whose result never reached the database (the coordinator was
 // killed between the two) left result.json in its folder: record it instead of re-running.
 void Coordinator::adopt_finished_results() {
-  for (auto& t : trials_) {
+  for (size_t index = 0; index < trials_.size(); ++index) {
+    TrialRecord& t = trials_[index];
     if (t.status != TrialStatus::pending) continue;
     const fs::path result_path = fs::path(t.out_dir) / "result.json";
     const fs::path trial_path = fs::path(t.out_dir) / "trial.json";
@@ -67,7 +76,9 @@ void Coordinator::adopt_finished_results() {
       TrialResult adopted = r;
       adopted.message = "recorded from result.json written before the previous run was interrupted";
       store_.finish_attempt(id, t.hash, adopted, TrialStatus::done, t.retries_used);
-      t.status = TrialStatus::done;
+      // Its last steps may not have been committed either: its attempts' events files have them.
+      handle_events(id, {index, -1}, recorded_progress(t.out_dir, t.attempts, UINTMAX_MAX, adopted.steps_done));
+      set_status(t, TrialStatus::done);
       display_.note("trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
                     fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
     } catch (const std::exception&) {
@@ -143,7 +154,7 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
   TrialStatus next = TrialStatus::done;
   std::string verdict;
   if (r.outcome == Outcome::done) {
-    verdict = fmt::format("done: val ppl {:.3f}", r.val_ppl);
+    verdict = r.val_tokens > 0 ? fmt::format("done: val ppl {:.3f}", r.val_ppl) : "done";
   } else if (r.outcome == Outcome::preempted) {
     next = TrialStatus::pending;  // resumes from its checkpoint; not the trial's fault
     verdict = "interrupted at step " + std::to_string(r.steps_done) + " (will resume)";
@@ -158,7 +169,7 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
     next = TrialStatus::failed;
     verdict = fmt::format("failed: {} ({})", to_string(r.outcome), r.message);
   }
-  t.status = next;
+  set_status(t, next);
   write_began();
   store_.finish_attempt(attempt_id, t.hash, r, next, t.retries_used);
   display_.note(r.outcome == Outcome::done ? "trial_done" : "trial_ended",
@@ -206,7 +217,7 @@ void Coordinator::dispatch() {
     write_began();
     const int64_t attempt_id = store_.start_attempt(t.hash, number, run_id_, start);
     t.attempts = number;
-    t.status = TrialStatus::running;
+    set_status(t, TrialStatus::running);
     attempts_[attempt_id] = {index, static_cast<int>(w)};
     worker.attempt_id = attempt_id;
     worker.trial = index;
@@ -245,11 +256,7 @@ void Coordinator::request_stop() {
       transport_.send(static_cast<int>(w), {{"type", protocol::kStop}});
 }
 
-bool Coordinator::all_settled() const {
-  for (const auto& t : trials_)
-    if (t.status == TrialStatus::pending || t.status == TrialStatus::running) return false;
-  return true;
-}
+bool Coordinator::all_settled() const { return counts_.pending == 0 && counts_.running == 0; }
 
 bool Coordinator::workers_gone() const {
   for (const auto& w : workers_)

@@ -35,8 +35,10 @@ class Coordinator {
  public:
   enum class Ending { complete, interrupted, failed };
 
-  Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, Transport& transport,
-              StatusDisplay& display, CoordinatorOptions options);
+  // `trials`: those that may still run (ResultsStore::open_trials); `settled`: how many
+  // others of the sweep are done or failed already (for the counts).
+  Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, SweepCounts settled,
+              Transport& transport, StatusDisplay& display, CoordinatorOptions options);
   Ending run();
   SweepCounts counts() const;
 
@@ -67,6 +69,8 @@ class Coordinator {
   bool all_settled() const;
   bool workers_gone() const;
   int max_retries_of(const TrialRecord& t) const;
+  void count(TrialStatus status, int delta);
+  void set_status(TrialRecord& t, TrialStatus status);  // every status change goes through here
 
   ResultsStore& store_;
   int64_t run_id_;
@@ -77,6 +81,7 @@ class Coordinator {
   std::vector<Worker> workers_;
   std::map<int64_t, Attempt> attempts_;
   std::deque<size_t> queue_;
+  SweepCounts counts_;
   bool stopping_ = false;
   Clock::time_point stop_at_{}, batch_began_{}, last_run_heartbeat_{};
 };

@@ -70,14 +70,15 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
                                                             fs::current_path().string());
   const Plan plan = plan_sweep(spec);
   ResultsStore store = ResultsStore::open_for_writing(o.db_path);
-  const std::string artifacts = fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
-  const auto sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
   RunInfo info;
   info.host = hostname();
   info.pid = ::getpid();
   info.ranks = ranks;
   if (const char* job = std::getenv("SLURM_JOB_ID")) info.slurm_job_id = job;
   info.command = command;
+  store.check_no_live_run(info, o.lease_s);  // refused while another run is live: before any write
+  const std::string artifacts = fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
+  const auto sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
   const int64_t run_id = store.begin_run(sync.sweep_id, info, o.lease_s);
 
   StatusDisplay display(spec.name, o.json_log);
@@ -96,7 +97,11 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   co.manifest = {{"locsweep_version", kLocsweepVersion}, {"git_revision", kGitRevision},
                  {"sqlite", sqlite3_libversion()}, {"mpi", mpi_version}, {"slurm_job_id", info.slurm_job_id},
                  {"run_id", run_id}, {"command", command}};
-  Coordinator coordinator(store, run_id, store.sweep_trials(sync.sweep_id), transport, display, co);
+  ResultsStore::OpenTrials open = store.open_trials(sync.sweep_id);
+  SweepCounts settled;
+  settled.done = open.done;
+  settled.failed = open.failed;
+  Coordinator coordinator(store, run_id, std::move(open.trials), settled, transport, display, co);
   const Coordinator::Ending ending = coordinator.run();
   const SweepCounts c = coordinator.counts();
   const char* status = ending == Coordinator::Ending::complete ? "complete"

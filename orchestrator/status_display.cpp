@@ -31,6 +31,17 @@ void StatusDisplay::note(const std::string& kind, const nlohmann::json& fields, 
     fmt::print(stderr, "{}\n", line.dump());
     return;
   }
+  if (kind.rfind("trial_", 0) == 0) {
+    const auto now = Clock::now();
+    if (now - window_start_ >= std::chrono::seconds(1)) {
+      window_start_ = now;
+      window_lines_ = 0;
+    }
+    if (++window_lines_ > kTrialLinesPerSecond) {
+      ++left_out_;
+      return;
+    }
+  }
   clear_live();
   fmt::print(stderr, "[{}] {}\n", utc_now().substr(11, 8), text);
 }
@@ -58,8 +69,12 @@ void StatusDisplay::update(const SweepCounts& c, bool force) {
                                    .dump());
     return;
   }
-  const std::string line = fmt::format("{}: done {}/{} · running {} · failed {} · pending {} · {:.0f} trials/h · ETA {}",
-                                       sweep_, c.done, c.total(), c.running, c.failed, c.pending, per_hour, eta);
+  std::string line = fmt::format("{}: done {}/{} · running {} · failed {} · pending {} · {:.0f} trials/h · ETA {}",
+                                 sweep_, c.done, c.total(), c.running, c.failed, c.pending, per_hour, eta);
+  if (left_out_ > 0) {
+    line += fmt::format(" · {} trial lines not shown (over {}/s)", left_out_, kTrialLinesPerSecond);
+    left_out_ = 0;
+  }
   if (tty_) {
     fmt::print(stderr, "\r\033[K{}", line);
     std::fflush(stderr);

@@ -1,6 +1,9 @@
 // What the coordinator tells people while a sweep runs: a live status line on a terminal
 // ("done 12/40 · running 3 · failed 1 · pending 24 · 95 trials/h · ETA 17m"), plain log
-// lines otherwise, or JSON lines (--json-log) for machines. Output goes to stderr.
+// lines otherwise, or JSON lines (--json-log) for machines. Output goes to stderr. Lines about
+// single trials are limited to kTrialLinesPerSecond (a sweep of short trials finishes
+// thousands a second; nobody reads those lines, and writing them costs the coordinator); the
+// next status line says how many were left out. JSON lines are never left out.
 #pragma once
 
 #include <chrono>
@@ -16,9 +19,11 @@ struct SweepCounts {
 
 class StatusDisplay {
  public:
+  static constexpr int kTrialLinesPerSecond = 10;
   StatusDisplay(std::string sweep, bool json_log);
   ~StatusDisplay();
-  // A notable event (trial finished/failed/retried, run start/end) as one line.
+  // A notable event (trial finished/failed/retried, run start/end) as one line; kinds
+  // starting with "trial_" are rate-limited in text mode.
   void note(const std::string& kind, const nlohmann::json& fields, const std::string& text);
   // The periodic status; printed at most every second on a terminal, 15 s otherwise.
   void update(const SweepCounts& counts, bool force = false);
@@ -30,6 +35,9 @@ class StatusDisplay {
   bool live_ = false;
   std::chrono::steady_clock::time_point start_, last_print_{};
   int done_at_start_ = -1;
+  std::chrono::steady_clock::time_point window_start_{};  // of the current second of trial lines
+  int window_lines_ = 0;
+  int left_out_ = 0;  // trial lines not shown since the last status line
 };
 
 }  // namespace locsweep

@@ -4,13 +4,18 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <map>
 
 #include "common/error.hpp"
 
@@ -31,12 +36,42 @@ std::string self_executable() {
   return path.string();
 }
 
-TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_path) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("pipe failed: ") + std::strerror(errno));
+std::filesystem::path attempt_events_file(const std::filesystem::path& out_dir, int number) {
+  return out_dir / ("attempt-" + std::to_string(number) + ".events.jsonl");
+}
+
+nlohmann::json recorded_progress(const std::filesystem::path& out_dir, int number, uintmax_t limit, int64_t up_to) {
+  std::map<std::pair<int64_t, std::string>, nlohmann::json> latest;
+  for (int n = 1; n <= number; ++n) {
+    std::ifstream in(attempt_events_file(out_dir, n), std::ios::binary);
+    if (!in) continue;
+    uintmax_t read = 0;
+    for (std::string line; std::getline(in, line);) {
+      read += line.size() + 1;
+      if (n == number && read > limit) break;
+      nlohmann::json e = nlohmann::json::parse(line, nullptr, false);
+      if (e.is_discarded() || !e.is_object()) continue;
+      const std::string kind = e.value("event", "");
+      const int64_t step = e.value("step", int64_t{0});
+      if ((kind != "step" && kind != "eval") || step < 1 || step > up_to) continue;
+      e["replayed"] = true;
+      latest[{step, kind}] = std::move(e);
+    }
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [key, e] : latest) out.push_back(std::move(e));
+  return out;
+}
+
+TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_path,
+                                 const std::filesystem::path& events_path) {
+  // Read side first, at the file's current end: what the new child appends is what we read.
+  const int out_fd = ::open(events_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (out_fd < 0) throw Error("cannot open '" + events_path.string() + "': " + std::strerror(errno));
+  const off_t start = ::lseek(out_fd, 0, SEEK_END);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, events_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawnattr_t attr;
@@ -58,20 +93,30 @@ TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv, const std
   const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  ::close(pipe_fds[1]);
   if (rc != 0) {
-    ::close(pipe_fds[0]);
+    ::close(out_fd);
     throw Error("cannot start '" + argv[0] + "': " + std::strerror(rc));
   }
-  ::fcntl(pipe_fds[0], F_SETFL, ::fcntl(pipe_fds[0], F_GETFL) | O_NONBLOCK);
-  return TrialProcess(pid, pipe_fds[0], log_path);
+  TrialProcess process(pid, out_fd, start < 0 ? 0 : static_cast<uintmax_t>(start), log_path);
+  // Wake-ups without polling: the child's exit (pidfd) and its writes (inotify). Either may be
+  // missing (old kernel, a file system without inotify): read_lines() then naps briefly.
+  process.pid_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  process.notify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (process.notify_fd_ >= 0 && ::inotify_add_watch(process.notify_fd_, events_path.c_str(), IN_MODIFY) < 0) {
+    ::close(process.notify_fd_);
+    process.notify_fd_ = -1;
+  }
+  return process;
 }
 
+TrialProcess::TrialProcess(pid_t pid, int out_fd, uintmax_t events_start, std::filesystem::path log)
+    : pid_(pid), out_fd_(out_fd), events_start_(events_start), log_(std::move(log)) {}
+
 TrialProcess::TrialProcess(TrialProcess&& o) noexcept
-    : pid_(o.pid_), out_fd_(o.out_fd_), log_(std::move(o.log_)), partial_(std::move(o.partial_)),
-      reaped_(o.reaped_), killed_by_us_(o.killed_by_us_) {
+    : pid_(o.pid_), out_fd_(o.out_fd_), pid_fd_(o.pid_fd_), notify_fd_(o.notify_fd_), events_start_(o.events_start_),
+      log_(std::move(o.log_)), partial_(std::move(o.partial_)), reaped_(o.reaped_), killed_by_us_(o.killed_by_us_) {
   o.pid_ = -1;
-  o.out_fd_ = -1;
+  o.out_fd_ = o.pid_fd_ = o.notify_fd_ = -1;
   o.reaped_ = true;
 }
 
@@ -80,33 +125,47 @@ TrialProcess::~TrialProcess() {
     ::kill(-pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
-  if (out_fd_ >= 0) ::close(out_fd_);
+  for (int fd : {out_fd_, pid_fd_, notify_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+void TrialProcess::take_lines(std::vector<std::string>& lines) {
+  char buffer[1 << 16];
+  for (ssize_t n; (n = ::read(out_fd_, buffer, sizeof buffer)) > 0;) partial_.append(buffer, static_cast<size_t>(n));
+  size_t start = 0;
+  for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
+    lines.push_back(partial_.substr(start, nl - start));
+  partial_.erase(0, start);
+  if (reaped_ && !partial_.empty()) {  // it will write no more: an unterminated last line counts
+    lines.push_back(std::move(partial_));
+    partial_.clear();
+  }
 }
 
 std::vector<std::string> TrialProcess::read_lines(int timeout_ms) {
   std::vector<std::string> lines;
   if (out_fd_ < 0) return lines;
-  pollfd pfd{out_fd_, POLLIN, 0};
-  if (::poll(&pfd, 1, timeout_ms) <= 0) return lines;
-  char buffer[1 << 16];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int nap_ms = 1;
   for (;;) {
-    const ssize_t n = ::read(out_fd_, buffer, sizeof buffer);
-    if (n > 0) {
-      partial_.append(buffer, static_cast<size_t>(n));
-      continue;
+    if (notify_fd_ >= 0) {  // drop pending notifications: everything written is read next
+      char events[4096];
+      while (::read(notify_fd_, events, sizeof events) > 0) {
+      }
     }
-    if (n == 0) {  // end of output: the child closed stdout (exited)
-      ::close(out_fd_);
-      out_fd_ = -1;
+    take_lines(lines);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!lines.empty() || reaped_ || left.count() <= 0) return lines;
+    // Sleep until the file grows or the child exits; without both wake-ups, nap briefly.
+    pollfd fds[2] = {{pid_fd_, POLLIN, 0}, {notify_fd_, POLLIN, 0}};
+    const bool wakes = pid_fd_ >= 0 && notify_fd_ >= 0;
+    ::poll(fds, 2, wakes ? static_cast<int>(left.count()) : std::min(nap_ms, static_cast<int>(left.count())));
+    if (fds[0].revents & POLLIN) {  // exited: what it wrote is complete
+      take_lines(lines);
+      return lines;
     }
-    break;  // EAGAIN: nothing more for now
+    nap_ms = std::min(nap_ms * 2, 5);
   }
-  size_t start = 0;
-  for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
-    lines.push_back(partial_.substr(start, nl - start));
-  partial_.erase(0, start);
-  if (out_fd_ < 0 && !partial_.empty()) lines.push_back(std::move(partial_)), partial_.clear();
-  return lines;
 }
 
 std::optional<ExitStatus> TrialProcess::poll_exit() {

@@ -1,11 +1,14 @@
 // A worker rank's state machine: takes assignments, runs each attempt as a child process
 // (`locsweep trial-exec`), enforces its hard timeout, streams its progress and reports how it
-// ended. Transport-free: the MPI loop (or the single-process mode) feeds it messages and
-// sends what poll() returns.
+// ended. A resumed attempt's stream begins with the earlier attempts' steps up to its
+// checkpoint (from their events files), so the database gets every step even when a killed
+// job never sent or committed them. Transport-free: the MPI loop (or the single-process
+// mode) feeds it messages and sends what poll() returns.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,6 +50,8 @@ class WorkerAgent {
   WorkerSetup setup_;
   std::optional<TrialProcess> process_;
   std::optional<nlohmann::json> inline_assign_;
+  std::filesystem::path out_dir_;  // of the running attempt
+  int number_ = 0;                 // its attempt number
   int64_t attempt_id_ = -1;
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;

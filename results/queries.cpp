@@ -1,6 +1,8 @@
 #include "results/queries.hpp"
 
 #include <filesystem>
+#include <string_view>
+#include <unordered_set>
 
 #include "results/schema.hpp"
 
@@ -14,19 +16,39 @@ Database open_results_read_only(const std::string& path) {
   return db;
 }
 
+namespace {
+
+// Columns 1..4 of a "hash, status, attempts, val_ppl, outcome" row.
+TrialState trial_state(const Statement& stmt) {
+  TrialState s;
+  s.status = stmt.text(1);
+  s.attempts = static_cast<int>(stmt.integer(2));
+  if (!stmt.is_null(3)) s.val_ppl = stmt.real(3);
+  s.outcome = stmt.text(4);
+  return s;
+}
+
+}  // namespace
+
 std::map<std::string, TrialState> trial_states(Database& db, const std::vector<std::string>& hashes) {
   std::map<std::string, TrialState> out;
-  auto stmt = db.prepare("SELECT status, attempts, val_ppl, outcome FROM trials WHERE hash = ?");
+  // For many hashes one pass over the table beats a B-tree descent per hash (on a 100,000-
+  // trial sweep the lookups were a quarter of `plan --db`).
+  auto total = db.prepare("SELECT count(*) FROM trials");
+  const int64_t recorded = total.step() ? total.integer(0) : 0;
+  if (hashes.size() >= 1000 && static_cast<int64_t>(hashes.size()) * 4 >= recorded) {
+    const std::unordered_set<std::string_view> wanted(hashes.begin(), hashes.end());
+    auto all = db.prepare("SELECT hash, status, attempts, val_ppl, outcome FROM trials");
+    while (all.step()) {
+      std::string hash = all.text(0);
+      if (wanted.count(hash)) out.emplace(std::move(hash), trial_state(all));
+    }
+    return out;
+  }
+  auto stmt = db.prepare("SELECT hash, status, attempts, val_ppl, outcome FROM trials WHERE hash = ?");
   for (const auto& h : hashes) {
     stmt.bind(1, h);
-    if (stmt.step()) {
-      TrialState s;
-      s.status = stmt.text(0);
-      s.attempts = static_cast<int>(stmt.integer(1));
-      if (!stmt.is_null(2)) s.val_ppl = stmt.real(2);
-      s.outcome = stmt.text(3);
-      out[h] = s;
-    }
+    if (stmt.step()) out[h] = trial_state(stmt);
     stmt.reset();
   }
   return out;

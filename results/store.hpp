@@ -74,10 +74,20 @@ class ResultsStore {
   // its heartbeat is fresher than lease_s and its process is not known dead. A dead run's
   // open attempts are closed as interrupted and its running trials made pending again.
   int64_t begin_run(int64_t sweep_id, const RunInfo& info, double lease_s);
+  // The same refusal, read-only: lets a second coordinator stop before it writes anything.
+  void check_no_live_run(const RunInfo& info, double lease_s);
   void heartbeat(int64_t run_id);
   void end_run(int64_t run_id, std::string_view status);
 
   std::vector<TrialRecord> sweep_trials(int64_t sweep_id);
+  // What a coordinator needs: the trials of a sweep that may still run (pending or running),
+  // in plan order, and how many others are done or failed. Found through the status index,
+  // so restarting a sweep with 100,000 finished trials does not read them.
+  struct OpenTrials {
+    std::vector<TrialRecord> trials;
+    int done = 0, failed = 0;
+  };
+  OpenTrials open_trials(int64_t sweep_id);
 
   // Batching: writes between begin_batch() and commit_batch() are one transaction.
   void begin_batch();
@@ -104,6 +114,9 @@ class ResultsStore {
   explicit ResultsStore(Database db) : db_(std::move(db)) {}
   // Hot-path statements are prepared once and reused (reset after each run()).
   Statement& cached(const std::string& sql);
+  // Runs recorded as running whose process is known dead or whose lease expired; throws
+  // InputError if one is alive.
+  std::vector<int64_t> dead_runs(const RunInfo& info, double lease_s);
   Database db_;
   std::unordered_map<std::string, Statement> statements_;
   bool batch_open_ = false;

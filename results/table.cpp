@@ -246,7 +246,7 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     localist["locality"]["schedule"] = "localist";
     const auto it = ratio_of_group.find(localist.dump());
     if (it != ratio_of_group.end() && std::abs(it->second - 1.0) > 1e-12)
-      row.gap_closed = 100.0 * (it->second - *row.ratio) / (it->second - 1.0);
+      row.gap_closed = 100.0 * (it->second - *row.ratio) / (it->second - 1.0) + 0.0;  // + 0: no "-0.0"
   }
 
   static const std::set<std::string> sorts = {"position", "ppl", "ratio", "gap", "beta", "config"};
