@@ -29,6 +29,8 @@ void add_run_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_flag("--inline-noop", o.inline_noop, "Run noop trials inside worker ranks (orchestration benchmarks)");
   cmd->add_flag("--allow-spec-change", o.allow_spec_change,
                 "Accept a spec that drops trials recorded for this sweep name");
+  cmd->add_flag("--retry-failed", o.retry_failed,
+                "Give trials that failed for good (nan, error, retries used up) another set of attempts");
   cmd->add_option("--lease", o.lease_s, "Seconds after its last heartbeat that a dead run's lease expires")
       ->check(CLI::Range(1.0, 86400.0));
   cmd->add_option_function<int>("--max-retries", [&o](int v) { o.max_retries = v; },

@@ -67,13 +67,11 @@ void Sha256::update(const void* data, size_t size) {
 
 std::array<uint8_t, 32> Sha256::digest() {
   const uint64_t bits = length_ * 8;
-  const uint8_t pad = 0x80;
-  update(&pad, 1);
-  const uint8_t zero = 0;
-  while (buffered_ != 56) update(&zero, 1);
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = uint8_t(bits >> (56 - 8 * i));
-  update(len, 8);
+  // 0x80, zeros up to 56 mod 64, then the bit length (big-endian): one update, not one per byte.
+  uint8_t tail[72] = {0x80};
+  const size_t zeros = (buffered_ < 56 ? 56 : 120) - buffered_ - 1;
+  for (int i = 0; i < 8; ++i) tail[1 + zeros + i] = uint8_t(bits >> (56 - 8 * i));
+  update(tail, 1 + zeros + 8);
   std::array<uint8_t, 32> out{};
   for (int i = 0; i < 8; ++i)
     for (int j = 0; j < 4; ++j) out[4 * i + j] = uint8_t(state_[i] >> (24 - 8 * j));

@@ -79,15 +79,17 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   store.check_no_live_run(info, o.lease_s);  // refused while another run is live: before any write
   const std::string artifacts = fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
   const auto sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
+  const size_t retried = o.retry_failed ? store.retry_failed(sync.sweep_id) : 0;
   const int64_t run_id = store.begin_run(sync.sweep_id, info, o.lease_s);
 
   StatusDisplay display(spec.name, o.json_log);
   display.note("run_started",
                {{"run_id", run_id}, {"trials", plan.trials.size()}, {"new_trials", sync.new_trials}, {"ranks", ranks},
-                {"workers", transport.worker_count()}, {"blas", blas_description()}},
-               fmt::format("run {} of sweep '{}': {} trials ({} new), {} worker{}; BLAS: {}", run_id, spec.name,
-                           plan.trials.size(), sync.new_trials, transport.worker_count(),
-                           transport.worker_count() == 1 ? "" : "s", blas_description()));
+                {"workers", transport.worker_count()}, {"retried_failed", retried}, {"blas", blas_description()}},
+               fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id, spec.name,
+                           plan.trials.size(), sync.new_trials,
+                           retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
+                           transport.worker_count(), transport.worker_count() == 1 ? "" : "s", blas_description()));
   CoordinatorOptions co;
   co.order = o.order.value_or(spec.order);
   co.max_retries = o.max_retries;

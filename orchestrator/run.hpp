@@ -24,6 +24,7 @@ struct RunOptions {
   std::string device = "auto";  // auto | cpu | cuda
   bool inline_noop = false;     // noop trials in the worker rank (orchestration benchmarks)
   bool allow_spec_change = false;
+  bool retry_failed = false;    // give trials that failed for good another set of attempts
   double lease_s = 30;
   std::optional<int> max_retries;
   std::optional<double> timeout_s;

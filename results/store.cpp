@@ -117,6 +117,7 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
   // The trials this sweep already links (position, assignment): re-registering a large sweep
   // then writes only what changed, instead of rewriting 100,000 rows to add one.
   std::unordered_map<std::string, std::pair<int64_t, std::string>> linked;
+  bool spec_changed = false;
   if (auto id = sweep_id(spec.name)) {
     out.sweep_id = *id;
     auto recorded = db_.prepare(whole_table_cheaper(db_, *id)
@@ -140,6 +141,9 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
                        ") are not in this spec. Give this spec another name, or pass "
                        "--allow-spec-change to record it (results so far are kept). Nothing was changed.");
     }
+    auto previous = db_.prepare("SELECT spec_yaml FROM sweeps WHERE id = ?");
+    previous.bind(1, *id);
+    spec_changed = previous.step() && previous.text(0) != spec.source;
     auto update = db_.prepare("UPDATE sweeps SET spec_yaml = ?, spec_file = ?, updated_at = ? WHERE id = ?");
     update.bind(1, spec.source).bind(2, spec.file).bind(3, now).bind(4, *id).run();
   } else {
@@ -152,6 +156,8 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
   auto insert_trial = db_.prepare(
       "INSERT OR IGNORE INTO trials(hash, label, kind, mechanism, schedule, beta, seed, n_layer, config_json, "
       "canonical_json, cost, out_dir, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto refresh_config = db_.prepare(
+      "UPDATE trials SET config_json = ? WHERE hash = ? AND status IN ('pending', 'running', 'failed')");
   auto link = db_.prepare(
       "INSERT INTO sweep_trials(sweep_id, trial_hash, position, assignment_json) VALUES (?, ?, ?, ?) "
       "ON CONFLICT(sweep_id, trial_hash) DO UPDATE SET position = excluded.position, "
@@ -161,6 +167,9 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
     const std::string assignment = t.assignment.dump();
     if (const auto it = linked.find(t.hash); it != linked.end()) {
       ++out.known_trials;
+      // Unhashed keys (execution.timeout_s, record.*, ...) may have changed: trials still to
+      // run get the new configuration; finished ones keep the one they ran with.
+      if (spec_changed) refresh_config.bind(1, to_json(t.config).dump()).bind(2, t.hash).run();
       if (it->second.first == static_cast<int64_t>(i) && it->second.second == assignment) continue;
       link.bind(1, out.sweep_id).bind(2, t.hash).bind(3, static_cast<int64_t>(i)).bind(4, assignment).run();
       continue;
@@ -247,6 +256,14 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
   const int64_t run_id = db_.last_insert_rowid();
   tx.commit();
   return run_id;
+}
+
+size_t ResultsStore::retry_failed(int64_t sweep_id) {
+  auto stmt = db_.prepare(
+      "UPDATE trials SET status = 'pending', retries_used = 0 WHERE status = 'failed' AND hash IN "
+      "(SELECT trial_hash FROM sweep_trials WHERE sweep_id = ?)");
+  stmt.bind(1, sweep_id).run();
+  return static_cast<size_t>(db_.changes());
 }
 
 void ResultsStore::heartbeat(int64_t run_id) {

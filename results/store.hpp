@@ -73,6 +73,10 @@ class ResultsStore {
   // Starts a run of a sweep. Refuses (InputError) while another run holds the database:
   // its heartbeat is fresher than lease_s and its process is not known dead. A dead run's
   // open attempts are closed as interrupted and its running trials made pending again.
+  // Makes the sweep's failed trials pending again with a fresh retry budget (their attempts
+  // stay recorded); returns how many.
+  size_t retry_failed(int64_t sweep_id);
+
   int64_t begin_run(int64_t sweep_id, const RunInfo& info, double lease_s);
   // The same refusal, read-only: lets a second coordinator stop before it writes anything.
   void check_no_live_run(const RunInfo& info, double lease_s);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <memory>
 #include <new>
 #include <thread>
 #include <vector>
@@ -50,8 +51,8 @@ TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& opt
       getrlimit(RLIMIT_AS, &limit);
       limit.rlim_cur = 4ull << 30;  // 4 GiB of address space: fails fast, harms no one
       setrlimit(RLIMIT_AS, &limit);
-      std::vector<std::vector<char>> hog;
-      for (;;) hog.emplace_back(256u << 20, 1);  // throws std::bad_alloc
+      std::vector<std::unique_ptr<char[]>> hog;  // default-initialised: address space, not RAM
+      for (;;) hog.emplace_back(new char[256u << 20]);  // throws std::bad_alloc
     } else if (how == "nan") {
       result.outcome = Outcome::nan;
       result.message = "noop: loss became NaN (configured)";

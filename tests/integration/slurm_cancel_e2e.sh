@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `locsweep cancel` on a real single-node Slurm (slurm/cluster.sh). A tiny real GPT-2 sweep
-# (4 trials of 120 steps, checkpoints every 20, 2 workers) is submitted; once a trial has
+# (4 trials of 400 steps, checkpoints every 20, 2 workers: long enough that the cancel lands
+# mid-training on a fast idle machine too) is submitted; once a trial has
 # checkpointed, `locsweep cancel` sends SIGTERM to the batch script (scancel --batch), which
 # passes it to the job steps: the running trials checkpoint, the run records itself
 # 'interrupted' and exits 75, the script does not requeue, the job leaves the queue (FAILED,
@@ -13,7 +14,7 @@ set -euo pipefail
 SLURM_TEST_NAME=slurm-cancel-e2e
 source "$(dirname "$0")/slurm_lib.sh"
 
-write_gpt2_sweep "$tmp/halt.yaml" halt 120 20 "distributed, localist" "0, 1"
+write_gpt2_sweep "$tmp/halt.yaml" halt 400 20 "distributed, localist" "0, 1"
 start_cluster
 
 job=$("$LOCSWEEP" submit "$tmp/halt.yaml" --db "$db" --ranks-per-node 3 --time 10 \
@@ -72,7 +73,7 @@ rc=0
 echo "== locsweep run (no Slurm) resumes the sweep (${SECONDS} s)"
 "$LOCSWEEP" run "$tmp/halt.yaml" --db "$db" >"$tmp/resume.log" 2>&1 || fail "the resuming run failed"
 expect_every_trial_done_once 4
-[[ $(sql "SELECT count(*) FROM trials WHERE steps_done = 120 AND val_ppl > 0") == 4 ]] ||
+[[ $(sql "SELECT count(*) FROM trials WHERE steps_done = 400 AND val_ppl > 0") == 4 ]] ||
   fail "trials without full results: $(sql 'SELECT label, steps_done, val_ppl FROM trials')"
 resumed=$(sql "SELECT count(*) FROM attempts i JOIN attempts n
                ON n.trial_hash = i.trial_hash AND n.number = i.number + 1
