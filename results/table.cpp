@@ -245,7 +245,9 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     json localist = row.canonical;
     localist["locality"]["schedule"] = "localist";
     const auto it = ratio_of_group.find(localist.dump());
-    if (it != ratio_of_group.end() && std::abs(it->second - 1.0) > 1e-12)
+    // Only defined when the localist model is worse than the baseline (R_loc > 1): the share
+    // of its excess that this schedule closes. With R_loc <= 1 there is no gap to close.
+    if (it != ratio_of_group.end() && it->second > 1.0 + 1e-12)
       row.gap_closed = 100.0 * (it->second - *row.ratio) / (it->second - 1.0) + 0.0;  // + 0: no "-0.0"
   }
 

@@ -29,7 +29,7 @@ struct ConfigRow {
   double ppl_mean = 0, ppl_std = 0, ppl_ci95 = 0;  // CI: half-width, Student t
   std::optional<double> ratio;       // mean over seeds of PPL / PPL(distributed, same seed)
   std::optional<double> ratio_ci95;
-  std::optional<double> gap_closed;  // percent: (R_loc - R) / (R_loc - 1) * 100
+  std::optional<double> gap_closed;  // percent: (R_loc - R) / (R_loc - 1) * 100; only if R_loc > 1
   double entropy_first = 0, entropy_last = 0;  // bits, mean over heads (and seeds)
   double in_block_mass = 0;                    // mean over layers, heads, seeds
   int position = 0;                            // first appearance in the plan
