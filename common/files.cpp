@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/sha256.hpp"
 
 namespace locsweep {
@@ -17,20 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// An owned POSIX file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void io_fail(const std::string& what, const fs::path& path) {
   throw Error(what + " '" + path.string() + "': " + std::strerror(errno));

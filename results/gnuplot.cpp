@@ -1,9 +1,6 @@
 #include "results/gnuplot.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,8 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-
-extern char** environ;
+#include "common/process.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -30,67 +26,11 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ignored);
 }
 
-namespace {
-
-// posix_spawn file actions, destroyed on scope exit.
-class FileActions {
- public:
-  FileActions() { posix_spawn_file_actions_init(&actions_); }
-  FileActions(const FileActions&) = delete;
-  FileActions& operator=(const FileActions&) = delete;
-  ~FileActions() { posix_spawn_file_actions_destroy(&actions_); }
-  void open(int fd, const fs::path& path, int flags) {
-    posix_spawn_file_actions_addopen(&actions_, fd, path.c_str(), flags, 0644);
-  }
-  const posix_spawn_file_actions_t* get() const { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-};
-
-struct ProcessResult {
-  int exit_code = 0;  // 128 + signal when killed
-  std::string out, err;
-};
-
-// Runs argv (found on PATH) with stdin from /dev/null and stdout/stderr into files in `dir`.
-// When it cannot start: exit_code -1 and the reason in `err`.
-ProcessResult run_process(const std::vector<std::string>& argv, const fs::path& dir) {
-  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  FileActions actions;
-  actions.open(0, "/dev/null", O_RDONLY);
-  actions.open(1, out, O_WRONLY | O_CREAT | O_TRUNC);
-  actions.open(2, err, O_WRONLY | O_CREAT | O_TRUNC);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  if (const int rc = posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ);
-      rc != 0)
-    return {-1, "", std::strerror(rc)};
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  ProcessResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_file(out);
-  result.err = read_file(err);
-  return result;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t start = 0;
-  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
-  return s.substr(start);
-}
-
-}  // namespace
-
 Gnuplot::Gnuplot(std::string program) : program_(std::move(program)), dir_("locsweep-gnuplot") {
-  const ProcessResult r = run_process({program_, "--version"}, dir_.path());
-  if (r.exit_code != 0)
-    throw Error("cannot run '" + program_ + "' (" + trim(r.exit_code < 0 ? r.err : r.out + r.err) +
+  const ProgramResult r = run_program({program_, "--version"}, 60.0);
+  if (!r.ok())
+    throw Error("cannot run '" + program_ + "' (" +
+                (r.ending == ProgramResult::Ending::not_found ? std::string("not found") : trim(r.out + r.err)) +
                 "); the report draws its plots with gnuplot: install it with "
                 "`apt-get install gnuplot-nox` (scripts/setup.sh does)");
   version_ = trim(r.out);
@@ -120,11 +60,12 @@ GnuplotOutput Gnuplot::render_svg(const std::string& name, const std::string& sc
     if (!out.flush()) throw Error("cannot write gnuplot script '" + script_path.string() + "'");
   }
   // --default-settings: no ~/.gnuplot or system gnuplotrc, so every machine draws the same plot.
-  const ProcessResult r =
-      run_process({program_, "--default-settings", script_path.string()}, dir_.path());
-  if (r.exit_code != 0)
-    throw Error("gnuplot failed on the '" + name + "' plot (exit code " +
-                std::to_string(r.exit_code) + "): " + trim(r.err) + "\nscript:\n" + full.str());
+  const ProgramResult r = run_program({program_, "--default-settings", script_path.string()}, 300.0);
+  if (!r.ok())
+    throw Error("gnuplot failed on the '" + name + "' plot (" +
+                (r.ending == ProgramResult::Ending::timed_out ? std::string("timed out")
+                                                               : "exit code " + std::to_string(r.status)) +
+                "): " + trim(r.err) + "\nscript:\n" + full.str());
   GnuplotOutput output;
   if (fs::exists(svg)) output.svg = read_file(svg);
   if (output.svg.find("<svg") == std::string::npos)

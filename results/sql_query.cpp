@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "results/queries.hpp"
+#include "results/text_table.hpp"
 
 namespace locsweep {
 namespace {
@@ -74,39 +75,10 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
     json_rows.push_back(std::move(obj));
   }
   if (format == TableFormat::json) return json_rows.dump(2) + "\n";
-  std::string out;
-  if (format == TableFormat::csv) {
-    auto csv = [](const std::string& s) {
-      if (s.find_first_of(",\"\n") == std::string::npos) return s;
-      std::string q = "\"";
-      for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-      return q + "\"";
-    };
-    for (size_t i = 0; i < header.size(); ++i) out += (i ? "," : "") + csv(header[i]);
-    out += "\n";
-    for (const auto& r : rows) {
-      for (size_t i = 0; i < r.size(); ++i) out += (i ? "," : "") + csv(r[i]);
-      out += "\n";
-    }
-    return out;
-  }
-  std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  const bool md = format == TableFormat::markdown;
-  auto line = [&](const std::vector<std::string>& r) {
-    std::string s = md ? "| " : "";
-    for (size_t i = 0; i < r.size(); ++i) s += fmt::format("{:<{}}", r[i], width[i]) + (md ? " | " : "  ");
-    return s + "\n";
-  };
-  out += line(header);
-  std::string sep = md ? "|" : "";
-  for (size_t i = 0; i < header.size(); ++i) sep += md ? std::string(width[i] + 2, '-') + "|" : std::string(width[i], '-') + "  ";
-  out += sep + "\n";
-  for (const auto& r : rows) out += line(r);
-  out += fmt::format("({} row{})\n", rows.size(), rows.size() == 1 ? "" : "s");
-  return out;
+  if (format == TableFormat::csv) return render_text_table(header, rows, TextTableFormat::csv);
+  return render_text_table(header, rows,
+                           format == TableFormat::markdown ? TextTableFormat::markdown : TextTableFormat::aligned) +
+         fmt::format("({} row{})\n", rows.size(), rows.size() == 1 ? "" : "s");
 }
 
 }  // namespace locsweep

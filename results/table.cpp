@@ -1,5 +1,7 @@
 #include "results/table.hpp"
 
+#include "results/text_table.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -315,49 +317,11 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
                 {"pending", t.pending}, {"rows", rows}}
                .dump(2) + "\n";
   }
-  std::string out;
-  if (format == TableFormat::csv) {
-    auto csv = [](const std::string& s) {
-      if (s.find_first_of(",\"\n") == std::string::npos) return s;
-      std::string q = "\"";
-      for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-      return q + "\"";
-    };
-    for (size_t i = 0; i < header.size(); ++i) out += (i ? "," : "") + header[i];
-    out += "\n";
-    for (const auto& row : cells) {
-      for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + csv(row[i]);
-      out += "\n";
-    }
-    return out;
-  }
-  std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& row : cells)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  if (format == TableFormat::csv) return render_text_table(header, cells, TextTableFormat::csv);
   const bool md = format == TableFormat::markdown;
-  auto line = [&](const std::vector<std::string>& row) {
-    std::string s = md ? "| " : "";
-    for (size_t i = 0; i < row.size(); ++i) {
-      s += fmt::format("{:<{}}", row[i], width[i]);
-      s += md ? " |" + std::string(i + 1 < row.size() ? " " : "") : (i + 1 < row.size() ? "  " : "");
-    }
-    return s + "\n";
-  };
-  out += fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "", t.sweep, t.trials,
-                     t.done, t.failed, t.pending, md ? "**" : "");
-  out += line(header);
-  if (md) {
-    std::string sep = "|";
-    for (size_t i = 0; i < header.size(); ++i) sep += std::string(width[i] + 2, '-') + "|";
-    out += sep + "\n";
-  } else {
-    std::string sep;
-    for (size_t i = 0; i < header.size(); ++i) sep += std::string(width[i], '-') + (i + 1 < header.size() ? "  " : "");
-    out += sep + "\n";
-  }
-  for (const auto& row : cells) out += line(row);
-  return out;
+  return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "", t.sweep,
+                     t.trials, t.done, t.failed, t.pending, md ? "**" : "") +
+         render_text_table(header, cells, md ? TextTableFormat::markdown : TextTableFormat::aligned);
 }
 
 }  // namespace locsweep

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "common/error.hpp"
-#include "slurm/process.hpp"
+#include "common/process.hpp"
 
 namespace locsweep {
 

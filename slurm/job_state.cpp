@@ -4,7 +4,7 @@
 #include <array>
 #include <map>
 
-#include "slurm/process.hpp"
+#include "common/process.hpp"
 
 namespace locsweep {
 

@@ -4,7 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "slurm/process.hpp"
+#include "common/process.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;

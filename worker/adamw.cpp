@@ -22,8 +22,9 @@ void AdamW::step(double lr, double grad_scale) {
   const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& param = params_[i];
-    const auto& grad = param.tensor.grad();
-    if (!grad.defined()) continue;
+    if (!param.tensor.grad().defined()) continue;
+    // The embedding alone (no LM head in the graph) leaves a sparse gradient; make it dense.
+    const torch::Tensor grad = param.tensor.grad().is_sparse() ? param.tensor.grad().to_dense() : param.tensor.grad();
     const double decay = param.decay ? 1.0 - lr * options_.weight_decay : 1.0;
     auto& p = param.tensor;
     auto& m = m_[i];
@@ -56,8 +57,8 @@ double global_grad_norm(const std::vector<NamedParameter>& params) {
   torch::NoGradGuard no_grad;
   double sum = 0.0;
   for (const auto& p : params) {
-    const auto& g = p.tensor.grad();
-    if (!g.defined()) continue;
+    if (!p.tensor.grad().defined()) continue;
+    const torch::Tensor g = p.tensor.grad().is_sparse() ? p.tensor.grad().coalesce().values() : p.tensor.grad();
     const double n = g.norm().item<double>();
     sum += n * n;
   }

@@ -56,7 +56,7 @@ struct FusedLinearCrossEntropy : public torch::autograd::Function<FusedLinearCro
                                const torch::Tensor& targets, int64_t chunk) {
     const int64_t n = x.size(0);
     auto grad_x = torch::empty_like(x);
-    auto grad_w = torch::zeros_like(w);
+    auto grad_w = torch::empty_like(w);  // the first chunk writes it, later ones add
     double loss = 0;
     const float inv_n = 1.0f / static_cast<float>(n);
     auto logits = torch::empty({chunk, w.size(0)}, x.options());
@@ -68,7 +68,8 @@ struct FusedLinearCrossEntropy : public torch::autograd::Function<FusedLinearCro
       loss += chunk_nll(lc, targets.narrow(0, r, m), inv_n, true);  // lc: d(mean)/d(logits)
       auto gx = grad_x.narrow(0, r, m);
       at::mm_out(gx, lc, w);
-      grad_w.addmm_(lc.t(), xc);
+      if (r == 0) at::mm_out(grad_w, lc.t(), xc);
+      else grad_w.addmm_(lc.t(), xc);
     }
     ctx->saved_data["grad_x"] = grad_x;
     ctx->saved_data["grad_w"] = grad_w;
@@ -76,8 +77,11 @@ struct FusedLinearCrossEntropy : public torch::autograd::Function<FusedLinearCro
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    // Take the buffers out of the context: a gradient nobody else holds is adopted by autograd
+    // as the parameter's .grad without a copy (a shared one would be cloned: 51-154 MB).
     auto grad_x = ctx->saved_data["grad_x"].toTensor();
     auto grad_w = ctx->saved_data["grad_w"].toTensor();
+    ctx->saved_data.clear();
     const auto& g = grad_out[0];
     // The usual case is d(loss)/d(loss) = 1: hand the buffers out without another pass.
     if (!(g.device().is_cpu() && g.item<float>() == 1.0f)) {

@@ -175,7 +175,10 @@ ForwardOutput Gpt2::forward(const torch::Tensor& idx, const torch::Tensor& targe
   out.penalty = torch::zeros({}, torch::TensorOptions().device(device_));
   const AttentionBiases biases = make_biases(T, blocks, loc, device_);
 
-  auto x = dropout(at::embedding(wte_, idx) + wpe_.narrow(0, 0, T), options);
+  // A sparse embedding gradient: the tied LM head already gives wte a dense [V, C] gradient,
+  // and adding the B*T looked-up rows to it in place is far cheaper than the dense [V, C]
+  // gradient of a dense lookup (a zero fill, a scatter and a full-size add).
+  auto x = dropout(at::embedding(wte_, idx, -1, false, /*sparse=*/true) + wpe_.narrow(0, 0, T), options);
   for (int64_t l = 0; l < config_.n_layer; ++l) {
     const Layer& layer = layers_[static_cast<size_t>(l)];
     const auto bias = biases.for_layer(loc, lambda_at(loc, l));

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/fd.hpp"
 #include "common/files.hpp"
 
 namespace locsweep {
@@ -81,20 +82,6 @@ std::optional<size_t> byte_count(DType dtype, const std::vector<int64_t>& shape)
   return n;
 }
 
-// An owned POSIX file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void io_fail(const std::string& what, const fs::path& path) {
   throw Error(what + " '" + path.string() + "': " + std::strerror(errno));

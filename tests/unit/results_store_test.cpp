@@ -16,6 +16,7 @@
 #include <functional>
 #include <sstream>
 
+#include "support/temp_dir.hpp"
 #include "common/error.hpp"
 #include "results/queries.hpp"
 #include "results/schema.hpp"
@@ -27,26 +28,8 @@ extern char** environ;
 
 namespace locsweep {
 namespace {
+using test_support::TempDir;
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "locsweep-store-test.XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 std::string file_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -13,35 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "worker/safetensors.hpp"
 
 namespace locsweep {
 namespace {
+using test_support::TempDir;
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A fresh folder, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "safetensors_test.XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write_raw(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "slurm/job_state.hpp"
-#include "slurm/process.hpp"
+#include "common/process.hpp"
 
 namespace locsweep {
 namespace {

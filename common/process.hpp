@@ -1,6 +1,6 @@
-// Running a Slurm client program (sbatch, squeue, sacct, scontrol, scancel) and capturing what
-// it prints, with an optional time limit: a controller that does not answer must not hang
-// `locsweep status`.
+// Running a helper program (gnuplot; Slurm's sbatch, squeue, sacct, scontrol, scancel) and
+// capturing what it prints, with an optional time limit: a Slurm controller that does not
+// answer must not hang `locsweep status`.
 #pragma once
 
 #include <optional>
