@@ -10,10 +10,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "worker/adamw.hpp"
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   int threads = 0, warmup = 2, steps = 5, eval_steps = -1, seed = 1337;
   int64_t chunk_rows = 0;
   bool plain = false;
+  std::string profile;
   app.add_option("--config", config)->check(CLI::IsMember({"tiny", "gpt2-124m"}));
   app.add_option("--mechanism", mechanism)->check(CLI::IsMember({"none", "window", "block", "mask", "penalty"}));
   app.add_option("--threads", threads);
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   app.add_option("--chunk-rows", chunk_rows, "LM-head rows per chunk (0: default)");
   app.add_flag("--plain", plain, "Textbook path: full logits + cross_entropy, torch::optim::AdamW");
+  app.add_option("--profile", profile, "Write a Chrome trace of the last training step to this file");
   CLI11_PARSE(app, argc, argv);
   if (eval_steps < 0) eval_steps = steps;
   if (threads > 0) at::set_num_threads(threads);
@@ -96,6 +100,8 @@ int main(int argc, char** argv) {
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
     auto [x, y] = batch();
+    std::optional<torch::autograd::profiler::RecordProfile> trace;
+    if (!profile.empty() && step + 1 == warmup + steps) trace.emplace(profile);
     const auto t0 = std::chrono::steady_clock::now();
     const double c0 = cpu_seconds();
     ForwardOutput out;
