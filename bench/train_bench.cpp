@@ -7,16 +7,16 @@
 // decay 0.1 on matrices). --plain swaps in the textbook path (full logits + cross_entropy,
 // torch::optim::AdamW) to show what the fused LM-head loss and AdamW are worth.
 // Prints one JSON line.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "worker/adamw.hpp"
 #include "worker/model.hpp"
@@ -31,7 +31,9 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+double cpu_seconds() {
+  return static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+}
 
 }  // namespace
 
@@ -43,7 +45,8 @@ int main(int argc, char** argv) {
   bool plain = false;
   std::string profile;
   app.add_option("--config", config)->check(CLI::IsMember({"tiny", "gpt2-124m"}));
-  app.add_option("--mechanism", mechanism)->check(CLI::IsMember({"none", "window", "block", "mask", "penalty"}));
+  app.add_option("--mechanism", mechanism)
+      ->check(CLI::IsMember({"none", "window", "block", "mask", "penalty"}));
   app.add_option("--threads", threads);
   app.add_option("--warmup", warmup);
   app.add_option("--steps", steps);
@@ -51,7 +54,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   app.add_option("--chunk-rows", chunk_rows, "LM-head rows per chunk (0: default)");
   app.add_flag("--plain", plain, "Textbook path: full logits + cross_entropy, torch::optim::AdamW");
-  app.add_option("--profile", profile, "Write a Chrome trace of the last training step to this file");
+  app.add_option("--profile", profile,
+                 "Write a Chrome trace of the last training step to this file");
   CLI11_PARSE(app, argc, argv);
   if (eval_steps < 0) eval_steps = steps;
   if (threads > 0) at::set_num_threads(threads);
@@ -69,8 +73,10 @@ int main(int argc, char** argv) {
   model.init_weights(static_cast<uint64_t>(seed));
   Locality loc;
   loc.mechanism = mechanism_from_string(mechanism);
-  for (int64_t l = 0; l < cfg.n_layer; ++l) loc.lambdas.push_back(std::pow(static_cast<double>(l) / (cfg.n_layer - 1), 5.0));
-  const auto blocks = torch::arange(T, torch::kInt64).div(16, "floor").unsqueeze(0).expand({B, T}).contiguous();
+  for (int64_t l = 0; l < cfg.n_layer; ++l)
+    loc.lambdas.push_back(std::pow(static_cast<double>(l) / (cfg.n_layer - 1), 5.0));
+  const auto blocks =
+      torch::arange(T, torch::kInt64).div(16, "floor").unsqueeze(0).expand({B, T}).contiguous();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
   auto batch = [&] {
     auto rows = torch::randint(0, cfg.vocab_size, {B, T + 1}, gen, torch::kInt64);
@@ -81,10 +87,12 @@ int main(int argc, char** argv) {
   for (const auto& p : model.parameters()) (p.decay ? decay : no_decay).push_back(p.tensor);
   AdamW fused(model.parameters(), {0.9, 0.95, 1e-8, 0.1});
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(3e-4).betas({0.9, 0.95}).weight_decay(0.1)));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(3e-4).betas({0.9, 0.95}).weight_decay(0.0)));
+  groups.emplace_back(decay,
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(3e-4).betas({0.9, 0.95}).weight_decay(0.1)));
+  groups.emplace_back(no_decay,
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(3e-4).betas({0.9, 0.95}).weight_decay(0.0)));
   torch::optim::AdamW textbook(groups);
   std::vector<torch::Tensor> all;
   for (const auto& p : model.parameters()) all.push_back(p.tensor);
@@ -139,9 +147,11 @@ int main(int argc, char** argv) {
       const auto t0 = std::chrono::steady_clock::now();
       const double c0 = cpu_seconds();
       ForwardOutput out;
-      torch::Tensor loss = plain ? plain_loss(x, y, out) : model.forward(x, y, blocks, loc, ForwardOptions{}).loss;
+      torch::Tensor loss =
+          plain ? plain_loss(x, y, out) : model.forward(x, y, blocks, loc, ForwardOptions{}).loss;
       loss.item<double>();
-      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double dt =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (step >= warmup) {
         eval_s.push_back(dt);
         eval_cpu.push_back(cpu_seconds() - c0);
@@ -149,14 +159,26 @@ int main(int argc, char** argv) {
     }
   }
   const double tr = median(train_s), ev = median(eval_s);
-  nlohmann::json out = {{"bench", "train"}, {"impl", plain ? "libtorch-cpp-plain" : "libtorch-cpp"},
-                        {"config", config}, {"mechanism", mechanism}, {"threads", at::get_num_threads()},
-                        {"batch", B}, {"seq", T}, {"n_params", model.num_parameters()},
-                        {"warmup", warmup}, {"steps", steps}, {"eval_steps", eval_steps},
-                        {"train_tok_s", B * T / tr}, {"train_step_ms", 1e3 * tr},
-                        {"eval_tok_s", eval_s.empty() ? 0.0 : B * T / ev}, {"eval_step_ms", 1e3 * ev},
-                        {"train_cpu_ms", 1e3 * median(train_cpu)}, {"eval_cpu_ms", 1e3 * median(eval_cpu)},
-                        {"loss_first", loss_first}, {"loss_last", loss_last}, {"blas", blas_description()}};
+  nlohmann::json out = {{"bench", "train"},
+                        {"impl", plain ? "libtorch-cpp-plain" : "libtorch-cpp"},
+                        {"config", config},
+                        {"mechanism", mechanism},
+                        {"threads", at::get_num_threads()},
+                        {"batch", B},
+                        {"seq", T},
+                        {"n_params", model.num_parameters()},
+                        {"warmup", warmup},
+                        {"steps", steps},
+                        {"eval_steps", eval_steps},
+                        {"train_tok_s", B * T / tr},
+                        {"train_step_ms", 1e3 * tr},
+                        {"eval_tok_s", eval_s.empty() ? 0.0 : B * T / ev},
+                        {"eval_step_ms", 1e3 * ev},
+                        {"train_cpu_ms", 1e3 * median(train_cpu)},
+                        {"eval_cpu_ms", 1e3 * median(eval_cpu)},
+                        {"loss_first", loss_first},
+                        {"loss_last", loss_last},
+                        {"blas", blas_description()}};
   fmt::print("{}\n", out.dump());
   return 0;
 }

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "cli/commands.hpp"
-#include "cli/embedded.hpp"
 #include "cli/demo_yaml.hpp"
+#include "cli/embedded.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "orchestrator/run.hpp"
@@ -66,16 +66,20 @@ void add_demo_command(CLI::App& app, int* argc, char*** argv) {
     bool no_mpi = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("demo", "Run the embedded demo sweep with local MPI ranks and show its results");
-  cmd->add_option("--out", o->out, "Folder for the spec, results database, artifacts and report")->capture_default_str();
-  cmd->add_option("--workers", o->workers, "Worker ranks (default: one per core)")->check(CLI::Range(1, 256));
+  auto* cmd = app.add_subcommand(
+      "demo", "Run the embedded demo sweep with local MPI ranks and show its results");
+  cmd->add_option("--out", o->out, "Folder for the spec, results database, artifacts and report")
+      ->capture_default_str();
+  cmd->add_option("--workers", o->workers, "Worker ranks (default: one per core)")
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--no-mpi", o->no_mpi, "Run the trials in this process, one at a time");
   cmd->callback([o, argc, argv] {
     fs::create_directories(o->out);
     const fs::path spec = fs::absolute(fs::path(o->out) / "demo.yaml");
     const fs::path db = fs::absolute(fs::path(o->out) / "results.sqlite");
     write_file_atomic(spec, kDemoYaml);
-    const int workers = o->workers > 0 ? o->workers : std::max(1u, std::thread::hardware_concurrency());
+    const int workers =
+        o->workers > 0 ? o->workers : std::max(1u, std::thread::hardware_concurrency());
     const std::string mpirun = o->no_mpi ? "" : find_on_path("mpirun");
     int code = 0;
     if (!mpirun.empty()) {
@@ -84,8 +88,9 @@ void add_demo_command(CLI::App& app, int* argc, char*** argv) {
         ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
       }
       fmt::print(stderr, "demo: {} worker ranks + 1 coordinator via {}\n", workers, mpirun);
-      code = run_and_wait({mpirun, "--oversubscribe", "-n", std::to_string(workers + 1), self_executable(), "run",
-                           spec.string(), "--db", db.string(), "--threads", "1"});
+      code = run_and_wait({mpirun, "--oversubscribe", "-n", std::to_string(workers + 1),
+                           self_executable(), "run", spec.string(), "--db", db.string(),
+                           "--threads", "1"});
     } else {
       RunOptions run;
       run.sweep_path = spec.string();
@@ -93,14 +98,16 @@ void add_demo_command(CLI::App& app, int* argc, char*** argv) {
       code = run_sweep(run, argc, argv);
     }
     if (code == kRunInterrupted) {
-      fmt::print(stderr, "demo: interrupted; run `locsweep demo --out {}` again to resume\n", o->out);
+      fmt::print(stderr, "demo: interrupted; run `locsweep demo --out {}` again to resume\n",
+                 o->out);
       throw ExitCode(code);
     }
     if (code != 0) throw Error("the demo sweep failed (exit code " + std::to_string(code) + ")");
     Database results = open_results_read_only(db.string());
     ResultsQuery query;
     query.sweep = "demo";
-    fmt::print("{}", render_results(build_results_table(results, query), TableFormat::table, false));
+    fmt::print("{}",
+               render_results(build_results_table(results, query), TableFormat::table, false));
     fmt::print("\nresults database: {}\n", db.string());
     fmt::print("report: {}\n", write_report(results, "demo", fs::path(o->out) / "report").string());
   });

@@ -19,7 +19,8 @@ namespace {
 std::string short_assignment(const nlohmann::json& assignment) {
   std::string out;
   for (const auto& [key, value] : assignment.items())
-    out += (out.empty() ? "" : " ") + key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+    out += (out.empty() ? "" : " ") + key + "=" +
+           (value.is_string() ? value.get<std::string>() : value.dump());
   return out;
 }
 
@@ -36,7 +37,9 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
     nlohmann::json out = {{"sweep", plan.sweep}, {"merged_duplicates", plan.merged_duplicates}};
     out["trials"] = nlohmann::json::array();
     for (const auto& t : plan.trials) {
-      nlohmann::json row = {{"hash", t.hash}, {"label", t.label}, {"assignment", t.assignment},
+      nlohmann::json row = {{"hash", t.hash},
+                            {"label", t.label},
+                            {"assignment", t.assignment},
                             {"config", to_json(t.config)}};
       if (states) row["status"] = status_of(t);
       out["trials"].push_back(row);
@@ -45,19 +48,22 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
     return;
   }
   fmt::print("sweep {}: {} trials", plan.sweep, plan.trials.size());
-  if (plan.merged_duplicates) fmt::print(" ({} duplicate combinations merged)", plan.merged_duplicates);
+  if (plan.merged_duplicates)
+    fmt::print(" ({} duplicate combinations merged)", plan.merged_duplicates);
   if (states) {
     std::map<std::string, int> counts;
     for (const auto& t : plan.trials) ++counts[status_of(t)];
     std::string summary;
-    for (const auto& [status, n] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+    for (const auto& [status, n] : counts)
+      summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + status;
     fmt::print(": {}", summary);
   }
-  fmt::print("\n{:>4}  {:<12}  {:<32}  {:<8}  {}\n", "#", "hash", "trial", states ? "status" : "", "axes");
+  fmt::print("\n{:>4}  {:<12}  {:<32}  {:<8}  {}\n", "#", "hash", "trial", states ? "status" : "",
+             "axes");
   for (size_t i = 0; i < plan.trials.size(); ++i) {
     const auto& t = plan.trials[i];
-    fmt::print("{:>4}  {:<12}  {:<32}  {:<8}  {}\n", i + 1, t.hash.substr(0, 12), t.label, status_of(t),
-               short_assignment(t.assignment));
+    fmt::print("{:>4}  {:<12}  {:<32}  {:<8}  {}\n", i + 1, t.hash.substr(0, 12), t.label,
+               status_of(t), short_assignment(t.assignment));
   }
 }
 

@@ -19,10 +19,12 @@ void add_results_command(CLI::App& app) {
     bool per_layer = false, descending = false;
   };
   auto o = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("results", "The results table of a sweep, or a read-only SQL query");
+  auto* cmd =
+      app.add_subcommand("results", "The results table of a sweep, or a read-only SQL query");
   cmd->add_option("--db", o->db, "Results database")->required();
   cmd->add_option("--sweep", o->sweep, "Sweep name (default: the only one)");
-  cmd->add_option("--where", o->where, "Filter trials: key=value (mechanism, schedule, seed, train.lr, ...)");
+  cmd->add_option("--where", o->where,
+                  "Filter trials: key=value (mechanism, schedule, seed, train.lr, ...)");
   cmd->add_option("--sort", o->sort, "position, ppl, ratio, gap, beta or config");
   cmd->add_flag("--desc", o->descending, "Sort descending");
   cmd->add_flag("--per-layer", o->per_layer, "One row per configuration and layer");

@@ -13,33 +13,44 @@ namespace locsweep::cli {
 
 void add_run_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--db", o.db_path, "Results database (SQLite; created if absent)")->required();
-  cmd->add_option("--artifacts", o.artifacts, "Folder for checkpoints and attention files (default: <db>-artifacts)");
+  cmd->add_option("--artifacts", o.artifacts,
+                  "Folder for checkpoints and attention files (default: <db>-artifacts)");
   cmd->add_option_function<std::string>(
-         "--order",
-         [&o](const std::string& v) {
-           if (v == "fifo") o.order = DispatchOrder::fifo;
-           else if (v == "longest-first") o.order = DispatchOrder::longest_first;
-           else throw CLI::ValidationError("--order", "must be longest-first or fifo");
-         },
-         "Dispatch order: longest-first or fifo (default: the spec's)");
+      "--order",
+      [&o](const std::string& v) {
+        if (v == "fifo")
+          o.order = DispatchOrder::fifo;
+        else if (v == "longest-first")
+          o.order = DispatchOrder::longest_first;
+        else
+          throw CLI::ValidationError("--order", "must be longest-first or fifo");
+      },
+      "Dispatch order: longest-first or fifo (default: the spec's)");
   cmd->add_flag("--json-log", o.json_log, "Progress as JSON lines on stderr");
-  cmd->add_option("--threads", o.threads, "Threads per worker (default: cores / worker ranks on the node)")
+  cmd->add_option("--threads", o.threads,
+                  "Threads per worker (default: cores / worker ranks on the node)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--device", o.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_flag("--inline-noop", o.inline_noop, "Run noop trials inside worker ranks (orchestration benchmarks)");
+  cmd->add_option("--device", o.device, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_flag("--inline-noop", o.inline_noop,
+                "Run noop trials inside worker ranks (orchestration benchmarks)");
   cmd->add_flag("--allow-spec-change", o.allow_spec_change,
                 "Accept a spec that drops trials recorded for this sweep name");
-  cmd->add_flag("--retry-failed", o.retry_failed,
-                "Give trials that failed for good (nan, error, retries used up) another set of attempts");
-  cmd->add_option("--lease", o.lease_s, "Seconds after its last heartbeat that a dead run's lease expires")
+  cmd->add_flag(
+      "--retry-failed", o.retry_failed,
+      "Give trials that failed for good (nan, error, retries used up) another set of attempts");
+  cmd->add_option("--lease", o.lease_s,
+                  "Seconds after its last heartbeat that a dead run's lease expires")
       ->check(CLI::Range(1.0, 86400.0));
-  cmd->add_option_function<int>("--max-retries", [&o](int v) { o.max_retries = v; },
-                                "Override execution.max_retries")
+  cmd->add_option_function<int>(
+         "--max-retries", [&o](int v) { o.max_retries = v; }, "Override execution.max_retries")
       ->check(CLI::Range(0, 1000));
-  cmd->add_option_function<double>("--timeout", [&o](double v) { o.timeout_s = v; },
-                                   "Override execution.timeout_s (seconds per attempt)")
+  cmd->add_option_function<double>(
+         "--timeout", [&o](double v) { o.timeout_s = v; },
+         "Override execution.timeout_s (seconds per attempt)")
       ->check(CLI::Range(0.0, 1e9));
-  cmd->add_option("--worker-silence", o.worker_silence_s, "Seconds a busy worker may stay silent before it is lost")
+  cmd->add_option("--worker-silence", o.worker_silence_s,
+                  "Seconds a busy worker may stay silent before it is lost")
       ->check(CLI::Range(1.0, 1e9));
 }
 

@@ -1,6 +1,6 @@
 // `locsweep schedule SPEC --layers L [--json]`: lambda per layer of a schedule.
-#include <cstdio>
 #include <fmt/format.h>
+#include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -17,7 +17,8 @@ void add_schedule_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("schedule", "Print lambda per layer of a locality schedule");
-  cmd->add_option("SPEC", opt->spec, std::string("Schedule: ") + std::string(schedule_syntax_help()))
+  cmd->add_option("SPEC", opt->spec,
+                  std::string("Schedule: ") + std::string(schedule_syntax_help()))
       ->required();
   cmd->add_option("--layers,-L", opt->layers, "Number of layers")->check(CLI::Range(1, 10000));
   cmd->add_flag("--json", opt->json, "Print JSON");
@@ -25,7 +26,8 @@ void add_schedule_command(CLI::App& app) {
     const Schedule schedule = Schedule::parse(opt->spec);
     const auto lambdas = schedule.lambdas(opt->layers);
     if (opt->json) {
-      nlohmann::json out = {{"schedule", schedule.canonical()}, {"layers", opt->layers}, {"lambda", lambdas}};
+      nlohmann::json out = {
+          {"schedule", schedule.canonical()}, {"layers", opt->layers}, {"lambda", lambdas}};
       fmt::print("{}\n", out.dump());
       return;
     }

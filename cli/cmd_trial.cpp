@@ -38,15 +38,18 @@ class ConsoleProgress : public ProgressSink {
       steps_ = e.value("steps", 0);
       print_line(fmt::format("trial: {} parameters on {}, {} steps{}", e.value("parameters", 0),
                              e.value("device", "?"), steps_,
-                             e.value("resumed_from", 0) ? fmt::format(", resuming at step {}", e.value("resumed_from", 0)) : ""));
+                             e.value("resumed_from", 0)
+                                 ? fmt::format(", resuming at step {}", e.value("resumed_from", 0))
+                                 : ""));
     } else if (kind == "step") {
       const auto now = std::chrono::steady_clock::now();
       const int step = e.value("step", 0);
       if (!tty_ && step != steps_ && now - last_ < std::chrono::seconds(5)) return;
       last_ = now;
-      const std::string line = fmt::format("step {:>6}/{}  loss {:.4f}  lr {:.2e}  {:.0f} tok/s  eta {:.0f}s", step,
-                                           steps_, e.value("loss", 0.0), e.value("lr", 0.0),
-                                           e.value("tokens_per_s", 0.0), e.value("eta_s", 0.0));
+      const std::string line =
+          fmt::format("step {:>6}/{}  loss {:.4f}  lr {:.2e}  {:.0f} tok/s  eta {:.0f}s", step,
+                      steps_, e.value("loss", 0.0), e.value("lr", 0.0),
+                      e.value("tokens_per_s", 0.0), e.value("eta_s", 0.0));
       if (tty_) {
         fmt::print(stderr, "\r{:<78}", line);
         std::fflush(stderr);
@@ -55,7 +58,8 @@ class ConsoleProgress : public ProgressSink {
         print_line(line);
       }
     } else if (kind == "eval") {
-      print_line(fmt::format("eval at step {}: val loss {:.4f}", e.value("step", 0), e.value("val_loss", 0.0)));
+      print_line(fmt::format("eval at step {}: val loss {:.4f}", e.value("step", 0),
+                             e.value("val_loss", 0.0)));
     } else if (kind == "warning") {
       print_line("warning: " + e.value("message", std::string()));
     }
@@ -86,7 +90,8 @@ struct TrialFlags {
 void add_run_flags(CLI::App* cmd, TrialFlags& f) {
   cmd->add_option("--out,-o", f.out, "Output folder (checkpoint, attention, result)")->required();
   cmd->add_option("--device", f.device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", f.threads, "Intra-op threads (0: libtorch's default)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--threads", f.threads, "Intra-op threads (0: libtorch's default)")
+      ->check(CLI::Range(0, 1024));
 }
 
 }  // namespace
@@ -103,25 +108,29 @@ void add_trial_command(CLI::App& app) {
     ConsoleProgress progress;
     TrialRunOptions options;
     options.out_dir = flags->out;
-    options.resume = flags->resume ? TrialRunOptions::Resume::required : TrialRunOptions::Resume::never;
+    options.resume =
+        flags->resume ? TrialRunOptions::Resume::required : TrialRunOptions::Resume::never;
     options.device = flags->device;
     options.threads = flags->threads;
     options.progress = &progress;
     options.stop = &stop;
-    fmt::print(stderr, "trial {} ({}); BLAS: {}\n", trial_hash(config).substr(0, 12), trial_label(config),
-               blas_description());
+    fmt::print(stderr, "trial {} ({}); BLAS: {}\n", trial_hash(config).substr(0, 12),
+               trial_label(config), blas_description());
     const TrialResult result = run_trial(config, options);
     fmt::print("{}\n", to_json(result).dump(2));
     if (result.outcome == Outcome::preempted)
       throw Error("interrupted: checkpointed at step " + std::to_string(result.steps_done) +
                   "; run again with --resume to continue");
-    if (result.outcome != Outcome::done) throw Error("trial failed (" + std::string(to_string(result.outcome)) + "): " + result.message);
+    if (result.outcome != Outcome::done)
+      throw Error("trial failed (" + std::string(to_string(result.outcome)) +
+                  "): " + result.message);
   });
 }
 
 void add_trial_exec_command(CLI::App& app) {
   auto flags = std::make_shared<TrialFlags>();
-  auto* cmd = app.add_subcommand("trial-exec", "(internal) one attempt of a trial, for worker ranks");
+  auto* cmd =
+      app.add_subcommand("trial-exec", "(internal) one attempt of a trial, for worker ranks");
   cmd->group("");  // hidden from --help
   cmd->add_option("--config-json", flags->config, "Trial config as JSON")->required();
   add_run_flags(cmd, *flags);
@@ -141,10 +150,12 @@ void add_trial_exec_command(CLI::App& app) {
     }
     TrialResult result;
     try {
-      const TrialConfig config = trial_config_from_json(nlohmann::json::parse(read_file(flags->config)));
+      const TrialConfig config =
+          trial_config_from_json(nlohmann::json::parse(read_file(flags->config)));
       TrialRunOptions options;
       options.out_dir = flags->out;
-      options.resume = flags->resume ? TrialRunOptions::Resume::if_valid : TrialRunOptions::Resume::never;
+      options.resume =
+          flags->resume ? TrialRunOptions::Resume::if_valid : TrialRunOptions::Resume::never;
       options.device = flags->device;
       options.threads = flags->threads;
       options.attempt = flags->attempt;
@@ -156,7 +167,8 @@ void add_trial_exec_command(CLI::App& app) {
       result.message = "out of memory (std::bad_alloc)";
     } catch (const c10::Error& e) {
       const std::string what = e.what_without_backtrace();
-      const bool oom = what.find("out of memory") != std::string::npos || what.find("DefaultCPUAllocator") != std::string::npos;
+      const bool oom = what.find("out of memory") != std::string::npos ||
+                       what.find("DefaultCPUAllocator") != std::string::npos;
       result.outcome = oom ? Outcome::oom : Outcome::error;
       result.message = what;
     } catch (const std::exception& e) {

@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 [[noreturn]] void io_fail(const std::string& what, const fs::path& path) {
   throw Error(what + " '" + path.string() + "': " + std::strerror(errno));
 }

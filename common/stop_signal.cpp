@@ -34,6 +34,8 @@ const std::atomic<bool>& install_stop_signals(std::initializer_list<int> signals
   return flag();
 }
 
-int last_stop_signal() { return last().load(); }
+int last_stop_signal() {
+  return last().load();
+}
 
 }  // namespace locsweep

@@ -13,33 +13,52 @@ namespace locsweep {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, SweepCounts settled,
-                         Transport& transport, StatusDisplay& display, CoordinatorOptions options)
-    : store_(store), run_id_(run_id), trials_(std::move(trials)), transport_(transport), display_(display),
-      options_(std::move(options)), workers_(static_cast<size_t>(transport.worker_count())), counts_(settled) {
+Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials,
+                         SweepCounts settled, Transport& transport, StatusDisplay& display,
+                         CoordinatorOptions options)
+    : store_(store),
+      run_id_(run_id),
+      trials_(std::move(trials)),
+      transport_(transport),
+      display_(display),
+      options_(std::move(options)),
+      workers_(static_cast<size_t>(transport.worker_count())),
+      counts_(settled) {
   for (const auto& t : trials_) count(t.status, +1);
   adopt_finished_results();
   std::vector<size_t> pending;
   for (size_t i = 0; i < trials_.size(); ++i)
     if (trials_[i].status == TrialStatus::pending) pending.push_back(i);
   if (options_.order == DispatchOrder::longest_first)
-    std::stable_sort(pending.begin(), pending.end(), [&](size_t a, size_t b) { return trials_[a].cost > trials_[b].cost; });
+    std::stable_sort(pending.begin(), pending.end(),
+                     [&](size_t a, size_t b) { return trials_[a].cost > trials_[b].cost; });
   // Interrupted trials (with a checkpoint) first: they finish soonest and free their disk.
-  std::stable_partition(pending.begin(), pending.end(), [&](size_t i) { return trials_[i].last_step > 0; });
+  std::stable_partition(pending.begin(), pending.end(),
+                        [&](size_t i) { return trials_[i].last_step > 0; });
   queue_.assign(pending.begin(), pending.end());
   last_run_heartbeat_ = Clock::now();
 }
 
-SweepCounts Coordinator::counts() const { return counts_; }
+SweepCounts Coordinator::counts() const {
+  return counts_;
+}
 
 // Kept up to date on every change: the loop reads the counts each turn, and counting 100,000
 // trials each turn made a large sweep's dispatch quadratic.
 void Coordinator::count(TrialStatus status, int delta) {
   switch (status) {
-    case TrialStatus::done: counts_.done += delta; break;
-    case TrialStatus::failed: counts_.failed += delta; break;
-    case TrialStatus::running: counts_.running += delta; break;
-    case TrialStatus::pending: counts_.pending += delta; break;
+    case TrialStatus::done:
+      counts_.done += delta;
+      break;
+    case TrialStatus::failed:
+      counts_.failed += delta;
+      break;
+    case TrialStatus::running:
+      counts_.running += delta;
+      break;
+    case TrialStatus::pending:
+      counts_.pending += delta;
+      break;
   }
 }
 
@@ -77,10 +96,12 @@ void Coordinator::adopt_finished_results() {
       adopted.message = "recorded from result.json written before the previous run was interrupted";
       store_.finish_attempt(id, t.hash, adopted, TrialStatus::done, t.retries_used);
       // Its last steps may not have been committed either: its attempts' events files have them.
-      handle_events(id, {index, -1}, recorded_progress(t.out_dir, t.attempts, UINTMAX_MAX, adopted.steps_done));
+      handle_events(id, {index, -1},
+                    recorded_progress(t.out_dir, t.attempts, UINTMAX_MAX, adopted.steps_done));
       set_status(t, TrialStatus::done);
-      display_.note("trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
-                    fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
+      display_.note(
+          "trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
+          fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
     } catch (const std::exception&) {
       // A partial or foreign file: the trial simply runs (resuming from its checkpoint).
     }
@@ -97,7 +118,8 @@ void Coordinator::write_began() {
 
 void Coordinator::commit_if_due(bool force) {
   if (!store_.in_batch()) return;
-  if (force || std::chrono::duration<double>(Clock::now() - batch_began_).count() >= options_.commit_interval_s)
+  if (force || std::chrono::duration<double>(Clock::now() - batch_began_).count() >=
+                   options_.commit_interval_s)
     store_.commit_batch();
 }
 
@@ -126,14 +148,15 @@ void Coordinator::handle_events(int64_t attempt_id, const Attempt& attempt, cons
   for (const auto& e : events) {
     const std::string kind = e.value("event", "");
     auto opt = [&](const char* key) -> std::optional<double> {
-      return e.contains(key) && e[key].is_number() ? std::optional<double>(e[key].get<double>()) : std::nullopt;
+      return e.contains(key) && e[key].is_number() ? std::optional<double>(e[key].get<double>())
+                                                   : std::nullopt;
     };
     if (kind == "step") {
-      store_.record_step(t.hash, attempt_id, "train", e.value("step", 0), e.value("loss", 0.0), opt("lr"),
-                         opt("tokens_per_s"), opt("penalty"));
+      store_.record_step(t.hash, attempt_id, "train", e.value("step", 0), e.value("loss", 0.0),
+                         opt("lr"), opt("tokens_per_s"), opt("penalty"));
     } else if (kind == "eval") {
-      store_.record_step(t.hash, attempt_id, "val", e.value("step", 0), e.value("val_loss", 0.0), std::nullopt,
-                         std::nullopt, std::nullopt);
+      store_.record_step(t.hash, attempt_id, "val", e.value("step", 0), e.value("val_loss", 0.0),
+                         std::nullopt, std::nullopt, std::nullopt);
     } else if (kind == "checkpoint") {
       t.last_step = e.value("step", 0);
       store_.record_checkpoint(t.hash, t.last_step);
@@ -163,8 +186,8 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
     ++t.retries_used;
     next = TrialStatus::pending;
     queue_.push_front(index);
-    verdict = fmt::format("{} ({}); retry {}/{} from its last checkpoint", to_string(r.outcome), r.message,
-                          t.retries_used, max_retries_of(t));
+    verdict = fmt::format("{} ({}); retry {}/{} from its last checkpoint", to_string(r.outcome),
+                          r.message, t.retries_used, max_retries_of(t));
   } else {
     next = TrialStatus::failed;
     verdict = fmt::format("failed: {} ({})", to_string(r.outcome), r.message);
@@ -173,8 +196,12 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
   write_began();
   store_.finish_attempt(attempt_id, t.hash, r, next, t.retries_used);
   display_.note(r.outcome == Outcome::done ? "trial_done" : "trial_ended",
-                {{"trial", t.label}, {"hash", t.hash}, {"outcome", to_string(r.outcome)}, {"status", to_string(next)},
-                 {"val_ppl", r.val_ppl}, {"message", r.message}},
+                {{"trial", t.label},
+                 {"hash", t.hash},
+                 {"outcome", to_string(r.outcome)},
+                 {"status", to_string(next)},
+                 {"val_ppl", r.val_ppl},
+                 {"message", r.message}},
                 t.label + " " + verdict);
 }
 
@@ -224,8 +251,12 @@ void Coordinator::dispatch() {
     worker.last_heard = Clock::now();
     double timeout = options_.timeout_s.value_or(
         t.config.value("execution", json::object()).value("timeout_s", 0.0));
-    transport_.send(static_cast<int>(w), {{"type", protocol::kAssign}, {"attempt_id", attempt_id}, {"hash", t.hash},
-                                          {"number", number}, {"config", t.config}, {"out_dir", t.out_dir},
+    transport_.send(static_cast<int>(w), {{"type", protocol::kAssign},
+                                          {"attempt_id", attempt_id},
+                                          {"hash", t.hash},
+                                          {"number", number},
+                                          {"config", t.config},
+                                          {"out_dir", t.out_dir},
                                           {"timeout_s", timeout}});
   }
 }
@@ -235,11 +266,13 @@ void Coordinator::check_silent_workers() {
   for (size_t w = 0; w < workers_.size(); ++w) {
     Worker& worker = workers_[w];
     if (worker.lost || worker.done || worker.attempt_id < 0) continue;
-    if (std::chrono::duration<double>(now - worker.last_heard).count() < options_.worker_silence_s) continue;
+    if (std::chrono::duration<double>(now - worker.last_heard).count() < options_.worker_silence_s)
+      continue;
     worker.lost = true;
     TrialResult r;
     r.outcome = Outcome::lost;
-    r.message = fmt::format("worker rank {} went silent for {:.0f} s", w + 1, options_.worker_silence_s);
+    r.message =
+        fmt::format("worker rank {} went silent for {:.0f} s", w + 1, options_.worker_silence_s);
     const int64_t id = worker.attempt_id;
     worker.attempt_id = -1;
     close_attempt(id, r);
@@ -256,7 +289,9 @@ void Coordinator::request_stop() {
       transport_.send(static_cast<int>(w), {{"type", protocol::kStop}});
 }
 
-bool Coordinator::all_settled() const { return counts_.pending == 0 && counts_.running == 0; }
+bool Coordinator::all_settled() const {
+  return counts_.pending == 0 && counts_.running == 0;
+}
 
 bool Coordinator::workers_gone() const {
   for (const auto& w : workers_)
@@ -279,7 +314,8 @@ Coordinator::Ending Coordinator::run() {
     check_silent_workers();
     commit_if_due();
     const auto now = Clock::now();
-    if (std::chrono::duration<double>(now - last_run_heartbeat_).count() >= options_.run_heartbeat_s) {
+    if (std::chrono::duration<double>(now - last_run_heartbeat_).count() >=
+        options_.run_heartbeat_s) {
       write_began();
       store_.heartbeat(run_id_);
       last_run_heartbeat_ = now;
@@ -289,11 +325,13 @@ Coordinator::Ending Coordinator::run() {
     if (!stopping_ && all_settled() && !shutdown_sent) {
       commit_if_due(true);
       for (size_t w = 0; w < workers_.size(); ++w)
-        if (!workers_[w].done && !workers_[w].lost) transport_.send(static_cast<int>(w), {{"type", protocol::kShutdown}});
+        if (!workers_[w].done && !workers_[w].lost)
+          transport_.send(static_cast<int>(w), {{"type", protocol::kShutdown}});
       shutdown_sent = true;
     }
     if (workers_gone()) break;
-    if (stopping_ && std::chrono::duration<double>(now - stop_at_).count() > options_.stop_grace_s) {
+    if (stopping_ &&
+        std::chrono::duration<double>(now - stop_at_).count() > options_.stop_grace_s) {
       // Workers that did not report in time: their attempts end as lost (checkpoints stay).
       for (auto& w : workers_)
         if (!w.done && !w.lost) {

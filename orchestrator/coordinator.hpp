@@ -21,13 +21,13 @@ namespace locsweep {
 
 struct CoordinatorOptions {
   DispatchOrder order = DispatchOrder::longest_first;
-  double worker_silence_s = 300;      // a busy worker quiet this long (no events, no heartbeat) is lost
-  double commit_interval_s = 0.05;    // group commit: at most this long between a write and its fsync
-  double run_heartbeat_s = 5;         // refreshes the run's lease
-  double stop_grace_s = 180;          // after a stop, how long to wait for trials to checkpoint
-  std::optional<int> max_retries;     // overrides execution.max_retries
-  std::optional<double> timeout_s;    // overrides execution.timeout_s
-  nlohmann::json manifest;            // shared fields of every attempt's manifest
+  double worker_silence_s = 300;  // a busy worker quiet this long (no events, no heartbeat) is lost
+  double commit_interval_s = 0.05;  // group commit: at most this long between a write and its fsync
+  double run_heartbeat_s = 5;       // refreshes the run's lease
+  double stop_grace_s = 180;        // after a stop, how long to wait for trials to checkpoint
+  std::optional<int> max_retries;   // overrides execution.max_retries
+  std::optional<double> timeout_s;  // overrides execution.timeout_s
+  nlohmann::json manifest;          // shared fields of every attempt's manifest
   const std::atomic<bool>* stop = nullptr;
 };
 
@@ -37,8 +37,9 @@ class Coordinator {
 
   // `trials`: those that may still run (ResultsStore::open_trials); `settled`: how many
   // others of the sweep are done or failed already (for the counts).
-  Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials, SweepCounts settled,
-              Transport& transport, StatusDisplay& display, CoordinatorOptions options);
+  Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialRecord> trials,
+              SweepCounts settled, Transport& transport, StatusDisplay& display,
+              CoordinatorOptions options);
   Ending run();
   SweepCounts counts() const;
 

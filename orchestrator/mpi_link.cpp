@@ -17,7 +17,8 @@ bool launched_by_mpi() {
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int provided = 0;
-  if (MPI_Init_thread(argc, argv, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) throw Error("MPI_Init failed");
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS)
+    throw Error("MPI_Init failed");
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   // Ranks sharing this node, and among them the workers (rank 0 coordinates).
@@ -37,7 +38,9 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   MPI_Comm_free(&node);
 }
 
-MpiSession::~MpiSession() { MPI_Finalize(); }
+MpiSession::~MpiSession() {
+  MPI_Finalize();
+}
 
 std::string MpiSession::library_version() const {
   char text[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -56,8 +59,8 @@ void PendingSends::send(const nlohmann::json& message, int dest) {
   progress();
   sends_.push_back({message.dump(), MPI_REQUEST_NULL});
   auto& s = sends_.back();
-  MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_CHAR, dest, protocol::kTag, MPI_COMM_WORLD,
-            &s.request);
+  MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_CHAR, dest, protocol::kTag,
+            MPI_COMM_WORLD, &s.request);
 }
 
 void PendingSends::progress() {
@@ -85,7 +88,8 @@ std::optional<std::pair<int, nlohmann::json>> try_receive(int source) {
   int count = 0;
   MPI_Get_count(&status, MPI_CHAR, &count);
   std::string bytes(static_cast<size_t>(count), '\0');
-  MPI_Recv(bytes.data(), count, MPI_CHAR, status.MPI_SOURCE, protocol::kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  MPI_Recv(bytes.data(), count, MPI_CHAR, status.MPI_SOURCE, protocol::kTag, MPI_COMM_WORLD,
+           MPI_STATUS_IGNORE);
   return std::make_pair(status.MPI_SOURCE, nlohmann::json::parse(bytes));
 }
 
@@ -96,7 +100,8 @@ std::optional<std::pair<int, nlohmann::json>> MpiTransport::receive(int timeout_
   int nap_us = 20;
   for (;;) {
     sends_.progress();
-    if (auto message = try_receive(MPI_ANY_SOURCE)) return std::make_pair(message->first - 1, std::move(message->second));
+    if (auto message = try_receive(MPI_ANY_SOURCE))
+      return std::make_pair(message->first - 1, std::move(message->second));
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::microseconds(nap_us));
     nap_us = std::min(nap_us * 2, 2000);

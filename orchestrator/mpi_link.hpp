@@ -58,7 +58,9 @@ class MpiTransport : public Transport {
  public:
   explicit MpiTransport(MpiSession& session) : session_(session) {}
   int worker_count() const override { return session_.size() - 1; }
-  void send(int worker, const nlohmann::json& message) override { sends_.send(message, worker + 1); }
+  void send(int worker, const nlohmann::json& message) override {
+    sends_.send(message, worker + 1);
+  }
   std::optional<std::pair<int, nlohmann::json>> receive(int timeout_us) override;
   void abort_all(int code) override { session_.abort(code); }
   void drain() { sends_.drain(); }

@@ -45,13 +45,15 @@ WorkerSetup worker_setup(const RunOptions& o, int rank, int local_index, int loc
   s.stop = &stop;
   const int gpus = o.device == "cpu" ? 0 : cuda_device_count();
   if (o.device == "cuda" && gpus == 0)
-    throw InputError("--device cuda: no CUDA GPU is visible to this libtorch (Debian's libtorch is CPU-only)");
+    throw InputError(
+        "--device cuda: no CUDA GPU is visible to this libtorch (Debian's libtorch is CPU-only)");
   if (gpus > 0) {
     s.device = "cuda:" + std::to_string(local_index % gpus);
     s.threads = o.threads > 0 ? o.threads : 1;
   } else {
     s.device = "cpu";
-    s.threads = o.threads > 0 ? o.threads : std::max(1, usable_cores() / std::max(1, local_workers));
+    s.threads =
+        o.threads > 0 ? o.threads : std::max(1, usable_cores() / std::max(1, local_workers));
   }
   return s;
 }
@@ -65,9 +67,11 @@ std::string command_line(int argc, char** argv) {
 // The coordinator's part: plan, register, lease, schedule, close.
 int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::string& mpi_version,
                const std::string& command, const std::atomic<bool>& stop) {
-  const SweepSpec spec = o.sweep_text.empty() ? load_sweep(o.sweep_path)
-                                              : parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
-                                                            fs::current_path().string());
+  const SweepSpec spec =
+      o.sweep_text.empty()
+          ? load_sweep(o.sweep_path)
+          : parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
+                        fs::current_path().string());
   const Plan plan = plan_sweep(spec);
   ResultsStore store = ResultsStore::open_for_writing(o.db_path);
   RunInfo info;
@@ -77,28 +81,40 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   if (const char* job = std::getenv("SLURM_JOB_ID")) info.slurm_job_id = job;
   info.command = command;
   store.check_no_live_run(info, o.lease_s);  // refused while another run is live: before any write
-  const std::string artifacts = fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
+  const std::string artifacts =
+      fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
   const auto sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
   const size_t retried = o.retry_failed ? store.retry_failed(sync.sweep_id) : 0;
   const int64_t run_id = store.begin_run(sync.sweep_id, info, o.lease_s);
 
   StatusDisplay display(spec.name, o.json_log);
-  display.note("run_started",
-               {{"run_id", run_id}, {"trials", plan.trials.size()}, {"new_trials", sync.new_trials}, {"ranks", ranks},
-                {"workers", transport.worker_count()}, {"retried_failed", retried}, {"blas", blas_description()}},
-               fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id, spec.name,
-                           plan.trials.size(), sync.new_trials,
-                           retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
-                           transport.worker_count(), transport.worker_count() == 1 ? "" : "s", blas_description()));
+  display.note(
+      "run_started",
+      {{"run_id", run_id},
+       {"trials", plan.trials.size()},
+       {"new_trials", sync.new_trials},
+       {"ranks", ranks},
+       {"workers", transport.worker_count()},
+       {"retried_failed", retried},
+       {"blas", blas_description()}},
+      fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id,
+                  spec.name, plan.trials.size(), sync.new_trials,
+                  retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
+                  transport.worker_count(), transport.worker_count() == 1 ? "" : "s",
+                  blas_description()));
   CoordinatorOptions co;
   co.order = o.order.value_or(spec.order);
   co.max_retries = o.max_retries;
   co.timeout_s = o.timeout_s;
   co.worker_silence_s = o.worker_silence_s;
   co.stop = &stop;
-  co.manifest = {{"locsweep_version", kLocsweepVersion}, {"git_revision", kGitRevision},
-                 {"sqlite", sqlite3_libversion()}, {"mpi", mpi_version}, {"slurm_job_id", info.slurm_job_id},
-                 {"run_id", run_id}, {"command", command}};
+  co.manifest = {{"locsweep_version", kLocsweepVersion},
+                 {"git_revision", kGitRevision},
+                 {"sqlite", sqlite3_libversion()},
+                 {"mpi", mpi_version},
+                 {"slurm_job_id", info.slurm_job_id},
+                 {"run_id", run_id},
+                 {"command", command}};
   ResultsStore::OpenTrials open = store.open_trials(sync.sweep_id);
   SweepCounts settled;
   settled.done = open.done;
@@ -106,15 +122,21 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   Coordinator coordinator(store, run_id, std::move(open.trials), settled, transport, display, co);
   const Coordinator::Ending ending = coordinator.run();
   const SweepCounts c = coordinator.counts();
-  const char* status = ending == Coordinator::Ending::complete ? "complete"
-                       : ending == Coordinator::Ending::interrupted ? "interrupted" : "failed";
+  const char* status = ending == Coordinator::Ending::complete      ? "complete"
+                       : ending == Coordinator::Ending::interrupted ? "interrupted"
+                                                                    : "failed";
   store.end_run(run_id, status);
-  display.note("run_ended", {{"run_id", run_id}, {"status", status}, {"done", c.done}, {"failed", c.failed},
-                             {"pending", c.pending + c.running}},
-               fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", run_id, status, c.done, c.failed,
-                           c.pending + c.running, o.db_path));
+  display.note("run_ended",
+               {{"run_id", run_id},
+                {"status", status},
+                {"done", c.done},
+                {"failed", c.failed},
+                {"pending", c.pending + c.running}},
+               fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", run_id, status,
+                           c.done, c.failed, c.pending + c.running, o.db_path));
   if (ending == Coordinator::Ending::failed)
-    throw Error("the sweep could not finish: every worker was lost; run the same command again to resume");
+    throw Error(
+        "the sweep could not finish: every worker was lost; run the same command again to resume");
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 
@@ -166,21 +188,25 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
     return coordinate(o, transport, 1, session.library_version(), command, stop);
   }
   if (session.rank() != 0) {
-    work(session, worker_setup(o, session.rank(), session.local_worker_index(), session.local_workers(), stop));
+    work(session, worker_setup(o, session.rank(), session.local_worker_index(),
+                               session.local_workers(), stop));
     return kRunComplete;
   }
   MpiTransport transport(session);
   try {
-    const int code = coordinate(o, transport, session.size(), session.library_version(), command, stop);
+    const int code =
+        coordinate(o, transport, session.size(), session.library_version(), command, stop);
     transport.drain();
     return code;
   } catch (...) {
     // Workers are waiting for work: release them so every rank reaches MPI_Finalize.
-    for (int w = 0; w < transport.worker_count(); ++w) transport.send(w, {{"type", protocol::kShutdown}});
+    for (int w = 0; w < transport.worker_count(); ++w)
+      transport.send(w, {{"type", protocol::kShutdown}});
     int byes = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (byes < transport.worker_count() && std::chrono::steady_clock::now() < deadline)
-      if (auto m = transport.receive(100000); m && m->second.value("type", "") == protocol::kBye) ++byes;
+      if (auto m = transport.receive(100000); m && m->second.value("type", "") == protocol::kBye)
+        ++byes;
     transport.drain();
     throw;
   }

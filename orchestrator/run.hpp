@@ -17,14 +17,14 @@ struct RunOptions {
   std::string sweep_path;  // empty: the embedded demo sweep
   std::string sweep_text;  // used instead of reading sweep_path when not empty
   std::string db_path;
-  std::string artifacts;   // default: <db folder>/<db name>-artifacts
+  std::string artifacts;  // default: <db folder>/<db name>-artifacts
   std::optional<DispatchOrder> order;
   bool json_log = false;
-  int threads = 0;         // 0: cores / worker ranks on the node
+  int threads = 0;              // 0: cores / worker ranks on the node
   std::string device = "auto";  // auto | cpu | cuda
   bool inline_noop = false;     // noop trials in the worker rank (orchestration benchmarks)
   bool allow_spec_change = false;
-  bool retry_failed = false;    // give trials that failed for good another set of attempts
+  bool retry_failed = false;  // give trials that failed for good another set of attempts
   double lease_s = 30;
   std::optional<int> max_retries;
   std::optional<double> timeout_s;
@@ -32,8 +32,8 @@ struct RunOptions {
 };
 
 // Exit codes of `locsweep run`.
-inline constexpr int kRunComplete = 0;     // every trial done or finally failed
-inline constexpr int kRunInterrupted = 75; // stopped by a signal with work left (EX_TEMPFAIL)
+inline constexpr int kRunComplete = 0;      // every trial done or finally failed
+inline constexpr int kRunInterrupted = 75;  // stopped by a signal with work left (EX_TEMPFAIL)
 
 // Runs (or resumes) the sweep; returns kRunComplete or kRunInterrupted, throws on errors.
 int run_sweep(const RunOptions& options, int* argc, char*** argv);

@@ -11,9 +11,14 @@ namespace locsweep {
 using Clock = std::chrono::steady_clock;
 
 StatusDisplay::StatusDisplay(std::string sweep, bool json_log)
-    : sweep_(std::move(sweep)), json_(json_log), tty_(!json_log && isatty(STDERR_FILENO)), start_(Clock::now()) {}
+    : sweep_(std::move(sweep)),
+      json_(json_log),
+      tty_(!json_log && isatty(STDERR_FILENO)),
+      start_(Clock::now()) {}
 
-StatusDisplay::~StatusDisplay() { clear_live(); }
+StatusDisplay::~StatusDisplay() {
+  clear_live();
+}
 
 void StatusDisplay::clear_live() {
   if (live_) {
@@ -22,7 +27,8 @@ void StatusDisplay::clear_live() {
   }
 }
 
-void StatusDisplay::note(const std::string& kind, const nlohmann::json& fields, const std::string& text) {
+void StatusDisplay::note(const std::string& kind, const nlohmann::json& fields,
+                         const std::string& text) {
   if (json_) {
     nlohmann::json line = fields;
     line["event"] = kind;
@@ -59,18 +65,26 @@ void StatusDisplay::update(const SweepCounts& c, bool force) {
   std::string eta = "?";
   if (per_hour > 0) {
     const double minutes = left / per_hour * 60.0;
-    eta = minutes < 1 ? fmt::format("{:.0f}s", minutes * 60) : minutes < 120 ? fmt::format("{:.0f}m", minutes)
-                                                                               : fmt::format("{:.1f}h", minutes / 60);
+    eta = minutes < 1     ? fmt::format("{:.0f}s", minutes * 60)
+          : minutes < 120 ? fmt::format("{:.0f}m", minutes)
+                          : fmt::format("{:.1f}h", minutes / 60);
   }
   if (json_) {
-    fmt::print(stderr, "{}\n", nlohmann::json{{"event", "status"}, {"sweep", sweep_}, {"time", utc_now()},
-                                              {"done", c.done}, {"running", c.running}, {"failed", c.failed},
-                                              {"pending", c.pending}, {"trials_per_hour", per_hour}}
-                                   .dump());
+    fmt::print(stderr, "{}\n",
+               nlohmann::json{{"event", "status"},
+                              {"sweep", sweep_},
+                              {"time", utc_now()},
+                              {"done", c.done},
+                              {"running", c.running},
+                              {"failed", c.failed},
+                              {"pending", c.pending},
+                              {"trials_per_hour", per_hour}}
+                   .dump());
     return;
   }
-  std::string line = fmt::format("{}: done {}/{} · running {} · failed {} · pending {} · {:.0f} trials/h · ETA {}",
-                                 sweep_, c.done, c.total(), c.running, c.failed, c.pending, per_hour, eta);
+  std::string line =
+      fmt::format("{}: done {}/{} · running {} · failed {} · pending {} · {:.0f} trials/h · ETA {}",
+                  sweep_, c.done, c.total(), c.running, c.failed, c.pending, per_hour, eta);
   if (left_out_ > 0) {
     line += fmt::format(" · {} trial lines not shown (over {}/s)", left_out_, kTrialLinesPerSecond);
     left_out_ = 0;

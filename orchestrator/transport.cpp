@@ -4,7 +4,9 @@ namespace locsweep {
 
 InlineTransport::InlineTransport(WorkerSetup setup) : agent_(std::move(setup)) {}
 
-void InlineTransport::send(int, const nlohmann::json& message) { agent_.on_message(message); }
+void InlineTransport::send(int, const nlohmann::json& message) {
+  agent_.on_message(message);
+}
 
 std::optional<std::pair<int, nlohmann::json>> InlineTransport::receive(int timeout_us) {
   if (!sent_ready_) {

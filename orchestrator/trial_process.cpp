@@ -40,7 +40,8 @@ std::filesystem::path attempt_events_file(const std::filesystem::path& out_dir, 
   return out_dir / ("attempt-" + std::to_string(number) + ".events.jsonl");
 }
 
-nlohmann::json recorded_progress(const std::filesystem::path& out_dir, int number, uintmax_t limit, int64_t up_to) {
+nlohmann::json recorded_progress(const std::filesystem::path& out_dir, int number, uintmax_t limit,
+                                 int64_t up_to) {
   std::map<std::pair<int64_t, std::string>, nlohmann::json> latest;
   for (int n = 1; n <= number; ++n) {
     std::ifstream in(attempt_events_file(out_dir, n), std::ios::binary);
@@ -63,16 +64,20 @@ nlohmann::json recorded_progress(const std::filesystem::path& out_dir, int numbe
   return out;
 }
 
-TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_path,
+TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv,
+                                 const std::filesystem::path& log_path,
                                  const std::filesystem::path& events_path) {
   // Read side first, at the file's current end: what the new child appends is what we read.
   const int out_fd = ::open(events_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
-  if (out_fd < 0) throw Error("cannot open '" + events_path.string() + "': " + std::strerror(errno));
+  if (out_fd < 0)
+    throw Error("cannot open '" + events_path.string() + "': " + std::strerror(errno));
   const off_t start = ::lseek(out_fd, 0, SEEK_END);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, events_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, events_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -84,7 +89,8 @@ TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv, const std
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -102,7 +108,8 @@ TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv, const std
   // missing (old kernel, a file system without inotify): read_lines() then naps briefly.
   process.pid_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   process.notify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (process.notify_fd_ >= 0 && ::inotify_add_watch(process.notify_fd_, events_path.c_str(), IN_MODIFY) < 0) {
+  if (process.notify_fd_ >= 0 &&
+      ::inotify_add_watch(process.notify_fd_, events_path.c_str(), IN_MODIFY) < 0) {
     ::close(process.notify_fd_);
     process.notify_fd_ = -1;
   }
@@ -113,8 +120,15 @@ TrialProcess::TrialProcess(pid_t pid, int out_fd, uintmax_t events_start, std::f
     : pid_(pid), out_fd_(out_fd), events_start_(events_start), log_(std::move(log)) {}
 
 TrialProcess::TrialProcess(TrialProcess&& o) noexcept
-    : pid_(o.pid_), out_fd_(o.out_fd_), pid_fd_(o.pid_fd_), notify_fd_(o.notify_fd_), events_start_(o.events_start_),
-      log_(std::move(o.log_)), partial_(std::move(o.partial_)), reaped_(o.reaped_), killed_by_us_(o.killed_by_us_) {
+    : pid_(o.pid_),
+      out_fd_(o.out_fd_),
+      pid_fd_(o.pid_fd_),
+      notify_fd_(o.notify_fd_),
+      events_start_(o.events_start_),
+      log_(std::move(o.log_)),
+      partial_(std::move(o.partial_)),
+      reaped_(o.reaped_),
+      killed_by_us_(o.killed_by_us_) {
   o.pid_ = -1;
   o.out_fd_ = o.pid_fd_ = o.notify_fd_ = -1;
   o.reaped_ = true;
@@ -131,7 +145,8 @@ TrialProcess::~TrialProcess() {
 
 void TrialProcess::take_lines(std::vector<std::string>& lines) {
   char buffer[1 << 16];
-  for (ssize_t n; (n = ::read(out_fd_, buffer, sizeof buffer)) > 0;) partial_.append(buffer, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::read(out_fd_, buffer, sizeof buffer)) > 0;)
+    partial_.append(buffer, static_cast<size_t>(n));
   size_t start = 0;
   for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
     lines.push_back(partial_.substr(start, nl - start));
@@ -154,12 +169,15 @@ std::vector<std::string> TrialProcess::read_lines(int timeout_ms) {
       }
     }
     take_lines(lines);
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (!lines.empty() || reaped_ || left.count() <= 0) return lines;
     // Sleep until the file grows or the child exits; without both wake-ups, nap briefly.
     pollfd fds[2] = {{pid_fd_, POLLIN, 0}, {notify_fd_, POLLIN, 0}};
     const bool wakes = pid_fd_ >= 0 && notify_fd_ >= 0;
-    ::poll(fds, 2, wakes ? static_cast<int>(left.count()) : std::min(nap_ms, static_cast<int>(left.count())));
+    ::poll(
+        fds, 2,
+        wakes ? static_cast<int>(left.count()) : std::min(nap_ms, static_cast<int>(left.count())));
     if (fds[0].revents & POLLIN) {  // exited: what it wrote is complete
       take_lines(lines);
       return lines;

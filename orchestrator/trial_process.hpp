@@ -30,7 +30,8 @@ class TrialProcess {
  public:
   // Starts argv[0] with argv in its own process group, its stdout appended to events_path
   // (read from its current end on). Throws Error if it cannot start.
-  static TrialProcess spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_path,
+  static TrialProcess spawn(const std::vector<std::string>& argv,
+                            const std::filesystem::path& log_path,
                             const std::filesystem::path& events_path);
   TrialProcess(TrialProcess&& other) noexcept;
   TrialProcess& operator=(TrialProcess&&) = delete;

@@ -38,8 +38,12 @@ TrialConfig noop_config_from_json(const json& config) {
 WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)) {}
 
 json WorkerAgent::ready_message() const {
-  return {{"type", protocol::kReady}, {"host", setup_.host}, {"pid", static_cast<int64_t>(::getpid())},
-          {"device", setup_.device}, {"threads", setup_.threads}, {"versions", library_versions()}};
+  return {{"type", protocol::kReady},
+          {"host", setup_.host},
+          {"pid", static_cast<int64_t>(::getpid())},
+          {"device", setup_.device},
+          {"threads", setup_.threads},
+          {"versions", library_versions()}};
 }
 
 void WorkerAgent::on_message(const json& message) {
@@ -72,10 +76,11 @@ void WorkerAgent::start(const json& assign) {
   out_dir_ = out_dir;
   number_ = number;
   process_.emplace(TrialProcess::spawn(
-      {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out", out_dir.string(),
-       "--resume", "--attempt", std::to_string(number), "--device", setup_.device, "--threads",
-       std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid())},
-      out_dir / ("attempt-" + std::to_string(number) + ".log"), attempt_events_file(out_dir, number)));
+      {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
+       out_dir.string(), "--resume", "--attempt", std::to_string(number), "--device", setup_.device,
+       "--threads", std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid())},
+      out_dir / ("attempt-" + std::to_string(number) + ".log"),
+      attempt_events_file(out_dir, number)));
 }
 
 void WorkerAgent::stop_running() {
@@ -100,7 +105,8 @@ json WorkerAgent::result_from_exit(const ExitStatus& status) {
   const std::string log = process_ ? process_->log_tail() : "";
   if (status.killed_by_us && !stopping_) {
     r.outcome = Outcome::timeout;
-    r.message = "killed after its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+    r.message =
+        "killed after its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
   } else if (status.signaled && (status.signal == SIGTERM || status.signal == SIGINT)) {
     r.outcome = Outcome::preempted;
     r.message = "ended by " + status.describe() + " before reporting";
@@ -141,7 +147,8 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
       if (event.value("event", "") == "result") {
         event.erase("event");
         result_ = event;
-      } else if (event.value("event", "") == "start" && event.value("resumed_from", int64_t{0}) > 0) {
+      } else if (event.value("event", "") == "start" &&
+                 event.value("resumed_from", int64_t{0}) > 0) {
         for (auto& e : recorded_progress(out_dir_, number_, process_->events_start(),
                                          event["resumed_from"].get<int64_t>()))
           events.push_back(std::move(e));
@@ -156,7 +163,8 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
     if (timeout_s_ > 0 && elapsed > timeout_s_ && !stopping_) process_->kill_hard();
-    if (stopping_ && std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
+    if (stopping_ &&
+        std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
       process_->kill_hard();
     if (auto status = process_->poll_exit()) {
       for (const auto& line : process_->read_lines(0)) {  // what it wrote just before exiting
@@ -167,7 +175,8 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
         }
       }
       out.push_back(finish(result_from_exit(*status)));
-    } else if (std::chrono::duration<double>(Clock::now() - last_sent_).count() > setup_.heartbeat_s) {
+    } else if (std::chrono::duration<double>(Clock::now() - last_sent_).count() >
+               setup_.heartbeat_s) {
       out.push_back({{"type", protocol::kHeartbeat}, {"attempt_id", attempt_id_}});
       last_sent_ = Clock::now();
     }

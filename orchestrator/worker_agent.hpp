@@ -23,10 +23,10 @@ struct WorkerSetup {
   std::string host;
   std::string device = "cpu";
   int threads = 1;
-  std::string executable;           // the locsweep binary for `trial-exec`
-  bool inline_noop = false;         // run noop trials in this process (orchestration benchmarks)
+  std::string executable;    // the locsweep binary for `trial-exec`
+  bool inline_noop = false;  // run noop trials in this process (orchestration benchmarks)
   double heartbeat_s = 5.0;
-  double stop_grace_s = 120.0;      // after a stop, SIGKILL a trial that has not checkpointed
+  double stop_grace_s = 120.0;  // after a stop, SIGKILL a trial that has not checkpointed
   const std::atomic<bool>* stop = nullptr;  // this process's stop signal
 };
 
@@ -56,8 +56,8 @@ class WorkerAgent {
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;
   std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_;
-  bool stopping_ = false;     // a stop arrived: no new work, say bye when idle
-  bool shutdown_ = false;     // no more work: say bye when idle
+  bool stopping_ = false;  // a stop arrived: no new work, say bye when idle
+  bool shutdown_ = false;  // no more work: say bye when idle
   bool done_ = false;
 };
 

@@ -30,7 +30,8 @@ Gnuplot::Gnuplot(std::string program) : program_(std::move(program)), dir_("locs
   const ProgramResult r = run_program({program_, "--version"}, 60.0);
   if (!r.ok())
     throw Error("cannot run '" + program_ + "' (" +
-                (r.ending == ProgramResult::Ending::not_found ? std::string("not found") : trim(r.out + r.err)) +
+                (r.ending == ProgramResult::Ending::not_found ? std::string("not found")
+                                                              : trim(r.out + r.err)) +
                 "); the report draws its plots with gnuplot: install it with "
                 "`apt-get install gnuplot-nox` (scripts/setup.sh does)");
   version_ = trim(r.out);
@@ -60,11 +61,13 @@ GnuplotOutput Gnuplot::render_svg(const std::string& name, const std::string& sc
     if (!out.flush()) throw Error("cannot write gnuplot script '" + script_path.string() + "'");
   }
   // --default-settings: no ~/.gnuplot or system gnuplotrc, so every machine draws the same plot.
-  const ProgramResult r = run_program({program_, "--default-settings", script_path.string()}, 300.0);
+  const ProgramResult r =
+      run_program({program_, "--default-settings", script_path.string()}, 300.0);
   if (!r.ok())
     throw Error("gnuplot failed on the '" + name + "' plot (" +
-                (r.ending == ProgramResult::Ending::timed_out ? std::string("timed out")
-                                                               : "exit code " + std::to_string(r.status)) +
+                (r.ending == ProgramResult::Ending::timed_out
+                     ? std::string("timed out")
+                     : "exit code " + std::to_string(r.status)) +
                 "): " + trim(r.err) + "\nscript:\n" + full.str());
   GnuplotOutput output;
   if (fs::exists(svg)) output.svg = read_file(svg);

@@ -10,7 +10,8 @@ namespace locsweep {
 
 Database open_results_read_only(const std::string& path) {
   if (!std::filesystem::exists(path))
-    throw InputError("no results database at '" + path + "' (run a sweep with --db " + path + " first)");
+    throw InputError("no results database at '" + path + "' (run a sweep with --db " + path +
+                     " first)");
   Database db(path, Database::Mode::read_only);
   ensure_schema(db, false);
   return db;
@@ -30,7 +31,8 @@ TrialState trial_state(const Statement& stmt) {
 
 }  // namespace
 
-std::map<std::string, TrialState> trial_states(Database& db, const std::vector<std::string>& hashes) {
+std::map<std::string, TrialState> trial_states(Database& db,
+                                               const std::vector<std::string>& hashes) {
   std::map<std::string, TrialState> out;
   // For many hashes one pass over the table beats a B-tree descent per hash (on a 100,000-
   // trial sweep the lookups were a quarter of `plan --db`).
@@ -45,7 +47,8 @@ std::map<std::string, TrialState> trial_states(Database& db, const std::vector<s
     }
     return out;
   }
-  auto stmt = db.prepare("SELECT hash, status, attempts, val_ppl, outcome FROM trials WHERE hash = ?");
+  auto stmt =
+      db.prepare("SELECT hash, status, attempts, val_ppl, outcome FROM trials WHERE hash = ?");
   for (const auto& h : hashes) {
     stmt.bind(1, h);
     if (stmt.step()) out[h] = trial_state(stmt);
@@ -69,13 +72,18 @@ std::vector<SweepProgress> sweep_progress(Database& db, const std::string& only)
     while (counts.step()) {
       const std::string s = counts.text(0);
       const int n = static_cast<int>(counts.integer(1));
-      if (s == "done") p.done = n;
-      else if (s == "running") p.running = n;
-      else if (s == "failed") p.failed = n;
-      else p.pending = n;
+      if (s == "done")
+        p.done = n;
+      else if (s == "running")
+        p.running = n;
+      else if (s == "failed")
+        p.failed = n;
+      else
+        p.pending = n;
     }
     auto run = db.prepare(
-        "SELECT status, started_at, heartbeat_at, host FROM runs WHERE sweep_id = ? ORDER BY id DESC LIMIT 1");
+        "SELECT status, started_at, heartbeat_at, host FROM runs WHERE sweep_id = ? ORDER BY id "
+        "DESC LIMIT 1");
     run.bind(1, id);
     if (run.step()) {
       p.last_run_status = run.text(0);
@@ -83,12 +91,14 @@ std::vector<SweepProgress> sweep_progress(Database& db, const std::string& only)
       p.last_run_heartbeat = run.text(2);
       p.last_run_host = run.text(3);
     }
-    auto jobs = db.prepare("SELECT job_id FROM slurm_jobs WHERE sweep_id = ? ORDER BY submitted_at");
+    auto jobs =
+        db.prepare("SELECT job_id FROM slurm_jobs WHERE sweep_id = ? ORDER BY submitted_at");
     jobs.bind(1, id);
     while (jobs.step()) p.slurm_jobs.push_back(jobs.text(0));
     out.push_back(std::move(p));
   }
-  if (!only.empty() && out.empty()) throw InputError("no sweep named '" + only + "' in '" + db.path() + "'");
+  if (!only.empty() && out.empty())
+    throw InputError("no sweep named '" + only + "' in '" + db.path() + "'");
   return out;
 }
 

@@ -21,7 +21,8 @@ struct TrialState {
   std::string outcome;
 };
 // The recorded state of each of `hashes` that the database knows.
-std::map<std::string, TrialState> trial_states(Database& db, const std::vector<std::string>& hashes);
+std::map<std::string, TrialState> trial_states(Database& db,
+                                               const std::vector<std::string>& hashes);
 
 struct SweepProgress {
   std::string name;

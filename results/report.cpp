@@ -679,7 +679,9 @@ fs::path write_report(Database& db, const std::string& sweep, const fs::path& ou
   h += "<p class=\"meta\">One row per configuration (its done trials over seeds). PPL: "
        "validation perplexity, mean over seeds, with the half-width of its 95 % confidence "
        "interval and the standard deviation. Ratio: PPL over the distributed trial of the same "
-       "seed, data and model, mean over seeds. Gap closed: (R_localist − R) / (R_localist − 1), shown only where the localist model is worse than the distributed one (otherwise there is no gap to close). "
+       "seed, data and model, mean over seeds. Gap closed: (R_localist − R) / (R_localist − 1), "
+       "shown only where the localist model is worse than the distributed one (otherwise there is "
+       "no gap to close). "
        "Entropy of the first and last layer in bits; in-block mass: mean over layers.</p>\n";
   h += "<details>\n<summary>Per-layer metrics</summary>\n<div class=\"table-scroll\">\n" +
        layer_table_html(table) + "</div>\n</details>\n</section>\n";

@@ -155,10 +155,13 @@ int count_tables(Database& db) {
 int schema_version(Database& db) {
   try {
     if (!has_table(db, "meta"))
-      throw InputError("'" + db.path() + "' is an SQLite database but not a locsweep results database "
+      throw InputError("'" + db.path() +
+                       "' is an SQLite database but not a locsweep results database "
                        "(it has no meta table); point --db at a locsweep database or a new file");
     auto stmt = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!stmt.step()) throw InputError("'" + db.path() + "' is not a locsweep results database (no schema_version)");
+    if (!stmt.step())
+      throw InputError("'" + db.path() +
+                       "' is not a locsweep results database (no schema_version)");
     return std::stoi(stmt.text(0));
   } catch (const StoreError& e) {
     throw InputError("'" + db.path() + "' is not a locsweep results database: " + e.what());
@@ -170,10 +173,12 @@ void ensure_schema(Database& db, bool may_create) {
   try {
     tables = count_tables(db);  // the first read: fails on a file that is not SQLite
   } catch (const StoreError& e) {
-    throw InputError("'" + db.path() + "' is not a locsweep results database (not an SQLite file?): " + e.what());
+    throw InputError("'" + db.path() +
+                     "' is not a locsweep results database (not an SQLite file?): " + e.what());
   }
   if (tables == 0) {
-    if (!may_create) throw InputError("'" + db.path() + "' is empty: no locsweep results database there yet");
+    if (!may_create)
+      throw InputError("'" + db.path() + "' is empty: no locsweep results database there yet");
     Transaction tx(db);
     db.exec(schema_sql());
     auto put = db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
@@ -185,9 +190,10 @@ void ensure_schema(Database& db, bool may_create) {
   }
   const int version = schema_version(db);
   if (version != kSchemaVersion)
-    throw InputError("'" + db.path() + "' has results schema version " + std::to_string(version) +
-                     "; this locsweep reads version " + std::to_string(kSchemaVersion) +
-                     ". Use a locsweep release that matches it, or start a new --db file (nothing was changed)");
+    throw InputError(
+        "'" + db.path() + "' has results schema version " + std::to_string(version) +
+        "; this locsweep reads version " + std::to_string(kSchemaVersion) +
+        ". Use a locsweep release that matches it, or start a new --db file (nothing was changed)");
 }
 
 }  // namespace locsweep

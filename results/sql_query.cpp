@@ -27,33 +27,42 @@ extern "C" int authorize(void*, int action, const char* a, const char*, const ch
 
 std::string cell(Statement& s, int i) {
   switch (s.column_type(i)) {
-    case SQLITE_NULL: return "";
-    case SQLITE_INTEGER: return std::to_string(s.integer(i));
-    case SQLITE_FLOAT: return fmt::format("{:g}", s.real(i));
-    default: return s.text(i);
+    case SQLITE_NULL:
+      return "";
+    case SQLITE_INTEGER:
+      return std::to_string(s.integer(i));
+    case SQLITE_FLOAT:
+      return fmt::format("{:g}", s.real(i));
+    default:
+      return s.text(i);
   }
 }
 
 }  // namespace
 
-std::string run_read_only_sql(const std::string& db_path, const std::string& sql, TableFormat format) {
+std::string run_read_only_sql(const std::string& db_path, const std::string& sql,
+                              TableFormat format) {
   Database db = open_results_read_only(db_path);
   db.exec("PRAGMA query_only = 1");
   sqlite3_set_authorizer(db.handle(), authorize, nullptr);
   const char* tail = nullptr;
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail) !=
+      SQLITE_OK) {
     const std::string why = sqlite3_errmsg(db.handle());
     sqlite3_finalize(raw);
     throw InputError("--sql refused: " + why +
-                     (why.find("authoriz") != std::string::npos ? " (only reading queries are allowed: SELECT/WITH)" : ""));
+                     (why.find("authoriz") != std::string::npos
+                          ? " (only reading queries are allowed: SELECT/WITH)"
+                          : ""));
   }
   Statement stmt(raw, &db);
   if (!raw) throw InputError("--sql: the query is empty");
   for (const char* p = tail; p && *p; ++p)
     if (!std::isspace(static_cast<unsigned char>(*p)) && *p != ';')
       throw InputError("--sql refused: give exactly one statement (found more after the first)");
-  if (!stmt.read_only()) throw InputError("--sql refused: the statement would write; only reading queries are allowed");
+  if (!stmt.read_only())
+    throw InputError("--sql refused: the statement would write; only reading queries are allowed");
 
   std::vector<std::string> header;
   for (int i = 0; i < stmt.columns(); ++i) header.push_back(stmt.column_name(i));
@@ -65,10 +74,17 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
     for (int i = 0; i < stmt.columns(); ++i) {
       row.push_back(cell(stmt, i));
       switch (stmt.column_type(i)) {
-        case SQLITE_NULL: obj[header[i]] = nullptr; break;
-        case SQLITE_INTEGER: obj[header[i]] = stmt.integer(i); break;
-        case SQLITE_FLOAT: obj[header[i]] = stmt.real(i); break;
-        default: obj[header[i]] = stmt.text(i);
+        case SQLITE_NULL:
+          obj[header[i]] = nullptr;
+          break;
+        case SQLITE_INTEGER:
+          obj[header[i]] = stmt.integer(i);
+          break;
+        case SQLITE_FLOAT:
+          obj[header[i]] = stmt.real(i);
+          break;
+        default:
+          obj[header[i]] = stmt.text(i);
       }
     }
     rows.push_back(std::move(row));
@@ -77,7 +93,8 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
   if (format == TableFormat::json) return json_rows.dump(2) + "\n";
   if (format == TableFormat::csv) return render_text_table(header, rows, TextTableFormat::csv);
   return render_text_table(header, rows,
-                           format == TableFormat::markdown ? TextTableFormat::markdown : TextTableFormat::aligned) +
+                           format == TableFormat::markdown ? TextTableFormat::markdown
+                                                           : TextTableFormat::aligned) +
          fmt::format("({} row{})\n", rows.size(), rows.size() == 1 ? "" : "s");
 }
 

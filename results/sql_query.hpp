@@ -10,6 +10,7 @@
 
 namespace locsweep {
 
-std::string run_read_only_sql(const std::string& db_path, const std::string& sql, TableFormat format);
+std::string run_read_only_sql(const std::string& db_path, const std::string& sql,
+                              TableFormat format);
 
 }  // namespace locsweep

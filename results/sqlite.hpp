@@ -24,7 +24,9 @@ class Database {
  public:
   enum class Mode { read_write_create, read_write, read_only };
   Database(const std::string& path, Mode mode);
-  Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) { other.db_ = nullptr; }
+  Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+    other.db_ = nullptr;
+  }
   Database& operator=(Database&&) = delete;
   Database(const Database&) = delete;
   ~Database();
@@ -45,7 +47,9 @@ class Database {
 class Statement {
  public:
   Statement(sqlite3_stmt* stmt, const Database* db) : stmt_(stmt), db_(db) {}
-  Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) { other.stmt_ = nullptr; }
+  Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) {
+    other.stmt_ = nullptr;
+  }
   Statement(const Statement&) = delete;
   ~Statement() { sqlite3_finalize(stmt_); }
 
@@ -55,7 +59,9 @@ class Statement {
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) {
+    return bind(index, std::string_view(value));
+  }
   Statement& bind_null(int index);
   template <class T>
   Statement& bind(int index, const std::optional<T>& value) {

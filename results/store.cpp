@@ -16,16 +16,21 @@ namespace fs = std::filesystem;
 
 std::string_view to_string(TrialStatus s) {
   switch (s) {
-    case TrialStatus::pending: return "pending";
-    case TrialStatus::running: return "running";
-    case TrialStatus::done: return "done";
-    case TrialStatus::failed: return "failed";
+    case TrialStatus::pending:
+      return "pending";
+    case TrialStatus::running:
+      return "running";
+    case TrialStatus::done:
+      return "done";
+    case TrialStatus::failed:
+      return "failed";
   }
   return "?";
 }
 
 TrialStatus trial_status_from_string(std::string_view text) {
-  for (auto s : {TrialStatus::pending, TrialStatus::running, TrialStatus::done, TrialStatus::failed})
+  for (auto s :
+       {TrialStatus::pending, TrialStatus::running, TrialStatus::done, TrialStatus::failed})
     if (to_string(s) == text) return s;
   throw StoreError("unknown trial status '" + std::string(text) + "'");
 }
@@ -36,7 +41,9 @@ namespace {
 // over the whole table beats an index lookup per trial (for 100,000 trials ~0.03 s instead of
 // ~0.2 s), and re-registering a large sweep reads its links that way.
 bool whole_table_cheaper(Database& db, int64_t sweep_id) {
-  auto stmt = db.prepare("SELECT (SELECT count(*) FROM sweep_trials WHERE sweep_id = ?), (SELECT count(*) FROM trials)");
+  auto stmt = db.prepare(
+      "SELECT (SELECT count(*) FROM sweep_trials WHERE sweep_id = ?), (SELECT count(*) FROM "
+      "trials)");
   stmt.bind(1, sweep_id);
   if (!stmt.step()) return false;
   return stmt.integer(0) >= 1000 && stmt.integer(0) * 4 >= stmt.integer(1);
@@ -82,9 +89,10 @@ ResultsStore ResultsStore::open_for_writing(const std::string& path) {
   // SQLite quietly opens a file it may not write read-only; reading a WAL database that way
   // would leave -wal/-shm files next to it. Refuse before the first read.
   if (sqlite3_db_readonly(db->handle(), "main") == 1)
-    throw InputError("cannot write the results database '" + path +
-                     "': the file is read-only (immutable, or on a read-only file system); choose a "
-                     "writable --db path");
+    throw InputError(
+        "cannot write the results database '" + path +
+        "': the file is read-only (immutable, or on a read-only file system); choose a "
+        "writable --db path");
   ensure_schema(*db, true);  // validates before anything below writes
   try {
     // WAL: readers (status, results) never block the coordinator, nor it them.
@@ -107,7 +115,8 @@ std::optional<int64_t> ResultsStore::sweep_id(const std::string& name) {
 }
 
 ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const Plan& plan,
-                                                  const std::string& artifacts_root, bool allow_spec_change) {
+                                                  const std::string& artifacts_root,
+                                                  bool allow_spec_change) {
   Transaction tx(db_);
   SyncResult out;
   const std::string now = utc_now();
@@ -120,9 +129,10 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
   bool spec_changed = false;
   if (auto id = sweep_id(spec.name)) {
     out.sweep_id = *id;
-    auto recorded = db_.prepare(whole_table_cheaper(db_, *id)
-                                    ? "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE +sweep_id = ?"
-                                    : "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE sweep_id = ?");
+    auto recorded = db_.prepare(
+        whole_table_cheaper(db_, *id)
+            ? "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE +sweep_id = ?"
+            : "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE sweep_id = ?");
     recorded.bind(1, *id);
     size_t missing = 0;
     std::string missing_hash;
@@ -134,32 +144,44 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
     if (missing > 0 && !allow_spec_change) {
       auto label = db_.prepare("SELECT label FROM trials WHERE hash = ?");
       label.bind(1, missing_hash);
-      const std::string example = (label.step() ? label.text(0) : "?") + "', trial " + missing_hash.substr(0, 12);
-      throw InputError("sweep '" + spec.name + "' is already in '" + db_.path() +
-                       "' with a different spec: " + std::to_string(missing) + " of its " +
-                       std::to_string(linked.size()) + " recorded trials (e.g. '" + example +
-                       ") are not in this spec. Give this spec another name, or pass "
-                       "--allow-spec-change to record it (results so far are kept). Nothing was changed.");
+      const std::string example =
+          (label.step() ? label.text(0) : "?") + "', trial " + missing_hash.substr(0, 12);
+      throw InputError(
+          "sweep '" + spec.name + "' is already in '" + db_.path() +
+          "' with a different spec: " + std::to_string(missing) + " of its " +
+          std::to_string(linked.size()) + " recorded trials (e.g. '" + example +
+          ") are not in this spec. Give this spec another name, or pass "
+          "--allow-spec-change to record it (results so far are kept). Nothing was changed.");
     }
     auto previous = db_.prepare("SELECT spec_yaml FROM sweeps WHERE id = ?");
     previous.bind(1, *id);
     spec_changed = previous.step() && previous.text(0) != spec.source;
-    auto update = db_.prepare("UPDATE sweeps SET spec_yaml = ?, spec_file = ?, updated_at = ? WHERE id = ?");
+    auto update =
+        db_.prepare("UPDATE sweeps SET spec_yaml = ?, spec_file = ?, updated_at = ? WHERE id = ?");
     update.bind(1, spec.source).bind(2, spec.file).bind(3, now).bind(4, *id).run();
   } else {
     auto insert = db_.prepare(
-        "INSERT INTO sweeps(name, spec_yaml, spec_file, created_at, updated_at) VALUES (?, ?, ?, ?, ?)");
-    insert.bind(1, spec.name).bind(2, spec.source).bind(3, spec.file).bind(4, now).bind(5, now).run();
+        "INSERT INTO sweeps(name, spec_yaml, spec_file, created_at, updated_at) VALUES (?, ?, ?, "
+        "?, ?)");
+    insert.bind(1, spec.name)
+        .bind(2, spec.source)
+        .bind(3, spec.file)
+        .bind(4, now)
+        .bind(5, now)
+        .run();
     out.sweep_id = db_.last_insert_rowid();
   }
 
   auto insert_trial = db_.prepare(
-      "INSERT OR IGNORE INTO trials(hash, label, kind, mechanism, schedule, beta, seed, n_layer, config_json, "
+      "INSERT OR IGNORE INTO trials(hash, label, kind, mechanism, schedule, beta, seed, n_layer, "
+      "config_json, "
       "canonical_json, cost, out_dir, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   auto refresh_config = db_.prepare(
-      "UPDATE trials SET config_json = ? WHERE hash = ? AND status IN ('pending', 'running', 'failed')");
+      "UPDATE trials SET config_json = ? WHERE hash = ? AND status IN ('pending', 'running', "
+      "'failed')");
   auto link = db_.prepare(
-      "INSERT INTO sweep_trials(sweep_id, trial_hash, position, assignment_json) VALUES (?, ?, ?, ?) "
+      "INSERT INTO sweep_trials(sweep_id, trial_hash, position, assignment_json) VALUES (?, ?, ?, "
+      "?) "
       "ON CONFLICT(sweep_id, trial_hash) DO UPDATE SET position = excluded.position, "
       "assignment_json = excluded.assignment_json");
   for (size_t i = 0; i < plan.trials.size(); ++i) {
@@ -171,19 +193,26 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
       // run get the new configuration; finished ones keep the one they ran with.
       if (spec_changed) refresh_config.bind(1, to_json(t.config).dump()).bind(2, t.hash).run();
       if (it->second.first == static_cast<int64_t>(i) && it->second.second == assignment) continue;
-      link.bind(1, out.sweep_id).bind(2, t.hash).bind(3, static_cast<int64_t>(i)).bind(4, assignment).run();
+      link.bind(1, out.sweep_id)
+          .bind(2, t.hash)
+          .bind(3, static_cast<int64_t>(i))
+          .bind(4, assignment)
+          .run();
       continue;
     }
     const nlohmann::json canon = canonical_json(t.config);
     const bool gpt2 = t.config.kind == TrialKind::gpt2;
-    const std::string out_dir = (fs::path(artifacts_root) / "trials" / t.hash.substr(0, 16)).string();
+    const std::string out_dir =
+        (fs::path(artifacts_root) / "trials" / t.hash.substr(0, 16)).string();
     insert_trial.bind(1, t.hash).bind(2, t.label).bind(3, to_string(t.config.kind));
     if (gpt2) {
       const Schedule& s = t.config.locality.schedule;
       insert_trial.bind(4, canon["locality"]["mechanism"].get<std::string>())
           .bind(5, canon["locality"]["schedule"].get<std::string>());
-      if (s.kind() == Schedule::Kind::polynomial) insert_trial.bind(6, s.beta());
-      else insert_trial.bind_null(6);
+      if (s.kind() == Schedule::Kind::polynomial)
+        insert_trial.bind(6, s.beta());
+      else
+        insert_trial.bind_null(6);
       insert_trial.bind(8, t.config.model.n_layer);
     } else {
       insert_trial.bind_null(4).bind_null(5).bind_null(6).bind_null(8);
@@ -195,14 +224,19 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
         .bind(12, out_dir)
         .bind(13, now);
     insert_trial.run();
-    if (db_.changes() > 0) ++out.new_trials;
-    else ++out.known_trials;
-    link.bind(1, out.sweep_id).bind(2, t.hash).bind(3, static_cast<int64_t>(i)).bind(4, assignment).run();
+    if (db_.changes() > 0)
+      ++out.new_trials;
+    else
+      ++out.known_trials;
+    link.bind(1, out.sweep_id)
+        .bind(2, t.hash)
+        .bind(3, static_cast<int64_t>(i))
+        .bind(4, assignment)
+        .run();
   }
   tx.commit();
   return out;
 }
-
 
 std::vector<int64_t> ResultsStore::dead_runs(const RunInfo& info, double lease_s) {
   auto live = db_.prepare(
@@ -219,17 +253,20 @@ std::vector<int64_t> ResultsStore::dead_runs(const RunInfo& info, double lease_s
     const bool known_dead = (same_host && !local_process_alive(pid)) ||
                             (!job.empty() && job == info.slurm_job_id) || age > lease_s;
     if (!known_dead)
-      throw InputError("another locsweep run (run " + std::to_string(id) + ", host " + host + ", pid " +
-                       std::to_string(pid) + (job.empty() ? "" : ", Slurm job " + job) +
-                       ") is using '" + db_.path() + "' (heartbeat " + std::to_string(static_cast<int>(age)) +
-                       " s ago). Wait for it to finish; if it died on another machine, its lease expires " +
-                       std::to_string(static_cast<int>(lease_s)) + " s after its last heartbeat.");
+      throw InputError(
+          "another locsweep run (run " + std::to_string(id) + ", host " + host + ", pid " +
+          std::to_string(pid) + (job.empty() ? "" : ", Slurm job " + job) + ") is using '" +
+          db_.path() + "' (heartbeat " + std::to_string(static_cast<int>(age)) +
+          " s ago). Wait for it to finish; if it died on another machine, its lease expires " +
+          std::to_string(static_cast<int>(lease_s)) + " s after its last heartbeat.");
     dead.push_back(id);
   }
   return dead;
 }
 
-void ResultsStore::check_no_live_run(const RunInfo& info, double lease_s) { (void)dead_runs(info, lease_s); }
+void ResultsStore::check_no_live_run(const RunInfo& info, double lease_s) {
+  (void)dead_runs(info, lease_s);
+}
 
 int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double lease_s) {
   Transaction tx(db_);
@@ -238,7 +275,8 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
   for (int64_t id : dead) {
     auto close_attempts = db_.prepare(
         "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
-        "message = 'its run ended without closing it (the job was killed); resumed from the last checkpoint' "
+        "message = 'its run ended without closing it (the job was killed); resumed from the last "
+        "checkpoint' "
         "WHERE run_id = ? AND status = 'running'");
     close_attempts.bind(1, now).bind(2, id).run();
     auto close_run = db_.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ?");
@@ -247,11 +285,14 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
   // No run is alive now, so no trial can be running.
   db_.exec("UPDATE trials SET status = 'pending' WHERE status = 'running'");
   auto insert = db_.prepare(
-      "INSERT INTO runs(sweep_id, host, pid, ranks, slurm_job_id, command, started_at, heartbeat_at, status) "
+      "INSERT INTO runs(sweep_id, host, pid, ranks, slurm_job_id, command, started_at, "
+      "heartbeat_at, status) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')");
   insert.bind(1, sweep_id).bind(2, info.host).bind(3, info.pid).bind(4, info.ranks);
-  if (info.slurm_job_id.empty()) insert.bind_null(5);
-  else insert.bind(5, info.slurm_job_id);
+  if (info.slurm_job_id.empty())
+    insert.bind_null(5);
+  else
+    insert.bind(5, info.slurm_job_id);
   insert.bind(6, info.command).bind(7, now).bind(8, now).run();
   const int64_t run_id = db_.last_insert_rowid();
   tx.commit();
@@ -272,14 +313,16 @@ void ResultsStore::heartbeat(int64_t run_id) {
 }
 
 void ResultsStore::end_run(int64_t run_id, std::string_view status) {
-  auto stmt = db_.prepare("UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?");
+  auto stmt =
+      db_.prepare("UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?");
   const std::string now = utc_now();
   stmt.bind(1, status).bind(2, now).bind(3, now).bind(4, run_id).run();
 }
 
 std::vector<TrialRecord> ResultsStore::sweep_trials(int64_t sweep_id) {
   auto stmt = db_.prepare(
-      "SELECT t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, t.cost, "
+      "SELECT t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, "
+      "t.cost, "
       "t.out_dir, t.config_json FROM sweep_trials st JOIN trials t ON t.hash = st.trial_hash "
       "WHERE st.sweep_id = ? ORDER BY st.position");
   stmt.bind(1, sweep_id);
@@ -293,7 +336,8 @@ ResultsStore::OpenTrials ResultsStore::open_trials(int64_t sweep_id) {
   // CROSS JOIN fixes the loop order: the few unfinished trials (trials_by_status), then
   // their link to this sweep.
   auto stmt = db_.prepare(
-      "SELECT t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, t.cost, "
+      "SELECT t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, "
+      "t.cost, "
       "t.out_dir, t.config_json FROM trials t CROSS JOIN sweep_trials st "
       "ON st.sweep_id = ? AND st.trial_hash = t.hash WHERE t.status IN ('pending', 'running')");
   stmt.bind(1, sweep_id);
@@ -302,7 +346,8 @@ ResultsStore::OpenTrials ResultsStore::open_trials(int64_t sweep_id) {
             [](const TrialRecord& a, const TrialRecord& b) { return a.position < b.position; });
   auto counts = db_.prepare(
       "SELECT (SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1), "
-      "(SELECT count(*) FROM trials t CROSS JOIN sweep_trials st ON st.sweep_id = ?1 AND st.trial_hash = t.hash "
+      "(SELECT count(*) FROM trials t CROSS JOIN sweep_trials st ON st.sweep_id = ?1 AND "
+      "st.trial_hash = t.hash "
       "WHERE t.status = 'failed')");
   counts.bind(1, sweep_id);
   counts.step();
@@ -329,27 +374,46 @@ void ResultsStore::commit_batch() {
   batch_open_ = false;
 }
 
-int64_t ResultsStore::start_attempt(const std::string& hash, int number, int64_t run_id, const AttemptStart& s) {
+int64_t ResultsStore::start_attempt(const std::string& hash, int number, int64_t run_id,
+                                    const AttemptStart& s) {
   auto& insert = cached(
-      "INSERT INTO attempts(trial_hash, number, run_id, worker_rank, host, pid, device, status, started_at, "
+      "INSERT INTO attempts(trial_hash, number, run_id, worker_rank, host, pid, device, status, "
+      "started_at, "
       "manifest_json) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)");
-  insert.bind(1, hash).bind(2, number).bind(3, run_id).bind(4, s.worker_rank).bind(5, s.host).bind(6, s.pid)
-      .bind(7, s.device).bind(8, utc_now()).bind(9, s.manifest.dump()).run();
+  insert.bind(1, hash)
+      .bind(2, number)
+      .bind(3, run_id)
+      .bind(4, s.worker_rank)
+      .bind(5, s.host)
+      .bind(6, s.pid)
+      .bind(7, s.device)
+      .bind(8, utc_now())
+      .bind(9, s.manifest.dump())
+      .run();
   const int64_t id = db_.last_insert_rowid();
   auto& trial = cached("UPDATE trials SET status = 'running', attempts = ? WHERE hash = ?");
   trial.bind(1, number).bind(2, hash).run();
   return id;
 }
 
-void ResultsStore::record_step(const std::string& hash, int64_t attempt_id, const std::string& split, int64_t step,
-                               double loss, std::optional<double> lr, std::optional<double> tokens_per_s,
+void ResultsStore::record_step(const std::string& hash, int64_t attempt_id,
+                               const std::string& split, int64_t step, double loss,
+                               std::optional<double> lr, std::optional<double> tokens_per_s,
                                std::optional<double> penalty) {
   // A resumed attempt recomputes the steps after its checkpoint; replace, never duplicate.
   auto& stmt = cached(
-      "INSERT OR REPLACE INTO step_metrics(trial_hash, split, step, loss, lr, tokens_per_s, penalty, attempt_id) "
+      "INSERT OR REPLACE INTO step_metrics(trial_hash, split, step, loss, lr, tokens_per_s, "
+      "penalty, attempt_id) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-  stmt.bind(1, hash).bind(2, split).bind(3, step).bind(4, loss).bind(5, lr).bind(6, tokens_per_s)
-      .bind(7, penalty).bind(8, attempt_id).run();
+  stmt.bind(1, hash)
+      .bind(2, split)
+      .bind(3, step)
+      .bind(4, loss)
+      .bind(5, lr)
+      .bind(6, tokens_per_s)
+      .bind(7, penalty)
+      .bind(8, attempt_id)
+      .run();
 }
 
 void ResultsStore::record_checkpoint(const std::string& hash, int64_t step) {
@@ -360,22 +424,35 @@ void ResultsStore::record_checkpoint(const std::string& hash, int64_t step) {
 void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, const TrialResult& r,
                                   TrialStatus trial_status, int retries_used) {
   const std::string now = utc_now();
-  const char* attempt_status = r.outcome == Outcome::done ? "done"
+  const char* attempt_status = r.outcome == Outcome::done          ? "done"
                                : (r.outcome == Outcome::preempted) ? "interrupted"
                                                                    : "failed";
   auto& attempt = cached(
       "UPDATE attempts SET status = ?, outcome = ?, message = ?, resumed_from = ?, steps_done = ?, "
       "ended_at = ?, device = COALESCE(NULLIF(?, ''), device) WHERE id = ?");
-  attempt.bind(1, attempt_status).bind(2, to_string(r.outcome)).bind(3, r.message).bind(4, r.resumed_from)
-      .bind(5, r.steps_done).bind(6, now).bind(7, r.device).bind(8, attempt_id).run();
+  attempt.bind(1, attempt_status)
+      .bind(2, to_string(r.outcome))
+      .bind(3, r.message)
+      .bind(4, r.resumed_from)
+      .bind(5, r.steps_done)
+      .bind(6, now)
+      .bind(7, r.device)
+      .bind(8, attempt_id)
+      .run();
 
   auto& trial = cached(
       "UPDATE trials SET status = ?, retries_used = ?, outcome = ?, message = ?, finished_at = ?, "
-      "val_loss = ?, val_ppl = ?, val_tokens = ?, train_loss = ?, steps_done = ?, seconds = ? WHERE hash = ?");
+      "val_loss = ?, val_ppl = ?, val_tokens = ?, train_loss = ?, steps_done = ?, seconds = ? "
+      "WHERE hash = ?");
   const bool done = trial_status == TrialStatus::done;
-  trial.bind(1, to_string(trial_status)).bind(2, retries_used).bind(3, to_string(r.outcome)).bind(4, r.message);
-  if (trial_status == TrialStatus::done || trial_status == TrialStatus::failed) trial.bind(5, now);
-  else trial.bind_null(5);
+  trial.bind(1, to_string(trial_status))
+      .bind(2, retries_used)
+      .bind(3, to_string(r.outcome))
+      .bind(4, r.message);
+  if (trial_status == TrialStatus::done || trial_status == TrialStatus::failed)
+    trial.bind(5, now);
+  else
+    trial.bind_null(5);
   if (done && r.val_tokens > 0) {
     trial.bind(6, r.val_loss).bind(7, r.val_ppl).bind(8, r.val_tokens).bind(9, r.train_loss);
   } else {
@@ -385,23 +462,44 @@ void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, c
 
   if (!done) return;
   auto& head = cached(
-      "INSERT OR REPLACE INTO head_metrics(trial_hash, layer, head, lambda, entropy_bits, entropy_norm, "
+      "INSERT OR REPLACE INTO head_metrics(trial_hash, layer, head, lambda, entropy_bits, "
+      "entropy_norm, "
       "in_block_mass, mean_distance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   for (const auto& h : r.heads)
-    head.bind(1, hash).bind(2, h.layer).bind(3, h.head).bind(4, h.lambda).bind(5, h.entropy_bits)
-        .bind(6, h.entropy_norm).bind(7, h.in_block_mass).bind(8, h.mean_distance).run();
+    head.bind(1, hash)
+        .bind(2, h.layer)
+        .bind(3, h.head)
+        .bind(4, h.lambda)
+        .bind(5, h.entropy_bits)
+        .bind(6, h.entropy_norm)
+        .bind(7, h.in_block_mass)
+        .bind(8, h.mean_distance)
+        .run();
   auto& artifact = cached(
-      "INSERT OR REPLACE INTO artifacts(trial_hash, kind, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT OR REPLACE INTO artifacts(trial_hash, kind, path, bytes, sha256, created_at) VALUES "
+      "(?, ?, ?, ?, ?, ?)");
   for (const auto& a : r.artifacts)
-    artifact.bind(1, hash).bind(2, a.kind).bind(3, a.path).bind(4, a.bytes).bind(5, a.sha256).bind(6, now).run();
+    artifact.bind(1, hash)
+        .bind(2, a.kind)
+        .bind(3, a.path)
+        .bind(4, a.bytes)
+        .bind(5, a.sha256)
+        .bind(6, now)
+        .run();
 }
 
-void ResultsStore::record_slurm_job(int64_t sweep_id, const std::string& job_id, const std::string& script_path,
-                                    const nlohmann::json& options) {
+void ResultsStore::record_slurm_job(int64_t sweep_id, const std::string& job_id,
+                                    const std::string& script_path, const nlohmann::json& options) {
   auto stmt = db_.prepare(
-      "INSERT OR REPLACE INTO slurm_jobs(job_id, sweep_id, script_path, options_json, submitted_at) "
+      "INSERT OR REPLACE INTO slurm_jobs(job_id, sweep_id, script_path, options_json, "
+      "submitted_at) "
       "VALUES (?, ?, ?, ?, ?)");
-  stmt.bind(1, job_id).bind(2, sweep_id).bind(3, script_path).bind(4, options.dump()).bind(5, utc_now()).run();
+  stmt.bind(1, job_id)
+      .bind(2, sweep_id)
+      .bind(3, script_path)
+      .bind(4, options.dump())
+      .bind(5, utc_now())
+      .run();
 }
 
 }  // namespace locsweep

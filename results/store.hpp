@@ -98,10 +98,11 @@ class ResultsStore {
   void commit_batch();
   bool in_batch() const { return batch_open_; }
 
-  int64_t start_attempt(const std::string& hash, int number, int64_t run_id, const AttemptStart& start);
-  void record_step(const std::string& hash, int64_t attempt_id, const std::string& split, int64_t step,
-                   double loss, std::optional<double> lr, std::optional<double> tokens_per_s,
-                   std::optional<double> penalty);
+  int64_t start_attempt(const std::string& hash, int number, int64_t run_id,
+                        const AttemptStart& start);
+  void record_step(const std::string& hash, int64_t attempt_id, const std::string& split,
+                   int64_t step, double loss, std::optional<double> lr,
+                   std::optional<double> tokens_per_s, std::optional<double> penalty);
   void record_checkpoint(const std::string& hash, int64_t step);
   // Closes an attempt with its result and sets the trial's status (pending again when the
   // attempt will be retried or resumed).

@@ -13,9 +13,10 @@ namespace locsweep {
 using nlohmann::json;
 
 double t_quantile_975(int dof) {
-  static constexpr double kTable[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                                      2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                                      2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  static constexpr double kTable[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                      2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                                      2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                                      2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
   if (dof < 1) return 0.0;
   if (dof <= 30) return kTable[dof - 1];
   return 1.96 + 2.4 / dof;  // close to the exact values beyond 30
@@ -28,8 +29,8 @@ struct Trial {
   int seed = 0, position = 0;
   double ppl = 0;
   json canonical;
-  std::string group;     // canonical without the seed
-  std::string baseline;  // canonical without seed and locality: same data, model, training
+  std::string group;             // canonical without the seed
+  std::string baseline;          // canonical without seed and locality: same data, model, training
   std::vector<LayerRow> layers;  // per layer, averaged over heads
 };
 
@@ -49,7 +50,8 @@ std::optional<std::string> lookup(const Trial& t, const std::string& key) {
   size_t start = 0;
   for (size_t dot;; start = dot + 1) {
     dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string part =
+        key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!node->is_object() || !node->contains(part)) return std::nullopt;
     node = &(*node)[part];
     if (dot == std::string::npos) break;
@@ -92,20 +94,24 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
       if (all.size() > 1) {
         std::string list;
         for (const auto& n : all) list += (list.empty() ? "" : ", ") + n;
-        throw InputError("'" + db.path() + "' holds several sweeps (" + list + "); choose one with --sweep");
+        throw InputError("'" + db.path() + "' holds several sweeps (" + list +
+                         "); choose one with --sweep");
       }
       sweep = all.front();
     } else if (std::find(all.begin(), all.end(), sweep) == all.end()) {
       std::string list;
       for (const auto& n : all) list += (list.empty() ? "" : ", ") + n;
-      throw InputError("no sweep named '" + sweep + "' in '" + db.path() + "' (it has: " + list + ")");
+      throw InputError("no sweep named '" + sweep + "' in '" + db.path() + "' (it has: " + list +
+                       ")");
     }
   }
   table.sweep = sweep;
 
   auto stmt = db.prepare(
-      "SELECT t.hash, t.label, t.status, t.seed, st.position, t.val_ppl, t.canonical_json, st.assignment_json "
-      "FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = st.trial_hash "
+      "SELECT t.hash, t.label, t.status, t.seed, st.position, t.val_ppl, t.canonical_json, "
+      "st.assignment_json "
+      "FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = "
+      "st.trial_hash "
       "WHERE s.name = ? ORDER BY st.position");
   stmt.bind(1, sweep);
   std::vector<Trial> trials;
@@ -123,7 +129,8 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     const json assignment = json::parse(stmt.text(7));
     for (const auto& [key, value] : assignment.items()) {
       if (key == "seed" || key == "locality.schedule" || key == "locality.mechanism") continue;
-      t.config += " " + key.substr(key.rfind('.') + 1) + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+      t.config += " " + key.substr(key.rfind('.') + 1) + "=" +
+                  (value.is_string() ? value.get<std::string>() : value.dump());
     }
     t.group = without(t.canonical, {"seed"}).dump();
     json base = without(t.canonical, {"seed", "locality"});
@@ -134,11 +141,13 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
 
   // Filters: each key must be known for at least one trial, so typos are errors, not empty tables.
   for (const auto& [key, value] : q.where) {
-    const bool known = std::any_of(trials.begin(), trials.end(), [&](const Trial& t) { return lookup(t, key).has_value(); });
+    const bool known = std::any_of(trials.begin(), trials.end(),
+                                   [&](const Trial& t) { return lookup(t, key).has_value(); });
     if (!known)
-      throw InputError("--where: unknown column '" + key +
-                       "' (valid: label, status, hash, mechanism, schedule, seed, or a config key such as "
-                       "train.lr or locality.kappa)");
+      throw InputError(
+          "--where: unknown column '" + key +
+          "' (valid: label, status, hash, mechanism, schedule, seed, or a config key such as "
+          "train.lr or locality.kappa)");
     std::erase_if(trials, [&](const Trial& t) {
       const auto v = lookup(t, key);
       return !v || !value_matches(*v, value);
@@ -146,24 +155,29 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
   }
 
   auto heads = db.prepare(
-      "SELECT layer, avg(lambda), avg(entropy_bits), avg(entropy_norm), avg(in_block_mass), avg(mean_distance) "
+      "SELECT layer, avg(lambda), avg(entropy_bits), avg(entropy_norm), avg(in_block_mass), "
+      "avg(mean_distance) "
       "FROM head_metrics WHERE trial_hash = ? GROUP BY layer ORDER BY layer");
   for (auto& t : trials) {
     ++table.trials;
-    if (t.status == "done") ++table.done;
-    else if (t.status == "failed") ++table.failed;
-    else ++table.pending;
+    if (t.status == "done")
+      ++table.done;
+    else if (t.status == "failed")
+      ++table.failed;
+    else
+      ++table.pending;
     heads.bind(1, t.hash);
     while (heads.step())
-      t.layers.push_back({"", static_cast<int>(heads.integer(0)), heads.real(1), heads.real(2), heads.real(3),
-                          heads.real(4), heads.real(5)});
+      t.layers.push_back({"", static_cast<int>(heads.integer(0)), heads.real(1), heads.real(2),
+                          heads.real(3), heads.real(4), heads.real(5)});
     heads.reset();
   }
 
   // Distributed trials by (baseline, seed): the denominators of the ratios.
   std::map<std::string, double> distributed;
   for (const auto& t : trials)
-    if (t.status == "done" && t.canonical["locality"].value("mechanism", "") == "none") distributed[t.baseline] = t.ppl;
+    if (t.status == "done" && t.canonical["locality"].value("mechanism", "") == "none")
+      distributed[t.baseline] = t.ppl;
 
   std::map<std::string, std::vector<const Trial*>> groups;
   for (const auto& t : trials)
@@ -179,9 +193,9 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     row.canonical = without(first.canonical, {"seed"});
     row.position = first.position;
     if (row.schedule.rfind("poly:", 0) == 0) row.beta = std::stod(row.schedule.substr(5));
-    static const std::map<std::string, double> named = {{"linear", 1}, {"quadratic", 2}, {"cubic", 3}, {"quartic", 4},
-                                                       {"quintic", 5}, {"sextic", 6}, {"septic", 7}, {"octic", 8},
-                                                       {"nonic", 9}, {"decic", 10}};
+    static const std::map<std::string, double> named = {
+        {"linear", 1}, {"quadratic", 2}, {"cubic", 3}, {"quartic", 4}, {"quintic", 5},
+        {"sextic", 6}, {"septic", 7},    {"octic", 8}, {"nonic", 9},   {"decic", 10}};
     if (named.count(row.schedule)) row.beta = named.at(row.schedule);
     row.seeds = static_cast<int>(members.size());
     std::vector<double> ppl, ratios;
@@ -190,7 +204,8 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     row.lambda_max = 0;
     for (const Trial* t : members) {
       ppl.push_back(t->ppl);
-      if (auto it = distributed.find(t->baseline); it != distributed.end()) ratios.push_back(t->ppl / it->second);
+      if (auto it = distributed.find(t->baseline); it != distributed.end())
+        ratios.push_back(t->ppl / it->second);
       if (!t->layers.empty()) {
         ent_first += t->layers.front().entropy_bits;
         ent_last += t->layers.back().entropy_bits;
@@ -209,13 +224,16 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     double var = 0;
     for (double p : ppl) var += (p - row.ppl_mean) * (p - row.ppl_mean);
     row.ppl_std = ppl.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
-    row.ppl_ci95 = ppl.size() > 1 ? t_quantile_975(static_cast<int>(n) - 1) * row.ppl_std / std::sqrt(n) : 0.0;
+    row.ppl_ci95 =
+        ppl.size() > 1 ? t_quantile_975(static_cast<int>(n) - 1) * row.ppl_std / std::sqrt(n) : 0.0;
     if (!ratios.empty()) {
       const double rn = static_cast<double>(ratios.size());
       row.ratio = std::accumulate(ratios.begin(), ratios.end(), 0.0) / rn;
       double rv = 0;
       for (double r : ratios) rv += (r - *row.ratio) * (r - *row.ratio);
-      row.ratio_ci95 = ratios.size() > 1 ? t_quantile_975(static_cast<int>(rn) - 1) * std::sqrt(rv / (rn - 1)) / std::sqrt(rn) : 0.0;
+      row.ratio_ci95 = ratios.size() > 1 ? t_quantile_975(static_cast<int>(rn) - 1) *
+                                               std::sqrt(rv / (rn - 1)) / std::sqrt(rn)
+                                         : 0.0;
       ratio_of_group[key] = *row.ratio;
     }
     row.entropy_first = ent_first / n;
@@ -250,12 +268,14 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     // Only defined when the localist model is worse than the baseline (R_loc > 1): the share
     // of its excess that this schedule closes. With R_loc <= 1 there is no gap to close.
     if (it != ratio_of_group.end() && it->second > 1.0 + 1e-12)
-      row.gap_closed = 100.0 * (it->second - *row.ratio) / (it->second - 1.0) + 0.0;  // + 0: no "-0.0"
+      row.gap_closed =
+          100.0 * (it->second - *row.ratio) / (it->second - 1.0) + 0.0;  // + 0: no "-0.0"
   }
 
   static const std::set<std::string> sorts = {"position", "ppl", "ratio", "gap", "beta", "config"};
   if (!sorts.count(q.sort))
-    throw InputError("--sort: unknown column '" + q.sort + "' (valid: position, ppl, ratio, gap, beta, config)");
+    throw InputError("--sort: unknown column '" + q.sort +
+                     "' (valid: position, ppl, ratio, gap, beta, config)");
   auto key = [&](const ConfigRow& r) -> double {
     if (q.sort == "ppl") return r.ppl_mean;
     if (q.sort == "ratio") return r.ratio.value_or(INFINITY);
@@ -263,35 +283,41 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     if (q.sort == "beta") return r.beta.value_or(r.schedule == "localist" ? 1e9 : -1.0);
     return r.position;
   };
-  std::stable_sort(table.rows.begin(), table.rows.end(), [&](const ConfigRow& a, const ConfigRow& b) {
-    if (q.sort == "config") return q.descending ? a.config > b.config : a.config < b.config;
-    return q.descending ? key(a) > key(b) : key(a) < key(b);
-  });
+  std::stable_sort(table.rows.begin(), table.rows.end(),
+                   [&](const ConfigRow& a, const ConfigRow& b) {
+                     if (q.sort == "config")
+                       return q.descending ? a.config > b.config : a.config < b.config;
+                     return q.descending ? key(a) > key(b) : key(a) < key(b);
+                   });
   return table;
 }
 
 std::string render_results(const ResultsTable& t, TableFormat format, bool per_layer) {
   const std::vector<std::string> header =
-      per_layer ? std::vector<std::string>{"config", "layer", "lambda", "entropy_bits", "entropy_norm", "in_block_mass",
+      per_layer ? std::vector<std::string>{"config",       "layer",        "lambda",
+                                           "entropy_bits", "entropy_norm", "in_block_mass",
                                            "mean_distance"}
-                : std::vector<std::string>{"config", "mechanism", "schedule", "beta", "lambda", "seeds", "ppl",
-                                           "ppl_std", "ppl_ci95", "ratio", "gap_closed_pct", "entropy_first",
-                                           "entropy_last", "in_block_mass"};
+                : std::vector<std::string>{
+                      "config",         "mechanism",     "schedule",     "beta",         "lambda",
+                      "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
+                      "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
   std::vector<std::vector<std::string>> cells;
   if (per_layer) {
     for (const auto& r : t.rows)
       for (const auto& l : r.layers)
-      cells.push_back({l.config, std::to_string(l.layer), fmt::format("{:.4f}", l.lambda),
-                       fmt::format("{:.3f}", l.entropy_bits), fmt::format("{:.3f}", l.entropy_norm),
-                       fmt::format("{:.3f}", l.in_block_mass), fmt::format("{:.2f}", l.mean_distance)});
+        cells.push_back(
+            {l.config, std::to_string(l.layer), fmt::format("{:.4f}", l.lambda),
+             fmt::format("{:.3f}", l.entropy_bits), fmt::format("{:.3f}", l.entropy_norm),
+             fmt::format("{:.3f}", l.in_block_mass), fmt::format("{:.2f}", l.mean_distance)});
   } else {
     for (const auto& r : t.rows)
-      cells.push_back({r.config, r.mechanism, r.schedule, fmt_opt(r.beta, "{:g}"),
-                       fmt::format("{:.2g}-{:.2g}", r.lambda_min, r.lambda_max), std::to_string(r.seeds),
-                       fmt::format("{:.3f}", r.ppl_mean), fmt::format("{:.3f}", r.ppl_std),
-                       fmt::format("{:.3f}", r.ppl_ci95), fmt_opt(r.ratio, "{:.3f}"), fmt_opt(r.gap_closed, "{:.1f}"),
-                       fmt::format("{:.3f}", r.entropy_first), fmt::format("{:.3f}", r.entropy_last),
-                       fmt::format("{:.3f}", r.in_block_mass)});
+      cells.push_back(
+          {r.config, r.mechanism, r.schedule, fmt_opt(r.beta, "{:g}"),
+           fmt::format("{:.2g}-{:.2g}", r.lambda_min, r.lambda_max), std::to_string(r.seeds),
+           fmt::format("{:.3f}", r.ppl_mean), fmt::format("{:.3f}", r.ppl_std),
+           fmt::format("{:.3f}", r.ppl_ci95), fmt_opt(r.ratio, "{:.3f}"),
+           fmt_opt(r.gap_closed, "{:.1f}"), fmt::format("{:.3f}", r.entropy_first),
+           fmt::format("{:.3f}", r.entropy_last), fmt::format("{:.3f}", r.in_block_mass)});
   }
 
   if (format == TableFormat::json) {
@@ -299,29 +325,45 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
     if (per_layer) {
       for (const auto& r : t.rows)
         for (const auto& l : r.layers)
-        rows.push_back({{"config", l.config}, {"layer", l.layer}, {"lambda", l.lambda}, {"entropy_bits", l.entropy_bits},
-                        {"entropy_norm", l.entropy_norm}, {"in_block_mass", l.in_block_mass},
-                        {"mean_distance", l.mean_distance}});
+          rows.push_back({{"config", l.config},
+                          {"layer", l.layer},
+                          {"lambda", l.lambda},
+                          {"entropy_bits", l.entropy_bits},
+                          {"entropy_norm", l.entropy_norm},
+                          {"in_block_mass", l.in_block_mass},
+                          {"mean_distance", l.mean_distance}});
     } else {
       for (const auto& r : t.rows) {
         auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-        rows.push_back({{"config", r.config}, {"mechanism", r.mechanism}, {"schedule", r.schedule}, {"beta", opt(r.beta)},
-                        {"lambda_min", r.lambda_min}, {"lambda_max", r.lambda_max}, {"seeds", r.seeds},
-                        {"ppl", r.ppl_mean}, {"ppl_std", r.ppl_std}, {"ppl_ci95", r.ppl_ci95}, {"ratio", opt(r.ratio)},
-                        {"ratio_ci95", opt(r.ratio_ci95)}, {"gap_closed_pct", opt(r.gap_closed)},
-                        {"entropy_first", r.entropy_first}, {"entropy_last", r.entropy_last},
+        rows.push_back({{"config", r.config},
+                        {"mechanism", r.mechanism},
+                        {"schedule", r.schedule},
+                        {"beta", opt(r.beta)},
+                        {"lambda_min", r.lambda_min},
+                        {"lambda_max", r.lambda_max},
+                        {"seeds", r.seeds},
+                        {"ppl", r.ppl_mean},
+                        {"ppl_std", r.ppl_std},
+                        {"ppl_ci95", r.ppl_ci95},
+                        {"ratio", opt(r.ratio)},
+                        {"ratio_ci95", opt(r.ratio_ci95)},
+                        {"gap_closed_pct", opt(r.gap_closed)},
+                        {"entropy_first", r.entropy_first},
+                        {"entropy_last", r.entropy_last},
                         {"in_block_mass", r.in_block_mass}});
       }
     }
-    return json{{"sweep", t.sweep}, {"trials", t.trials}, {"done", t.done}, {"failed", t.failed},
-                {"pending", t.pending}, {"rows", rows}}
-               .dump(2) + "\n";
+    return json{{"sweep", t.sweep},   {"trials", t.trials},   {"done", t.done},
+                {"failed", t.failed}, {"pending", t.pending}, {"rows", rows}}
+               .dump(2) +
+           "\n";
   }
   if (format == TableFormat::csv) return render_text_table(header, cells, TextTableFormat::csv);
   const bool md = format == TableFormat::markdown;
-  return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "", t.sweep,
-                     t.trials, t.done, t.failed, t.pending, md ? "**" : "") +
-         render_text_table(header, cells, md ? TextTableFormat::markdown : TextTableFormat::aligned);
+  return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "",
+                     t.sweep, t.trials, t.done, t.failed, t.pending, md ? "**" : "") +
+         render_text_table(header, cells,
+                           md ? TextTableFormat::markdown : TextTableFormat::aligned);
 }
 
 }  // namespace locsweep

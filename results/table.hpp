@@ -21,22 +21,21 @@ struct LayerRow {
 };
 
 struct ConfigRow {
-  std::string config;     // "block quintic" plus other grid axes ("lr=0.001"); no seed
+  std::string config;  // "block quintic" plus other grid axes ("lr=0.001"); no seed
   std::string mechanism, schedule;
   std::optional<double> beta;
   double lambda_min = 0, lambda_max = 0;
-  int seeds = 0;          // done trials aggregated
+  int seeds = 0;                                   // done trials aggregated
   double ppl_mean = 0, ppl_std = 0, ppl_ci95 = 0;  // CI: half-width, Student t
-  std::optional<double> ratio;       // mean over seeds of PPL / PPL(distributed, same seed)
+  std::optional<double> ratio;  // mean over seeds of PPL / PPL(distributed, same seed)
   std::optional<double> ratio_ci95;
   std::optional<double> gap_closed;  // percent: (R_loc - R) / (R_loc - 1) * 100; only if R_loc > 1
   double entropy_first = 0, entropy_last = 0;  // bits, mean over heads (and seeds)
   double in_block_mass = 0;                    // mean over layers, heads, seeds
   int position = 0;                            // first appearance in the plan
   nlohmann::json canonical;                    // the configuration without its seed
-  std::vector<LayerRow> layers;              // per layer, means over heads and seeds
+  std::vector<LayerRow> layers;                // per layer, means over heads and seeds
 };
-
 
 struct ResultsTable {
   std::string sweep;
@@ -45,9 +44,9 @@ struct ResultsTable {
 };
 
 struct ResultsQuery {
-  std::string sweep;                                  // empty: the only sweep in the database
+  std::string sweep;                                       // empty: the only sweep in the database
   std::vector<std::pair<std::string, std::string>> where;  // key=value filters on trials
-  std::string sort = "position";                      // position | ppl | ratio | gap | beta | config
+  std::string sort = "position";  // position | ppl | ratio | gap | beta | config
   bool descending = false;
 };
 

@@ -17,7 +17,8 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 std::string render_text_table(const std::vector<std::string>& header,
-                              const std::vector<std::vector<std::string>>& rows, TextTableFormat format) {
+                              const std::vector<std::vector<std::string>>& rows,
+                              TextTableFormat format) {
   std::string out;
   if (format == TextTableFormat::csv) {
     auto line = [&](const std::vector<std::string>& cells) {
@@ -31,7 +32,8 @@ std::string render_text_table(const std::vector<std::string>& header,
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   const bool md = format == TextTableFormat::markdown;
   auto line = [&](const std::vector<std::string>& cells) {
     std::string s = md ? "|" : "";
@@ -46,7 +48,8 @@ std::string render_text_table(const std::vector<std::string>& header,
   out += line(header);
   std::string rule = md ? "|" : "";
   for (size_t i = 0; i < header.size(); ++i)
-    rule += md ? std::string(width[i] + 2, '-') + "|" : std::string(width[i], '-') + (i + 1 < header.size() ? "  " : "");
+    rule += md ? std::string(width[i] + 2, '-') + "|"
+               : std::string(width[i], '-') + (i + 1 < header.size() ? "  " : "");
   out += rule + "\n";
   for (const auto& r : rows) out += line(r);
   return out;

@@ -10,6 +10,7 @@ namespace locsweep {
 enum class TextTableFormat { aligned, csv, markdown };
 
 std::string render_text_table(const std::vector<std::string>& header,
-                              const std::vector<std::vector<std::string>>& rows, TextTableFormat format);
+                              const std::vector<std::vector<std::string>>& rows,
+                              TextTableFormat format);
 
 }  // namespace locsweep

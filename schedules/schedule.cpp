@@ -145,7 +145,8 @@ Schedule Schedule::parse(std::string_view spec_in) {
   if (head == "poly" || head == "polynomial") {
     const auto parts = split(rest, ':');
     if (rest.empty() || (parts.size() != 1 && parts.size() != 3))
-      fail("'" + std::string(spec) + "': write poly:<beta> or poly:<beta>:<lambda_min>:<lambda_max>");
+      fail("'" + std::string(spec) +
+           "': write poly:<beta> or poly:<beta>:<lambda_min>:<lambda_max>");
     const double beta = parse_number(parts[0], "polynomial beta");
     if (parts.size() == 1) return polynomial(beta);
     return polynomial(beta, parse_number(parts[1], "lambda_min"),
@@ -175,8 +176,8 @@ std::vector<double> Schedule::lambdas(int n_layer) const {
     }
     case Kind::explicit_values:
       if (values_.size() != out.size())
-        fail("explicit schedule has " + std::to_string(values_.size()) + " values but the model has " +
-             std::to_string(n_layer) + " layers");
+        fail("explicit schedule has " + std::to_string(values_.size()) +
+             " values but the model has " + std::to_string(n_layer) + " layers");
       out = values_;
       break;
   }
@@ -202,8 +203,7 @@ std::string Schedule::canonical() const {
       return "reverse:" + inner_->canonical();
     case Kind::explicit_values: {
       std::string out = "[";
-      for (size_t i = 0; i < values_.size(); ++i)
-        out += (i ? "," : "") + format_number(values_[i]);
+      for (size_t i = 0; i < values_.size(); ++i) out += (i ? "," : "") + format_number(values_[i]);
       return out + "]";
     }
   }

@@ -13,11 +13,16 @@ using nlohmann::json;
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "nothing (null)";
-    case YAML::NodeType::Undefined: return "nothing";
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    case YAML::NodeType::Undefined:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
   }
   return "?";
 }
@@ -37,8 +42,7 @@ int read_int(const YAML::Node& node, int lo, int hi) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != text.size())
-    throw FieldError{"expected an integer, got '" + text + "'"};
+  if (used == 0 || used != text.size()) throw FieldError{"expected an integer, got '" + text + "'"};
   if (value < lo || value > hi)
     throw FieldError{"must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
                      ", got " + text};
@@ -54,12 +58,14 @@ double read_double(const YAML::Node& node, Range range) {
   const std::string& text = scalar(node, "a number");
   double value = 0;
   // YAML's own reading, so .inf and .nan are recognised (and then refused as not finite).
-  if (!YAML::convert<double>::decode(node, value)) throw FieldError{"expected a number, got '" + text + "'"};
+  if (!YAML::convert<double>::decode(node, value))
+    throw FieldError{"expected a number, got '" + text + "'"};
   if (!std::isfinite(value)) throw FieldError{"must be a finite number, got '" + text + "'"};
   const bool low = range.lo_open ? value <= range.lo : value < range.lo;
   if (low || value > range.hi) {
-    std::string bounds = std::string(range.lo_open ? "(" : "[") + format_number(range.lo) + ", " +
-                         (std::isinf(range.hi) ? std::string("inf)") : format_number(range.hi) + "]");
+    std::string bounds =
+        std::string(range.lo_open ? "(" : "[") + format_number(range.lo) + ", " +
+        (std::isinf(range.hi) ? std::string("inf)") : format_number(range.hi) + "]");
     throw FieldError{"must be in " + bounds + ", got " + text};
   }
   return value;
@@ -133,8 +139,9 @@ Schedule read_schedule(const YAML::Node& node) {
           throw FieldError{"an explicit schedule needs 'values: [...]'"};
         return read_schedule(node["values"]);
       }
-      throw FieldError{"a schedule mapping needs 'type: polynomial|uniform|reverse|explicit', got " +
-                       (type.empty() ? std::string("no type") : "'" + type + "'")};
+      throw FieldError{
+          "a schedule mapping needs 'type: polynomial|uniform|reverse|explicit', got " +
+          (type.empty() ? std::string("no type") : "'" + type + "'")};
     }
     throw FieldError{"expected a schedule, got " + describe(node)};
   } catch (const ScheduleError& e) {
@@ -148,7 +155,10 @@ Schedule read_schedule(const YAML::Node& node) {
 template <class S>
 Field int_field(std::string path, bool hashed, S TrialConfig::*section, int S::*member, int lo,
                 int hi, std::string doc) {
-  return {path, doc, hashed, false,
+  return {path,
+          doc,
+          hashed,
+          false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
           [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_int(n, lo, hi); }};
 }
@@ -156,15 +166,21 @@ Field int_field(std::string path, bool hashed, S TrialConfig::*section, int S::*
 template <class S>
 Field double_field(std::string path, bool hashed, S TrialConfig::*section, double S::*member,
                    Range range, std::string doc) {
-  return {path, doc, hashed, false,
+  return {path,
+          doc,
+          hashed,
+          false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
           [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_double(n, range); }};
 }
 
 template <class S>
-Field string_field(std::string path, bool hashed, S TrialConfig::*section,
-                   std::string S::*member, std::string doc) {
-  return {path, doc, hashed, false,
+Field string_field(std::string path, bool hashed, S TrialConfig::*section, std::string S::*member,
+                   std::string doc) {
+  return {path,
+          doc,
+          hashed,
+          false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
           [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_string(n); }};
 }
@@ -172,7 +188,10 @@ Field string_field(std::string path, bool hashed, S TrialConfig::*section,
 template <class S>
 Field bool_field(std::string path, bool hashed, S TrialConfig::*section, bool S::*member,
                  std::string doc) {
-  return {path, doc, hashed, false,
+  return {path,
+          doc,
+          hashed,
+          false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
           [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_bool(n); }};
 }
@@ -200,15 +219,16 @@ std::vector<Field> make_fields() {
                         "tokens per training window T"));
   f.push_back(int_field("model.vocab_size", true, &C::model, &ModelConfig::vocab_size, 0, 1 << 20,
                         "vocabulary size; 0 takes the tokenizer's"));
-  f.push_back(double_field("model.dropout", true, &C::model, &ModelConfig::dropout, {0.0, 1.0, false},
-                           "dropout probability in [0, 1)"));
+  f.push_back(double_field("model.dropout", true, &C::model, &ModelConfig::dropout,
+                           {0.0, 1.0, false}, "dropout probability in [0, 1)"));
   f.push_back(string_field("model.init", true, &C::model, &ModelConfig::init,
                            "scratch | hf:<model.safetensors> | checkpoint:<file.h5>"));
 
   f.push_back(string_field("data.corpus", true, &C::data, &DataConfig::corpus,
                            "moby-dick | sotu | a text file | a folder of .txt files"));
-  f.push_back(string_field("data.tokenizer", true, &C::data, &DataConfig::tokenizer,
-                           "gpt2 | bytes | a folder with encoder.json+vocab.bpe or vocab.json+merges.txt"));
+  f.push_back(
+      string_field("data.tokenizer", true, &C::data, &DataConfig::tokenizer,
+                   "gpt2 | bytes | a folder with encoder.json+vocab.bpe or vocab.json+merges.txt"));
   f.push_back(double_field("data.val_fraction", true, &C::data, &DataConfig::val_fraction,
                            {0.0, 0.9, true}, "share of tokens held out for validation (the end)"));
 
@@ -228,8 +248,8 @@ std::vector<Field> make_fields() {
                            "AdamW beta1 in [0, 1)"));
   f.push_back(double_field("train.beta2", true, &C::train, &TrainConfig::beta2, {0.0, 1.0},
                            "AdamW beta2 in [0, 1)"));
-  f.push_back(double_field("train.grad_clip", true, &C::train, &TrainConfig::grad_clip,
-                           {0.0, inf}, "clip the global gradient norm to this; 0: off"));
+  f.push_back(double_field("train.grad_clip", true, &C::train, &TrainConfig::grad_clip, {0.0, inf},
+                           "clip the global gradient norm to this; 0: off"));
 
   f.push_back({"locality.mechanism", "none | window | block | mask | penalty", true, false,
                [](const C& c) { return json(to_string(c.locality.mechanism)); },
@@ -237,9 +257,9 @@ std::vector<Field> make_fields() {
                  c.locality.mechanism = mechanism_from_string(
                      read_choice(n, {"none", "window", "block", "mask", "penalty"}));
                }});
-  f.push_back({"locality.schedule", std::string("lambda per layer: ") +
-                   std::string(schedule_syntax_help()),
-               true, true, [](const C& c) { return json(c.locality.schedule.canonical()); },
+  f.push_back({"locality.schedule",
+               std::string("lambda per layer: ") + std::string(schedule_syntax_help()), true, true,
+               [](const C& c) { return json(c.locality.schedule.canonical()); },
                [](C& c, const YAML::Node& n) { c.locality.schedule = read_schedule(n); }});
   f.push_back({"locality.blocks", "sentence | fixed:<N> | adaptive:<tau>", true, false,
                [](const C& c) { return json(c.locality.blocks.canonical()); },
@@ -252,14 +272,14 @@ std::vector<Field> make_fields() {
                }});
   f.push_back(double_field("locality.sigma", true, &C::locality, &LocalityConfig::sigma,
                            {0.0, inf, true}, "window: distance scale in tokens"));
-  f.push_back(double_field("locality.kappa", true, &C::locality, &LocalityConfig::kappa,
-                           {0.0, inf}, "block/mask: cross-block logit penalty"));
+  f.push_back(double_field("locality.kappa", true, &C::locality, &LocalityConfig::kappa, {0.0, inf},
+                           "block/mask: cross-block logit penalty"));
   f.push_back(double_field("locality.theta", true, &C::locality, &LocalityConfig::theta,
                            {0.0, 1.0, true}, "mask: strict masking where lambda >= theta"));
   f.push_back(double_field("locality.rho", true, &C::locality, &LocalityConfig::rho, {0.0, 1.0},
                            "penalty: target in-block attention mass"));
-  f.push_back(double_field("locality.gamma", true, &C::locality, &LocalityConfig::gamma,
-                           {0.0, inf}, "penalty: weight of the locality loss"));
+  f.push_back(double_field("locality.gamma", true, &C::locality, &LocalityConfig::gamma, {0.0, inf},
+                           "penalty: weight of the locality loss"));
 
   f.push_back(int_field("eval.every", false, &C::eval, &EvalConfig::every, 0, 100000000,
                         "validate every N steps; 0: only at the end"));
@@ -276,9 +296,8 @@ std::vector<Field> make_fields() {
                          &RecordConfig::export_safetensors,
                          "also export the trained model as model.safetensors"));
 
-  f.push_back(double_field("execution.timeout_s", false, &C::execution,
-                           &ExecutionConfig::timeout_s, {0.0, inf},
-                           "hard time limit per attempt in seconds; 0: none"));
+  f.push_back(double_field("execution.timeout_s", false, &C::execution, &ExecutionConfig::timeout_s,
+                           {0.0, inf}, "hard time limit per attempt in seconds; 0: none"));
   f.push_back(int_field("execution.max_retries", false, &C::execution,
                         &ExecutionConfig::max_retries, 0, 1000,
                         "retries after a crash, timeout or out-of-memory"));
@@ -286,13 +305,14 @@ std::vector<Field> make_fields() {
                         &ExecutionConfig::checkpoint_every, 1, 100000000,
                         "steps between checkpoints"));
 
-  f.push_back(double_field("noop.duration_s", true, &C::noop, &NoopConfig::duration_s,
-                           {0.0, inf}, "noop: seconds to sleep"));
-  f.push_back({"noop.fail", "noop: none | crash | abort | hang | nan | oom | error", true, false,
-               [](const C& c) { return json(c.noop.fail); },
-               [](C& c, const YAML::Node& n) {
-                 c.noop.fail = read_choice(n, {"none", "crash", "abort", "hang", "nan", "oom", "error"});
-               }});
+  f.push_back(double_field("noop.duration_s", true, &C::noop, &NoopConfig::duration_s, {0.0, inf},
+                           "noop: seconds to sleep"));
+  f.push_back(
+      {"noop.fail", "noop: none | crash | abort | hang | nan | oom | error", true, false,
+       [](const C& c) { return json(c.noop.fail); },
+       [](C& c, const YAML::Node& n) {
+         c.noop.fail = read_choice(n, {"none", "crash", "abort", "hang", "nan", "oom", "error"});
+       }});
   f.push_back(int_field("noop.fail_attempts", true, &C::noop, &NoopConfig::fail_attempts, -1,
                         1000000, "noop: fail only in the first N attempts; -1: always"));
   return f;
@@ -313,7 +333,9 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string key_text(const YAML::Node& key) { return key.IsScalar() ? key.Scalar() : "<complex key>"; }
+std::string key_text(const YAML::Node& key) {
+  return key.IsScalar() ? key.Scalar() : "<complex key>";
+}
 
 std::string unknown_key_message(const std::string& path) {
   std::string message = "unknown key '" + path + "'";
@@ -374,7 +396,8 @@ std::vector<std::string> similar_paths(std::string_view path) {
   std::set<std::string> candidates;  // every field and every section
   for (const auto& field : trial_fields()) {
     candidates.insert(field.path);
-    for (size_t dot = field.path.find('.'); dot != std::string::npos; dot = field.path.find('.', dot + 1))
+    for (size_t dot = field.path.find('.'); dot != std::string::npos;
+         dot = field.path.find('.', dot + 1))
       candidates.insert(field.path.substr(0, dot));
   }
   for (const auto& candidate : candidates) {
@@ -404,8 +427,9 @@ void apply_field(TrialConfig& config, const std::string& path, const YAML::Node&
   const Field* field = find_field(path);
   if (!field) throw SpecError(file, key_mark, unknown_key_message(path));
   if (!field->accepts_map && !value.IsScalar())
-    throw SpecError(file, value.Mark().is_null() ? key_mark : value.Mark(),
-                    path + ": expected a single value, got " + describe(value) + " (" + field->doc + ")");
+    throw SpecError(
+        file, value.Mark().is_null() ? key_mark : value.Mark(),
+        path + ": expected a single value, got " + describe(value) + " (" + field->doc + ")");
   try {
     field->set(config, value);
   } catch (const FieldError& e) {
@@ -419,7 +443,8 @@ void apply_field(TrialConfig& config, const std::string& path, const YAML::Node&
 void read_trial_keys(const YAML::Node& root, const std::string& file, TrialConfig& config,
                      const std::vector<std::string>& skip) {
   if (!root.IsMap())
-    throw SpecError(file, root.Mark(), "expected a mapping of keys at the top level, got " + describe(root));
+    throw SpecError(file, root.Mark(),
+                    "expected a mapping of keys at the top level, got " + describe(root));
   read_map(root, "", file, config, skip);
 }
 

@@ -16,7 +16,8 @@ YAML::Mark find_mark(const YAML::Node& root, const std::string& path) {
   size_t start = 0;
   while (node.IsMap()) {
     const size_t dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string key =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool found = false;
     for (const auto& kv : node)
       if (kv.first.IsScalar() && kv.first.Scalar() == key) {
@@ -51,7 +52,8 @@ Plan plan_sweep(const SweepSpec& spec) {
     for (const auto& combo : combos)
       for (size_t i = 0; i < spec.zip.front().values.size(); ++i) {
         next.push_back(combo);
-        for (const Axis& axis : spec.zip) next.back().push_back({axis.path, axis.values[i], axis.mark});
+        for (const Axis& axis : spec.zip)
+          next.back().push_back({axis.path, axis.values[i], axis.mark});
       }
     combos = std::move(next);
   }
@@ -78,7 +80,8 @@ Plan plan_sweep(const SweepSpec& spec) {
         throw SpecError(spec.file, mark, p.path + ": " + p.message);
       }
       const nlohmann::json canonical = canonical_json(config);
-      PlannedTrial trial{sha256_hex(canonical.dump()), trial_label_from_canonical(canonical), config, assignment};
+      PlannedTrial trial{sha256_hex(canonical.dump()), trial_label_from_canonical(canonical),
+                         config, assignment};
       if (!seen.insert(trial.hash).second) {
         ++plan.merged_duplicates;
         continue;

@@ -22,7 +22,8 @@ class SpecError : public InputError {
  private:
   static std::string locate(const std::string& file, const YAML::Mark& mark) {
     if (mark.is_null()) return file + ": ";
-    return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) + ": ";
+    return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) +
+           ": ";
   }
   int line_, column_;
 };

@@ -10,8 +10,8 @@
 namespace locsweep {
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"name", "description", "grid", "zip",
-                                             "points", "seeds", "order"};
+const std::vector<std::string> kSweepKeys = {"name",   "description", "grid", "zip",
+                                             "points", "seeds",       "order"};
 
 YAML::Node load_yaml(const std::string& text, const std::string& file) {
   try {
@@ -21,31 +21,35 @@ YAML::Node load_yaml(const std::string& text, const std::string& file) {
   }
 }
 
-std::string scalar_or_throw(const YAML::Node& node, const std::string& file, const std::string& what) {
-  if (!node.IsScalar())
-    throw SpecError(file, node.Mark(), what + " must be a single value");
+std::string scalar_or_throw(const YAML::Node& node, const std::string& file,
+                            const std::string& what) {
+  if (!node.IsScalar()) throw SpecError(file, node.Mark(), what + " must be a single value");
   return node.Scalar();
 }
 
-std::vector<Axis> read_axes(const YAML::Node& node, const std::string& file, const std::string& what) {
+std::vector<Axis> read_axes(const YAML::Node& node, const std::string& file,
+                            const std::string& what) {
   if (!node.IsMap())
     throw SpecError(file, node.Mark(),
-                    what + " must be a mapping from dotted keys to lists of values, e.g. "
-                           "'locality.schedule: [linear, quintic]'");
+                    what +
+                        " must be a mapping from dotted keys to lists of values, e.g. "
+                        "'locality.schedule: [linear, quintic]'");
   reject_duplicate_keys(node, file);
   if (node.size() == 0)
-    throw SpecError(file, node.Mark(), "empty " + what + ": give at least one key with a list of values");
+    throw SpecError(file, node.Mark(),
+                    "empty " + what + ": give at least one key with a list of values");
   std::vector<Axis> axes;
   for (const auto& kv : node) {
     Axis axis{scalar_or_throw(kv.first, file, what + " key"), kv.first.Mark(), {}};
     if (axis.path == "seed")
       ;  // allowed: a grid over seeds
     else if (!find_field(axis.path))
-      throw SpecError(file, kv.first.Mark(),
-                      what + " key '" + axis.path + "' is not a trial key" +
-                          (is_section(axis.path) ? " (it is a section: name one of its keys, e.g. '" +
-                                                       axis.path + ".<key>')"
-                                                 : " (see docs/sweep-spec.md for the keys)"));
+      throw SpecError(
+          file, kv.first.Mark(),
+          what + " key '" + axis.path + "' is not a trial key" +
+              (is_section(axis.path)
+                   ? " (it is a section: name one of its keys, e.g. '" + axis.path + ".<key>')"
+                   : " (see docs/sweep-spec.md for the keys)"));
     if (!kv.second.IsSequence())
       throw SpecError(file, kv.second.Mark(),
                       what + " '" + axis.path + "' must be a list of values, e.g. [a, b]");
@@ -63,7 +67,8 @@ std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
     try {
       if (n.IsScalar()) {
         const long long v = std::stoll(n.Scalar());
-        if (std::to_string(v) == n.Scalar() && v >= 0 && v <= 2147483647) return static_cast<int>(v);
+        if (std::to_string(v) == n.Scalar() && v >= 0 && v <= 2147483647)
+          return static_cast<int>(v);
       }
     } catch (const std::exception&) {
     }
@@ -82,15 +87,18 @@ std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
     reject_duplicate_keys(node, file);
     for (const auto& kv : node)
       if (kv.first.Scalar() != "start" && kv.first.Scalar() != "count")
-        throw SpecError(file, kv.first.Mark(), "seeds: unknown key '" + kv.first.Scalar() +
-                                                   "' (write {start: 0, count: N})");
+        throw SpecError(
+            file, kv.first.Mark(),
+            "seeds: unknown key '" + kv.first.Scalar() + "' (write {start: 0, count: N})");
     const int start = node["start"] ? read_int(node["start"], "seeds.start") : 0;
-    if (!node["count"]) throw SpecError(file, node.Mark(), "seeds needs 'count' (write {start: 0, count: N})");
+    if (!node["count"])
+      throw SpecError(file, node.Mark(), "seeds needs 'count' (write {start: 0, count: N})");
     const int count = read_int(node["count"], "seeds.count");
     if (count < 1) throw SpecError(file, node["count"].Mark(), "seeds.count must be >= 1");
     for (int i = 0; i < count; ++i) seeds.push_back(start + i);
   } else {
-    throw SpecError(file, node.Mark(), "seeds must be a list like [0, 1, 2] or {start: 0, count: N}");
+    throw SpecError(file, node.Mark(),
+                    "seeds must be a list like [0, 1, 2] or {start: 0, count: N}");
   }
   return seeds;
 }
@@ -101,7 +109,8 @@ std::string_view to_string(DispatchOrder order) {
   return order == DispatchOrder::fifo ? "fifo" : "longest-first";
 }
 
-SweepSpec parse_sweep(const std::string& text, const std::string& file, const std::string& spec_dir) {
+SweepSpec parse_sweep(const std::string& text, const std::string& file,
+                      const std::string& spec_dir) {
   SweepSpec spec;
   spec.file = file;
   spec.source = text;
@@ -109,8 +118,9 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
   const YAML::Node& root = spec.root;
   if (!root.IsMap())
     throw SpecError(file, root.Mark(),
-                    root.IsNull() ? "the sweep file is empty; it needs at least a 'name' and trial keys"
-                                  : "a sweep file must be a mapping of keys at the top level");
+                    root.IsNull()
+                        ? "the sweep file is empty; it needs at least a 'name' and trial keys"
+                        : "a sweep file must be a mapping of keys at the top level");
   reject_duplicate_keys(root, file);
 
   spec.base.spec_dir = spec_dir;
@@ -121,9 +131,11 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
     if (spec.name.empty() || spec.name.size() > 200)
       throw SpecError(file, root["name"].Mark(), "name must be 1 to 200 characters");
   } else {
-    throw SpecError(file, root.Mark(), "the sweep needs a 'name' (it identifies the sweep in a results DB)");
+    throw SpecError(file, root.Mark(),
+                    "the sweep needs a 'name' (it identifies the sweep in a results DB)");
   }
-  if (root["description"]) spec.description = scalar_or_throw(root["description"], file, "description");
+  if (root["description"])
+    spec.description = scalar_or_throw(root["description"], file, "description");
   if (root["grid"]) spec.grid = read_axes(root["grid"], file, "grid");
   if (root["zip"]) {
     spec.zip = read_axes(root["zip"], file, "zip");
@@ -131,17 +143,20 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
       if (axis.values.size() != spec.zip.front().values.size())
         throw SpecError(file, axis.mark,
                         "zip lists must have equal lengths: '" + axis.path + "' has " +
-                            std::to_string(axis.values.size()) + " values, '" + spec.zip.front().path +
-                            "' has " + std::to_string(spec.zip.front().values.size()));
+                            std::to_string(axis.values.size()) + " values, '" +
+                            spec.zip.front().path + "' has " +
+                            std::to_string(spec.zip.front().values.size()));
   }
   if (root["points"]) {
     const YAML::Node points = root["points"];
     if (!points.IsSequence() || points.size() == 0)
-      throw SpecError(file, points.Mark(),
-                      "points must be a non-empty list of mappings, e.g. - {locality.mechanism: mask}");
+      throw SpecError(
+          file, points.Mark(),
+          "points must be a non-empty list of mappings, e.g. - {locality.mechanism: mask}");
     for (const auto& point : points) {
       if (!point.IsMap() || point.size() == 0)
-        throw SpecError(file, point.Mark(), "each point must be a non-empty mapping of dotted keys to values");
+        throw SpecError(file, point.Mark(),
+                        "each point must be a non-empty mapping of dotted keys to values");
       reject_duplicate_keys(point, file);
       std::vector<Assignment> assignments;
       for (const auto& kv : point) {
@@ -158,13 +173,18 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
     for (const auto& axes : {&spec.grid, &spec.zip})
       for (const auto& axis : *axes)
         if (axis.path == "seed")
-          throw SpecError(file, axis.mark, "give seeds either in 'seeds' or as a 'seed' axis, not both");
+          throw SpecError(file, axis.mark,
+                          "give seeds either in 'seeds' or as a 'seed' axis, not both");
   }
   if (root["order"]) {
     const std::string order = scalar_or_throw(root["order"], file, "order");
-    if (order == "fifo") spec.order = DispatchOrder::fifo;
-    else if (order == "longest-first") spec.order = DispatchOrder::longest_first;
-    else throw SpecError(file, root["order"].Mark(), "order must be longest-first or fifo, got '" + order + "'");
+    if (order == "fifo")
+      spec.order = DispatchOrder::fifo;
+    else if (order == "longest-first")
+      spec.order = DispatchOrder::longest_first;
+    else
+      throw SpecError(file, root["order"].Mark(),
+                      "order must be longest-first or fifo, got '" + order + "'");
   }
   return spec;
 }
@@ -182,8 +202,9 @@ TrialConfig parse_trial_config(const std::string& text, const std::string& file,
     for (const auto& key : {"grid", "zip", "points", "seeds"})
       if (root[key])
         throw SpecError(file, root[key].Mark(),
-                        std::string("'") + key + "' belongs in a sweep spec; a trial config has one "
-                        "value per key (use 'locsweep plan' or 'locsweep run' for sweeps)");
+                        std::string("'") + key +
+                            "' belongs in a sweep spec; a trial config has one "
+                            "value per key (use 'locsweep plan' or 'locsweep run' for sweeps)");
   TrialConfig config;
   config.spec_dir = spec_dir;
   read_trial_keys(root, file, config, {"name", "description", "order"});

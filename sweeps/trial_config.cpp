@@ -14,22 +14,29 @@ namespace locsweep {
 
 using nlohmann::json;
 
-std::string_view to_string(TrialKind kind) { return kind == TrialKind::gpt2 ? "gpt2" : "noop"; }
+std::string_view to_string(TrialKind kind) {
+  return kind == TrialKind::gpt2 ? "gpt2" : "noop";
+}
 
 std::string_view to_string(Mechanism m) {
   switch (m) {
-    case Mechanism::none: return "none";
-    case Mechanism::window: return "window";
-    case Mechanism::block: return "block";
-    case Mechanism::mask: return "mask";
-    case Mechanism::penalty: return "penalty";
+    case Mechanism::none:
+      return "none";
+    case Mechanism::window:
+      return "window";
+    case Mechanism::block:
+      return "block";
+    case Mechanism::mask:
+      return "mask";
+    case Mechanism::penalty:
+      return "penalty";
   }
   return "?";
 }
 
 Mechanism mechanism_from_string(std::string_view text) {
-  for (Mechanism m : {Mechanism::none, Mechanism::window, Mechanism::block, Mechanism::mask,
-                      Mechanism::penalty})
+  for (Mechanism m :
+       {Mechanism::none, Mechanism::window, Mechanism::block, Mechanism::mask, Mechanism::penalty})
     if (to_string(m) == text) return m;
   throw InputError("unknown mechanism '" + std::string(text) +
                    "' (valid: none, window, block, mask, penalty)");
@@ -43,8 +50,9 @@ TrialKind trial_kind_from_string(std::string_view text) {
 
 BlockSpec BlockSpec::parse(std::string_view text) {
   const auto bad = [&](const std::string& why) -> InputError {
-    return InputError("block spec '" + std::string(text) + "': " + why +
-                      " (valid: sentence, fixed:<N> with N >= 1, adaptive:<tau> with tau in [-1, 1])");
+    return InputError(
+        "block spec '" + std::string(text) + "': " + why +
+        " (valid: sentence, fixed:<N> with N >= 1, adaptive:<tau> with tau in [-1, 1])");
   };
   BlockSpec spec;
   if (text == "sentence") return spec;
@@ -63,7 +71,8 @@ BlockSpec BlockSpec::parse(std::string_view text) {
   if (head == "adaptive") {
     double tau = 0;
     auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), tau);
-    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() || !(tau >= -1 && tau <= 1))
+    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size() ||
+        !(tau >= -1 && tau <= 1))
       throw bad("adaptive needs a cosine threshold tau in [-1, 1]");
     spec.kind = Kind::adaptive;
     spec.tau = tau;
@@ -74,9 +83,12 @@ BlockSpec BlockSpec::parse(std::string_view text) {
 
 std::string BlockSpec::canonical() const {
   switch (kind) {
-    case Kind::sentence: return "sentence";
-    case Kind::fixed: return "fixed:" + std::to_string(size);
-    case Kind::adaptive: return "adaptive:" + format_number(tau);
+    case Kind::sentence:
+      return "sentence";
+    case Kind::fixed:
+      return "fixed:" + std::to_string(size);
+    case Kind::adaptive:
+      return "adaptive:" + format_number(tau);
   }
   return "?";
 }
@@ -85,7 +97,8 @@ ConfigProblem find_problem(const TrialConfig& c) {
   if (c.kind == TrialKind::noop) return {};
   if (c.model.n_embd % c.model.n_head != 0)
     return {"model.n_embd", "n_embd (" + std::to_string(c.model.n_embd) +
-                                ") must be divisible by n_head (" + std::to_string(c.model.n_head) + ")"};
+                                ") must be divisible by n_head (" + std::to_string(c.model.n_head) +
+                                ")"};
   try {
     (void)c.locality.schedule.lambdas(c.model.n_layer);
   } catch (const ScheduleError& e) {
@@ -96,7 +109,8 @@ ConfigProblem find_problem(const TrialConfig& c) {
                                 format_number(c.train.lr) + ")"};
   const std::string& init = c.model.init;
   if (init != "scratch" && init.rfind("hf:", 0) != 0 && init.rfind("checkpoint:", 0) != 0)
-    return {"model.init", "'" + init + "' is not scratch, hf:<model.safetensors> or checkpoint:<file.h5>"};
+    return {"model.init",
+            "'" + init + "' is not scratch, hf:<model.safetensors> or checkpoint:<file.h5>"};
   if ((init.rfind("hf:", 0) == 0 && init.size() == 3) ||
       (init.rfind("checkpoint:", 0) == 0 && init.size() == 11))
     return {"model.init", "'" + init + "' needs a file path after the colon"};
@@ -176,8 +190,11 @@ json canonical_json(const TrialConfig& config) {
   if (mechanism == Mechanism::none) schedule = Schedule::uniform(0.0);
   json locality = {{"mechanism", to_string(mechanism)}, {"schedule", schedule.canonical()}};
   switch (mechanism) {
-    case Mechanism::none: break;
-    case Mechanism::window: locality["sigma"] = loc.sigma; break;
+    case Mechanism::none:
+      break;
+    case Mechanism::window:
+      locality["sigma"] = loc.sigma;
+      break;
     case Mechanism::block:
       locality["blocks"] = loc.blocks.canonical();
       locality["kappa"] = loc.kappa;
@@ -197,9 +214,13 @@ json canonical_json(const TrialConfig& config) {
   return out;
 }
 
-std::string trial_hash(const TrialConfig& config) { return sha256_hex(canonical_json(config).dump()); }
+std::string trial_hash(const TrialConfig& config) {
+  return sha256_hex(canonical_json(config).dump());
+}
 
-std::string trial_label(const TrialConfig& config) { return trial_label_from_canonical(canonical_json(config)); }
+std::string trial_label(const TrialConfig& config) {
+  return trial_label_from_canonical(canonical_json(config));
+}
 
 std::string trial_label_from_canonical(const json& canon) {
   const std::string seed = " seed=" + std::to_string(canon.at("seed").get<int>());

@@ -23,8 +23,8 @@ enum class Mechanism { none, window, block, mask, penalty };
 struct BlockSpec {
   enum class Kind { sentence, fixed, adaptive };
   Kind kind = Kind::sentence;
-  int size = 0;      // fixed:N
-  double tau = 0.0;  // adaptive:tau
+  int size = 0;                                   // fixed:N
+  double tau = 0.0;                               // adaptive:tau
   static BlockSpec parse(std::string_view text);  // "sentence", "fixed:16", "adaptive:0.8"
   std::string canonical() const;
   friend bool operator==(const BlockSpec&, const BlockSpec&) = default;
@@ -75,15 +75,15 @@ struct EvalConfig {
 };
 
 struct RecordConfig {
-  int attention_windows = 2;          // validation windows whose attention is stored
-  double attention_max_mb = 64.0;     // upper bound on the attention file's raw size
-  bool export_safetensors = false;    // also write model.safetensors with HF names
+  int attention_windows = 2;        // validation windows whose attention is stored
+  double attention_max_mb = 64.0;   // upper bound on the attention file's raw size
+  bool export_safetensors = false;  // also write model.safetensors with HF names
 };
 
 struct ExecutionConfig {
-  double timeout_s = 0.0;    // hard limit per attempt; 0: none
-  int max_retries = 2;       // attempts after the first that crashes/timeouts/OOMs may use
-  int checkpoint_every = 50; // steps between checkpoints
+  double timeout_s = 0.0;     // hard limit per attempt; 0: none
+  int max_retries = 2;        // attempts after the first that crashes/timeouts/OOMs may use
+  int checkpoint_every = 50;  // steps between checkpoints
 };
 
 // The no-op trial kind, for benchmarks and fault-containment tests: it sleeps, then succeeds
@@ -110,7 +110,7 @@ struct TrialConfig {
 
 std::string_view to_string(TrialKind kind);
 std::string_view to_string(Mechanism mechanism);
-Mechanism mechanism_from_string(std::string_view text);  // throws InputError
+Mechanism mechanism_from_string(std::string_view text);   // throws InputError
 TrialKind trial_kind_from_string(std::string_view text);  // throws InputError
 
 // Thrown by validate() for a configuration that cannot run; `path` is the key to blame.

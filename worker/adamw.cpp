@@ -24,17 +24,23 @@ void AdamW::step(double lr, double grad_scale) {
     const auto& param = params_[i];
     if (!param.tensor.grad().defined()) continue;
     // The embedding alone (no LM head in the graph) leaves a sparse gradient; make it dense.
-    const torch::Tensor grad = param.tensor.grad().is_sparse() ? param.tensor.grad().to_dense() : param.tensor.grad();
+    const torch::Tensor grad =
+        param.tensor.grad().is_sparse() ? param.tensor.grad().to_dense() : param.tensor.grad();
     const double decay = param.decay ? 1.0 - lr * options_.weight_decay : 1.0;
     auto& p = param.tensor;
     auto& m = m_[i];
     auto& v = v_[i];
-    if (p.is_cpu() && p.is_contiguous() && grad.is_contiguous() && p.scalar_type() == torch::kFloat32) {
-      const AdamWScalars s{static_cast<float>(options_.beta1), static_cast<float>(options_.beta2),
-                          static_cast<float>(1.0 - options_.beta1),
-                          static_cast<float>(1.0 - options_.beta2), static_cast<float>(lr / bc1),
-                          static_cast<float>(1.0 / std::sqrt(bc2)), static_cast<float>(options_.eps),
-                          static_cast<float>(decay), static_cast<float>(grad_scale)};
+    if (p.is_cpu() && p.is_contiguous() && grad.is_contiguous() &&
+        p.scalar_type() == torch::kFloat32) {
+      const AdamWScalars s{static_cast<float>(options_.beta1),
+                           static_cast<float>(options_.beta2),
+                           static_cast<float>(1.0 - options_.beta1),
+                           static_cast<float>(1.0 - options_.beta2),
+                           static_cast<float>(lr / bc1),
+                           static_cast<float>(1.0 / std::sqrt(bc2)),
+                           static_cast<float>(options_.eps),
+                           static_cast<float>(decay),
+                           static_cast<float>(grad_scale)};
       float* pp = p.data_ptr<float>();
       const float* gp = grad.data_ptr<float>();
       float* mp = m.data_ptr<float>();
@@ -58,7 +64,8 @@ double global_grad_norm(const std::vector<NamedParameter>& params) {
   double sum = 0.0;
   for (const auto& p : params) {
     if (!p.tensor.grad().defined()) continue;
-    const torch::Tensor g = p.tensor.grad().is_sparse() ? p.tensor.grad().coalesce().values() : p.tensor.grad();
+    const torch::Tensor g =
+        p.tensor.grad().is_sparse() ? p.tensor.grad().coalesce().values() : p.tensor.grad();
     const double n = g.norm().item<double>();
     sum += n * n;
   }

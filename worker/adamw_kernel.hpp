@@ -11,7 +11,7 @@ struct AdamWScalars {
   float step_size;     // lr / (1 - beta1^t)
   float inv_bc2_sqrt;  // 1 / sqrt(1 - beta2^t)
   float eps;
-  float decay;         // 1 - lr * weight_decay (1 for vectors)
+  float decay;  // 1 - lr * weight_decay (1 for vectors)
   float grad_scale;
 };
 

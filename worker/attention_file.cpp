@@ -15,8 +15,9 @@ int64_t attention_windows_within(int64_t windows, int64_t n_layer, int64_t n_hea
   return std::min<int64_t>(windows, static_cast<int64_t>(max_bytes / per_window));
 }
 
-AttentionFileInfo write_attention_file(const fs::path& path, const AttentionRecord& rec,
-                                       const std::vector<std::pair<std::string, std::string>>& meta) {
+AttentionFileInfo write_attention_file(
+    const fs::path& path, const AttentionRecord& rec,
+    const std::vector<std::pair<std::string, std::string>>& meta) {
   const int64_t W = rec.tokens.size(0), T = rec.tokens.size(1);
   const auto L = static_cast<int64_t>(rec.attention.size());
   const int64_t H = L > 0 ? rec.attention[0].size(1) : 0;
@@ -41,8 +42,9 @@ AttentionFileInfo write_attention_file(const fs::path& path, const AttentionReco
     h5::write_dataset(root, "lambda", H5::PredType::NATIVE_DOUBLE, {static_cast<hsize_t>(L)},
                       rec.lambdas.data());
 
-    const hsize_t dims[5] = {static_cast<hsize_t>(W), static_cast<hsize_t>(L), static_cast<hsize_t>(H),
-                             static_cast<hsize_t>(T), static_cast<hsize_t>(T)};
+    const hsize_t dims[5] = {static_cast<hsize_t>(W), static_cast<hsize_t>(L),
+                             static_cast<hsize_t>(H), static_cast<hsize_t>(T),
+                             static_cast<hsize_t>(T)};
     const hsize_t chunk[5] = {1, 1, 1, static_cast<hsize_t>(T), static_cast<hsize_t>(T)};
     H5::DSetCreatPropList props;
     props.setChunk(5, chunk);
@@ -71,7 +73,8 @@ std::string summarize_attention_file(const fs::path& path) {
   try {
     H5::H5File file(path.string(), H5F_ACC_RDONLY);
     H5::Group root = file.openGroup("/");
-    if (!h5::has_attr(root, "format") || h5::read_string_attr(root, "format") != "locsweep-attention")
+    if (!h5::has_attr(root, "format") ||
+        h5::read_string_attr(root, "format") != "locsweep-attention")
       throw InputError("'" + path.string() + "' is not a locsweep attention file");
     H5::DataSet ds = file.openDataSet("attention");
     const auto d = h5::dataset_dims(ds);
@@ -97,7 +100,8 @@ std::string summarize_attention_file(const fs::path& path) {
     const auto dist = (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp_min(0);
     for (int64_t l = 0; l < L; ++l) {
       const auto al = a.select(1, l);  // [W, H, T, T]
-      const auto ent = torch::where(al > 0, -al * torch::log2(al.clamp_min(1e-300)), torch::zeros({}, al.options()));
+      const auto ent = torch::where(al > 0, -al * torch::log2(al.clamp_min(1e-300)),
+                                    torch::zeros({}, al.options()));
       out += fmt::format("  {:>5}  {:>6.4f}  {:>13.3f}  {:>13.3f}  {:>13.2f}\n", l,
                          lambdas[static_cast<size_t>(l)], ent.sum(-1).mean().item<double>(),
                          (al * same.unsqueeze(1)).sum(-1).mean().item<double>(),
@@ -105,7 +109,8 @@ std::string summarize_attention_file(const fs::path& path) {
     }
     return out;
   } catch (const H5::Exception& e) {
-    throw CorruptFileError("attention file '" + path.string() + "' cannot be read: " + e.getDetailMsg());
+    throw CorruptFileError("attention file '" + path.string() +
+                           "' cannot be read: " + e.getDetailMsg());
   }
 }
 

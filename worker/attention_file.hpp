@@ -30,9 +30,9 @@ struct AttentionRecord {
 };
 
 struct AttentionFileInfo {
-  int64_t windows = 0;     // windows stored
-  int64_t raw_bytes = 0;   // uncompressed size of /attention
-  int64_t bytes = 0;       // file size
+  int64_t windows = 0;    // windows stored
+  int64_t raw_bytes = 0;  // uncompressed size of /attention
+  int64_t bytes = 0;      // file size
   std::string sha256;
 };
 
@@ -41,8 +41,9 @@ int64_t attention_windows_within(int64_t windows, int64_t n_layer, int64_t n_hea
                                  int64_t block_size, double max_bytes);
 
 // Writes atomically; `meta` fills the root attributes (trial_hash, config, mechanism, schedule).
-AttentionFileInfo write_attention_file(const std::filesystem::path& path, const AttentionRecord& record,
-                                       const std::vector<std::pair<std::string, std::string>>& meta);
+AttentionFileInfo write_attention_file(
+    const std::filesystem::path& path, const AttentionRecord& record,
+    const std::vector<std::pair<std::string, std::string>>& meta);
 
 // A human summary of an attention file (`locsweep attention FILE.h5`): shape, sizes and,
 // per layer, lambda, mean entropy and in-block mass. Throws CorruptFileError/InputError.

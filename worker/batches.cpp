@@ -28,7 +28,8 @@ Batch training_batch(const std::vector<int32_t>& tokens, int64_t batch_size, int
   if (starts < 1) throw Error("training split shorter than one window");
   Batch batch{torch::empty({batch_size, block_size}, torch::kInt64),
               torch::empty({batch_size, block_size}, torch::kInt64)};
-  uint64_t state = seed * 0x100000001b3ull ^ (static_cast<uint64_t>(step) + 1) * 0xd6e8feb86659fd93ull;
+  uint64_t state =
+      seed * 0x100000001b3ull ^ (static_cast<uint64_t>(step) + 1) * 0xd6e8feb86659fd93ull;
   for (int64_t b = 0; b < batch_size; ++b) {
     const auto start = static_cast<int64_t>(splitmix64(state) % static_cast<uint64_t>(starts));
     fill_window(tokens, start, block_size, batch.x.data_ptr<int64_t>() + b * block_size,
@@ -51,8 +52,8 @@ Batch window_batch(const std::vector<int32_t>& tokens, const std::vector<Window>
   Batch batch{torch::empty({B, T}, torch::kInt64), torch::empty({B, T}, torch::kInt64)};
   for (int64_t b = 0; b < B; ++b) {
     if (windows[static_cast<size_t>(b)].length != T) throw Error("window_batch: unequal lengths");
-    fill_window(tokens, windows[static_cast<size_t>(b)].start, T, batch.x.data_ptr<int64_t>() + b * T,
-                batch.y.data_ptr<int64_t>() + b * T);
+    fill_window(tokens, windows[static_cast<size_t>(b)].start, T,
+                batch.x.data_ptr<int64_t>() + b * T, batch.y.data_ptr<int64_t>() + b * T);
   }
   return batch;
 }

@@ -46,7 +46,8 @@ void merge_adaptive(const float* rows, int64_t T, int64_t C, double tau, int64_t
     while (i < T && ids[i] == sentence) add_token(next_sum, i++);
     // Cosine of the means equals cosine of the sums: the scale does not matter.
     if (cosine(merged_sum, next_sum) >= tau) {
-      for (int64_t k = 0; k < C; ++k) merged_sum[static_cast<size_t>(k)] += next_sum[static_cast<size_t>(k)];
+      for (int64_t k = 0; k < C; ++k)
+        merged_sum[static_cast<size_t>(k)] += next_sum[static_cast<size_t>(k)];
     } else {
       ++merged_id;
       merged_sum = next_sum;
@@ -75,7 +76,8 @@ torch::Tensor block_ids(const torch::Tensor& tokens_in, const BlockSpec& spec,
     torch::NoGradGuard no_grad;
     // Only the rows of the tokens present travel to the CPU, not the whole [V, C] matrix.
     const auto index = tokens.view({B * T}).to(embedding.device());
-    const auto rows = embedding.detach().index_select(0, index).to(torch::kCPU, torch::kFloat32).contiguous();
+    const auto rows =
+        embedding.detach().index_select(0, index).to(torch::kCPU, torch::kFloat32).contiguous();
     const int64_t C = rows.size(1);
     for (int64_t b = 0; b < B; ++b)
       merge_adaptive(rows.data_ptr<float>() + b * T * C, T, C, spec.tau, out + b * T);

@@ -15,11 +15,13 @@ namespace {
 constexpr const char* kFormat = "locsweep-checkpoint";
 constexpr int64_t kVersion = 1;
 
-torch::Tensor to_cpu(const torch::Tensor& t) { return t.detach().to(torch::kCPU).contiguous(); }
+torch::Tensor to_cpu(const torch::Tensor& t) {
+  return t.detach().to(torch::kCPU).contiguous();
+}
 
 // The datasets of a checkpoint, in the fixed order the checksum uses.
 struct Entry {
-  std::string path;  // "/model/wte.weight"
+  std::string path;    // "/model/wte.weight"
   torch::Tensor data;  // CPU, contiguous
 };
 
@@ -43,18 +45,23 @@ std::vector<Entry> entries_of(const Gpt2& model, AdamW& optimizer, const Trainin
   for (size_t i = 0; i < params.size(); ++i)
     out.push_back({"/optimizer/exp_avg_sq/" + params[i].name, to_cpu(optimizer.exp_avg_sq()[i])});
   out.push_back({"/rng/dropout", state.rng_state.defined() ? to_cpu(state.rng_state)
-                                                            : torch::zeros({0}, torch::kUInt8)});
-  out.push_back({"/train/recent_loss",
-                 torch::tensor(state.recent_loss, torch::kFloat64).reshape({static_cast<int64_t>(state.recent_loss.size())})});
+                                                           : torch::zeros({0}, torch::kUInt8)});
+  out.push_back(
+      {"/train/recent_loss", torch::tensor(state.recent_loss, torch::kFloat64)
+                                 .reshape({static_cast<int64_t>(state.recent_loss.size())})});
   return out;
 }
 
 H5::PredType h5_type(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return H5::PredType::NATIVE_FLOAT;
-    case torch::kFloat64: return H5::PredType::NATIVE_DOUBLE;
-    case torch::kUInt8: return H5::PredType::NATIVE_UINT8;
-    default: throw Error("checkpoint: unsupported tensor type");
+    case torch::kFloat32:
+      return H5::PredType::NATIVE_FLOAT;
+    case torch::kFloat64:
+      return H5::PredType::NATIVE_DOUBLE;
+    case torch::kUInt8:
+      return H5::PredType::NATIVE_UINT8;
+    default:
+      throw Error("checkpoint: unsupported tensor type");
   }
 }
 
@@ -70,7 +77,9 @@ H5::Group group_for(H5::H5File& file, const std::string& path) {
   return group;
 }
 
-std::string leaf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string leaf(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
 
 // Reads every dataset `expected` names, with the expected type and shape, into CPU tensors.
 std::vector<Entry> read_entries(H5::H5File& file, const std::vector<Entry>& expected,
@@ -86,7 +95,8 @@ std::vector<Entry> read_entries(H5::H5File& file, const std::vector<Entry>& expe
     const bool shape_free = e.path == "/rng/dropout" || e.path == "/train/recent_loss";
     if (!shape_free && shape != e.data.sizes().vec())
       throw InputError("checkpoint '" + path.string() + "': " + e.path + " has shape " +
-                       c10::str(c10::IntArrayRef(shape)) + ", the model needs " + c10::str(e.data.sizes()));
+                       c10::str(c10::IntArrayRef(shape)) + ", the model needs " +
+                       c10::str(e.data.sizes()));
     auto t = torch::empty(shape, torch::TensorOptions().dtype(e.data.scalar_type()));
     if (t.numel() > 0) ds.read(t.data_ptr(), h5_type(t.scalar_type()));
     out.push_back({e.path, t});
@@ -100,9 +110,9 @@ auto with_hdf5_errors(const fs::path& path, Fn fn) {
   try {
     return fn();
   } catch (const H5::Exception& e) {
-    throw CorruptFileError("checkpoint '" + path.string() +
-                           "' cannot be read (truncated, damaged or not a checkpoint): " +
-                           e.getDetailMsg());
+    throw CorruptFileError(
+        "checkpoint '" + path.string() +
+        "' cannot be read (truncated, damaged or not a checkpoint): " + e.getDetailMsg());
   }
 }
 
@@ -127,7 +137,8 @@ CheckpointInfo save_checkpoint(const fs::path& path, const std::string& trial_ha
     for (const auto& e : entries) {
       H5::Group group = group_for(file, e.path);
       std::vector<hsize_t> dims(e.data.sizes().begin(), e.data.sizes().end());
-      h5::write_dataset(group, leaf(e.path), h5_type(e.data.scalar_type()), dims, e.data.data_ptr());
+      h5::write_dataset(group, leaf(e.path), h5_type(e.data.scalar_type()), dims,
+                        e.data.data_ptr());
     }
     h5::write_string_attr(root, "checksum", checksum(entries, config_json, state.step));
     file.flush(H5F_SCOPE_GLOBAL);
@@ -163,8 +174,8 @@ Verified read_verified(const fs::path& path, const std::string& trial_hash, cons
       throw CorruptFileError("'" + path.string() + "' is not a locsweep checkpoint");
     if (h5::read_int_attr(root, "version") != kVersion)
       throw InputError("checkpoint '" + path.string() + "' has format version " +
-                       std::to_string(h5::read_int_attr(root, "version")) + "; this locsweep reads " +
-                       std::to_string(kVersion));
+                       std::to_string(h5::read_int_attr(root, "version")) +
+                       "; this locsweep reads " + std::to_string(kVersion));
     const std::string hash = h5::read_string_attr(root, "trial_hash");
     if (!trial_hash.empty() && hash != trial_hash)
       throw InputError("checkpoint '" + path.string() + "' belongs to trial " + hash.substr(0, 12) +

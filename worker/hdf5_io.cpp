@@ -17,7 +17,8 @@ std::string read_string_attr(const H5::H5Object& obj, const std::string& name) {
 }
 
 void write_int_attr(H5::H5Object& obj, const std::string& name, int64_t value) {
-  H5::Attribute attr = obj.createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR));
+  H5::Attribute attr =
+      obj.createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR));
   attr.write(H5::PredType::NATIVE_INT64, &value);
 }
 
@@ -28,11 +29,14 @@ int64_t read_int_attr(const H5::H5Object& obj, const std::string& name) {
 }
 
 void write_double_attr(H5::H5Object& obj, const std::string& name, double value) {
-  H5::Attribute attr = obj.createAttribute(name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
+  H5::Attribute attr =
+      obj.createAttribute(name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
   attr.write(H5::PredType::NATIVE_DOUBLE, &value);
 }
 
-bool has_attr(const H5::H5Object& obj, const std::string& name) { return obj.attrExists(name); }
+bool has_attr(const H5::H5Object& obj, const std::string& name) {
+  return obj.attrExists(name);
+}
 
 H5::DataSet write_dataset(H5::Group& group, const std::string& name, const H5::DataType& type,
                           const std::vector<hsize_t>& dims, const void* data) {
@@ -58,6 +62,8 @@ H5::FloatType float16_type() {
   return type;
 }
 
-void silence_errors() { H5::Exception::dontPrint(); }
+void silence_errors() {
+  H5::Exception::dontPrint();
+}
 
 }  // namespace locsweep::h5

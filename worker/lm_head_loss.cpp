@@ -25,7 +25,8 @@ int64_t pick_chunk(int64_t rows, int64_t vocab, int64_t requested) {
 // scale * (softmax - onehot) in place. CPU float rows go through the vectorised row kernel
 // (rows in parallel, summed in row order so the result does not depend on the thread count
 // beyond the kernel's own order); other devices use tensor ops.
-double chunk_nll(torch::Tensor& logits, const torch::Tensor& targets, float scale, bool write_grad) {
+double chunk_nll(torch::Tensor& logits, const torch::Tensor& targets, float scale,
+                 bool write_grad) {
   const int64_t m = logits.size(0), vocab = logits.size(1);
   if (logits.is_cpu() && logits.scalar_type() == torch::kFloat32 && logits.is_contiguous()) {
     const auto t = targets.to(torch::kInt64).contiguous();
@@ -34,7 +35,8 @@ double chunk_nll(torch::Tensor& logits, const torch::Tensor& targets, float scal
     std::vector<double> nll(static_cast<size_t>(m));
     at::parallel_for(0, m, 1, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r)
-        nll[static_cast<size_t>(r)] = softmax_xent_row(rows + r * vocab, vocab, target[r], scale, write_grad);
+        nll[static_cast<size_t>(r)] =
+            softmax_xent_row(rows + r * vocab, vocab, target[r], scale, write_grad);
     });
     double sum = 0;
     for (double v : nll) sum += v;
@@ -68,8 +70,10 @@ struct FusedLinearCrossEntropy : public torch::autograd::Function<FusedLinearCro
       loss += chunk_nll(lc, targets.narrow(0, r, m), inv_n, true);  // lc: d(mean)/d(logits)
       auto gx = grad_x.narrow(0, r, m);
       at::mm_out(gx, lc, w);
-      if (r == 0) at::mm_out(grad_w, lc.t(), xc);
-      else grad_w.addmm_(lc.t(), xc);
+      if (r == 0)
+        at::mm_out(grad_w, lc.t(), xc);
+      else
+        grad_w.addmm_(lc.t(), xc);
     }
     ctx->saved_data["grad_x"] = grad_x;
     ctx->saved_data["grad_w"] = grad_w;
@@ -98,8 +102,7 @@ torch::Tensor linear_cross_entropy(const torch::Tensor& x, const torch::Tensor& 
                                    const torch::Tensor& targets, int64_t chunk_rows) {
   const int64_t n = x.size(0);
   const int64_t chunk = pick_chunk(n, w.size(0), chunk_rows);
-  const bool needs_grad =
-      torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
+  const bool needs_grad = torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad());
   if (needs_grad) return FusedLinearCrossEntropy::apply(x, w, targets, chunk);
   double loss = 0;
   auto logits = torch::empty({chunk, w.size(0)}, x.options());

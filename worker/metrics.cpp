@@ -12,16 +12,19 @@ AttentionMetrics::AttentionMetrics(int64_t n_layer, int64_t n_head, std::vector<
   }
 }
 
-void AttentionMetrics::add(int64_t layer, const torch::Tensor& attention, const torch::Tensor& blocks) {
+void AttentionMetrics::add(int64_t layer, const torch::Tensor& attention,
+                           const torch::Tensor& blocks) {
   torch::NoGradGuard no_grad;
   const auto a = attention.to(torch::kFloat64);  // [B, H, T, T]
   const int64_t B = a.size(0), T = a.size(2);
   const auto opts = a.options();
   // a * log2(a) with 0 log 0 = 0.
-  const auto plogp = torch::where(a > 0, a * torch::log2(a.clamp_min(1e-300)), torch::zeros({}, opts));
+  const auto plogp =
+      torch::where(a > 0, a * torch::log2(a.clamp_min(1e-300)), torch::zeros({}, opts));
   const auto entropy = plogp.sum(-1).neg();  // [B, H, T]
   const auto pos = torch::arange(T, opts);
-  const auto same = blocks.to(a.device()).unsqueeze(2).eq(blocks.to(a.device()).unsqueeze(1));  // [B,T,T]
+  const auto same =
+      blocks.to(a.device()).unsqueeze(2).eq(blocks.to(a.device()).unsqueeze(1));  // [B,T,T]
   const auto mass = (a * same.unsqueeze(1).to(torch::kFloat64)).sum(-1);
   const auto dist = (a * (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp_min(0)).sum(-1);
   const auto l = static_cast<size_t>(layer);
@@ -47,7 +50,8 @@ std::vector<HeadMetrics> AttentionMetrics::result() const {
       m.head = static_cast<int>(h);
       m.lambda = lambdas_.empty() ? 0.0 : lambdas_[i];
       m.entropy_bits = entropy_[i][h].item<double>() / queries_[i];
-      m.entropy_norm = queries_norm_[i] > 0 ? entropy_norm_[i][h].item<double>() / queries_norm_[i] : 0.0;
+      m.entropy_norm =
+          queries_norm_[i] > 0 ? entropy_norm_[i][h].item<double>() / queries_norm_[i] : 0.0;
       m.in_block_mass = mass_[i][h].item<double>() / queries_[i];
       m.mean_distance = distance_[i][h].item<double>() / queries_[i];
       out.push_back(m);

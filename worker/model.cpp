@@ -99,10 +99,14 @@ struct AttentionBiases {
   torch::Tensor for_layer(const Locality& loc, double lambda) const {
     if (lambda == 0.0) return causal;
     switch (loc.mechanism) {
-      case Mechanism::window: return causal + distance * lambda;
-      case Mechanism::block: return causal + cross * lambda;
-      case Mechanism::mask: return lambda >= loc.theta ? causal + outside : causal + cross * lambda;
-      default: return causal;
+      case Mechanism::window:
+        return causal + distance * lambda;
+      case Mechanism::block:
+        return causal + cross * lambda;
+      case Mechanism::mask:
+        return lambda >= loc.theta ? causal + outside : causal + cross * lambda;
+      default:
+        return causal;
     }
   }
 };
@@ -178,7 +182,8 @@ ForwardOutput Gpt2::forward(const torch::Tensor& idx, const torch::Tensor& targe
   // A sparse embedding gradient: the tied LM head already gives wte a dense [V, C] gradient,
   // and adding the B*T looked-up rows to it in place is far cheaper than the dense [V, C]
   // gradient of a dense lookup (a zero fill, a scatter and a full-size add).
-  auto x = dropout(at::embedding(wte_, idx, -1, false, /*sparse=*/true) + wpe_.narrow(0, 0, T), options);
+  auto x =
+      dropout(at::embedding(wte_, idx, -1, false, /*sparse=*/true) + wpe_.narrow(0, 0, T), options);
   for (int64_t l = 0; l < config_.n_layer; ++l) {
     const Layer& layer = layers_[static_cast<size_t>(l)];
     const auto bias = biases.for_layer(loc, lambda_at(loc, l));

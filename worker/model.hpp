@@ -34,15 +34,15 @@ struct Locality {
   Mechanism mechanism = Mechanism::none;
   std::vector<double> lambdas;  // lambda_l for each layer; empty means all zero
   double sigma = 4.0, kappa = 8.0, theta = 1.0, rho = 0.5, gamma = 1.0;
-  bool needs_blocks() const;    // block, mask, penalty
+  bool needs_blocks() const;  // block, mask, penalty
 };
 
 struct ForwardOptions {
-  bool training = false;              // dropout on (needs a generator when dropout > 0)
-  bool want_logits = false;           // also return [B, T, V] logits (materialises them)
-  bool want_attention = false;        // also return each layer's attention weights
-  at::Generator dropout_generator;    // dropout randomness, owned by the caller's RNG state
-  int64_t loss_chunk_rows = 0;        // rows per LM-head chunk; 0: the model's default
+  bool training = false;            // dropout on (needs a generator when dropout > 0)
+  bool want_logits = false;         // also return [B, T, V] logits (materialises them)
+  bool want_attention = false;      // also return each layer's attention weights
+  at::Generator dropout_generator;  // dropout randomness, owned by the caller's RNG state
+  int64_t loss_chunk_rows = 0;      // rows per LM-head chunk; 0: the model's default
 };
 
 struct ForwardOutput {
@@ -89,7 +89,8 @@ class Gpt2 {
                           const torch::Tensor& bias, const torch::Tensor& same_block,
                           const Locality& locality, const ForwardOptions& options,
                           ForwardOutput& out) const;
-  torch::Tensor mlp(const torch::Tensor& x, const Layer& layer, const ForwardOptions& options) const;
+  torch::Tensor mlp(const torch::Tensor& x, const Layer& layer,
+                    const ForwardOptions& options) const;
   torch::Tensor dropout(const torch::Tensor& x, const ForwardOptions& options) const;
 
   GptConfig config_;

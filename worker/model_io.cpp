@@ -12,11 +12,16 @@ namespace {
 
 torch::ScalarType torch_type(DType d) {
   switch (d) {
-    case DType::f32: return torch::kFloat32;
-    case DType::f16: return torch::kFloat16;
-    case DType::bf16: return torch::kBFloat16;
-    case DType::f64: return torch::kFloat64;
-    default: return torch::kByte;  // rejected by the caller
+    case DType::f32:
+      return torch::kFloat32;
+    case DType::f16:
+      return torch::kFloat16;
+    case DType::bf16:
+      return torch::kBFloat16;
+    case DType::f64:
+      return torch::kFloat64;
+    default:
+      return torch::kByte;  // rejected by the caller
   }
 }
 
@@ -39,19 +44,23 @@ void load_hf_safetensors(const fs::path& path, Gpt2& model) {
       missing.push_back(p.name);
       continue;
     }
-    if (t->dtype != DType::f32 && t->dtype != DType::f16 && t->dtype != DType::bf16 && t->dtype != DType::f64)
-      throw InputError("'" + path.string() + "': " + t->name + " has dtype " + std::string(to_string(t->dtype)) +
-                       "; GPT-2 weights must be floating point");
+    if (t->dtype != DType::f32 && t->dtype != DType::f16 && t->dtype != DType::bf16 &&
+        t->dtype != DType::f64)
+      throw InputError("'" + path.string() + "': " + t->name + " has dtype " +
+                       std::string(to_string(t->dtype)) + "; GPT-2 weights must be floating point");
     auto bytes = file.data(*t);
-    auto tensor = torch::from_blob(const_cast<std::byte*>(bytes.data()), t->shape, torch_type(t->dtype))
-                      .to(torch::kFloat32);  // copies out of the mapping
+    auto tensor =
+        torch::from_blob(const_cast<std::byte*>(bytes.data()), t->shape, torch_type(t->dtype))
+            .to(torch::kFloat32);  // copies out of the mapping
     std::vector<int64_t> want = p.tensor.sizes().vec();
-    if (p.name == "wpe.weight" && t->shape.size() == 2 && t->shape[0] >= want[0] && t->shape[1] == want[1])
+    if (p.name == "wpe.weight" && t->shape.size() == 2 && t->shape[0] >= want[0] &&
+        t->shape[1] == want[1])
       tensor = tensor.narrow(0, 0, want[0]);  // the model may use fewer positions than HF's 1,024
     if (tensor.sizes().vec() != want)
-      throw InputError("'" + path.string() + "': " + t->name + " has shape " + shape_text(t->shape) +
-                       ", this model needs " + shape_text(want) +
-                       " (check model.n_layer/n_head/n_embd/block_size/vocab_size against the checkpoint)");
+      throw InputError(
+          "'" + path.string() + "': " + t->name + " has shape " + shape_text(t->shape) +
+          ", this model needs " + shape_text(want) +
+          " (check model.n_layer/n_head/n_embd/block_size/vocab_size against the checkpoint)");
     ready[p.name] = tensor;
   }
   if (!missing.empty()) {

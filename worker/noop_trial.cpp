@@ -22,8 +22,11 @@ TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& opt
   TrialResult result;
   result.device = "none";
   if (options.progress)
-    options.progress->event({{"event", "start"}, {"attempt", options.attempt}, {"resumed_from", 0},
-                             {"steps", 1}, {"device", "none"}});
+    options.progress->event({{"event", "start"},
+                             {"attempt", options.attempt},
+                             {"resumed_from", 0},
+                             {"steps", 1},
+                             {"device", "none"}});
   const auto until = start + std::chrono::duration<double>(config.noop.duration_s);
   while (std::chrono::steady_clock::now() < until) {
     if (options.stop && options.stop->load()) {
@@ -31,8 +34,10 @@ TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& opt
       result.message = "stopped by signal";
       return result;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - std::chrono::steady_clock::now());
-    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(20)));
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+        until - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(
+        std::min<std::chrono::microseconds>(left, std::chrono::milliseconds(20)));
   }
   const bool fail = config.noop.fail != "none" &&
                     (config.noop.fail_attempts < 0 || options.attempt <= config.noop.fail_attempts);

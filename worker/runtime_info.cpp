@@ -20,12 +20,15 @@ std::string blas_description() {
 nlohmann::json library_versions() {
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
-  return {{"torch", TORCH_VERSION},
-          {"blas", blas_description()},
-          {"hdf5", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
-          {"compiler", __VERSION__}};
+  return {
+      {"torch", TORCH_VERSION},
+      {"blas", blas_description()},
+      {"hdf5", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
+      {"compiler", __VERSION__}};
 }
 
-int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+int cuda_device_count() {
+  return static_cast<int>(torch::cuda::device_count());
+}
 
 }  // namespace locsweep

@@ -82,7 +82,6 @@ std::optional<size_t> byte_count(DType dtype, const std::vector<int64_t>& shape)
   return n;
 }
 
-
 [[noreturn]] void io_fail(const std::string& what, const fs::path& path) {
   throw Error(what + " '" + path.string() + "': " + std::strerror(errno));
 }

@@ -1,7 +1,7 @@
 #include "worker/softmax_xent_kernel.hpp"
 
-#include <cmath>
 #include <bit>
+#include <cmath>
 
 namespace locsweep {
 namespace {

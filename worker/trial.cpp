@@ -47,7 +47,8 @@ torch::Device parse_device(const std::string& text) {
   try {
     torch::Device device(text);
     if (device.is_cuda() && !torch::cuda::is_available())
-      throw InputError("device '" + text + "' requested but no CUDA GPU is visible to this libtorch");
+      throw InputError("device '" + text +
+                       "' requested but no CUDA GPU is visible to this libtorch");
     return device;
   } catch (const c10::Error&) {
     throw InputError("unknown device '" + text + "' (valid: cpu, cuda, cuda:N)");
@@ -78,7 +79,8 @@ struct TrialData {
 TrialData load_data(const TrialConfig& c) {
   const Tokenizer tokenizer = Tokenizer::from_spec(c.data.tokenizer, c.spec_dir);
   const std::string text = load_corpus_text(c.data.corpus, c.spec_dir);
-  TokenSplit split = split_tokens(tokenize_cached(text, tokenizer), c.data.val_fraction, c.model.block_size);
+  TokenSplit split =
+      split_tokens(tokenize_cached(text, tokenizer), c.data.val_fraction, c.model.block_size);
   TrialData data;
   data.train = std::move(split.train);
   data.val = std::move(split.val);
@@ -86,8 +88,9 @@ TrialData load_data(const TrialConfig& c) {
   if (c.model.vocab_size != 0 && c.model.vocab_size < data.vocab_size)
     throw InputError("model.vocab_size " + std::to_string(c.model.vocab_size) +
                      " is smaller than the tokenizer's " + std::to_string(data.vocab_size));
-  data.ends_sentence = sentence_end_table(tokenizer.vocab_size(),
-                                          [&](int id) -> const std::string& { return tokenizer.token_bytes(id); });
+  data.ends_sentence =
+      sentence_end_table(tokenizer.vocab_size(),
+                         [&](int id) -> const std::string& { return tokenizer.token_bytes(id); });
   return data;
 }
 
@@ -113,19 +116,24 @@ Evaluation evaluate(const Gpt2& model, const TrialConfig& c, const TrialData& da
       group.push_back(windows[i++]);
     const Batch b = window_batch(data.val, group);
     torch::Tensor blocks;
-    if (want_blocks) blocks = block_ids(b.x, c.locality.blocks, data.ends_sentence, model.token_embedding());
+    if (want_blocks)
+      blocks = block_ids(b.x, c.locality.blocks, data.ends_sentence, model.token_embedding());
     ForwardOptions opts;
-    opts.want_attention = metrics || (record && static_cast<int64_t>(record->starts.size()) < keep_attention);
+    opts.want_attention =
+        metrics || (record && static_cast<int64_t>(record->starts.size()) < keep_attention);
     const auto dev = model.device();
-    const auto out = model.forward(b.x.to(dev), b.y.to(dev), blocks.defined() ? blocks.to(dev) : blocks, loc, opts);
+    const auto out = model.forward(b.x.to(dev), b.y.to(dev),
+                                   blocks.defined() ? blocks.to(dev) : blocks, loc, opts);
     const auto n = b.y.numel();
     eval.loss_sum += out.loss.item<double>() * static_cast<double>(n);
     eval.tokens += n;
     if (metrics)
-      for (size_t l = 0; l < out.attention.size(); ++l) metrics->add(static_cast<int64_t>(l), out.attention[l], blocks);
+      for (size_t l = 0; l < out.attention.size(); ++l)
+        metrics->add(static_cast<int64_t>(l), out.attention[l], blocks);
     if (record && opts.want_attention) {
-      const int64_t take = std::min<int64_t>(keep_attention - static_cast<int64_t>(record->starts.size()),
-                                             static_cast<int64_t>(group.size()));
+      const int64_t take =
+          std::min<int64_t>(keep_attention - static_cast<int64_t>(record->starts.size()),
+                            static_cast<int64_t>(group.size()));
       if (take > 0) {
         auto cat = [&](const torch::Tensor& all, const torch::Tensor& add) {
           return all.defined() ? torch::cat({all, add}) : add;
@@ -134,8 +142,11 @@ Evaluation evaluate(const Gpt2& model, const TrialConfig& c, const TrialData& da
         record->blocks = cat(record->blocks, blocks.narrow(0, 0, take).cpu());
         if (record->attention.empty()) record->attention.resize(out.attention.size());
         for (size_t l = 0; l < out.attention.size(); ++l)
-          record->attention[l] = cat(record->attention[l], out.attention[l].narrow(0, 0, take).to(torch::kCPU, torch::kHalf));
-        for (int64_t k = 0; k < take; ++k) record->starts.push_back(group[static_cast<size_t>(k)].start);
+          record->attention[l] =
+              cat(record->attention[l],
+                  out.attention[l].narrow(0, 0, take).to(torch::kCPU, torch::kHalf));
+        for (int64_t k = 0; k < take; ++k)
+          record->starts.push_back(group[static_cast<size_t>(k)].start);
       }
     }
   }
@@ -172,7 +183,8 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   fs::create_directories(options.out_dir);
   const fs::path checkpoint_path = options.out_dir / "checkpoint.h5";
   if (options.resume == TrialRunOptions::Resume::never && fs::exists(checkpoint_path))
-    throw InputError("'" + options.out_dir.string() + "' already holds a checkpoint; pass --resume to "
+    throw InputError("'" + options.out_dir.string() +
+                     "' already holds a checkpoint; pass --resume to "
                      "continue it or choose another --out folder (nothing was overwritten)");
   if (options.resume == TrialRunOptions::Resume::required && !fs::exists(checkpoint_path))
     throw InputError("--resume: there is no checkpoint in '" + options.out_dir.string() + "'");
@@ -181,7 +193,8 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   Gpt2 model(gpt_config_for(c, data.vocab_size), device);
   model.init_weights(static_cast<uint64_t>(c.seed));
   const std::string& init = c.model.init;
-  if (init.rfind("hf:", 0) == 0) load_hf_safetensors(resolve_path(init.substr(3), c.spec_dir), model);
+  if (init.rfind("hf:", 0) == 0)
+    load_hf_safetensors(resolve_path(init.substr(3), c.spec_dir), model);
   if (init.rfind("checkpoint:", 0) == 0)
     load_model_from_checkpoint(resolve_path(init.substr(11), c.spec_dir), model);
   AdamW optimizer(model.parameters(), {c.train.beta1, c.train.beta2, 1e-8, c.train.weight_decay});
@@ -195,29 +208,38 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
       if (state.rng_state.numel() > 0) generator.set_state(state.rng_state);
     } catch (const CorruptFileError& e) {
       if (options.resume == TrialRunOptions::Resume::required) throw;
-      const fs::path aside = checkpoint_path.string() + ".corrupt-" + std::to_string(std::time(nullptr));
+      const fs::path aside =
+          checkpoint_path.string() + ".corrupt-" + std::to_string(std::time(nullptr));
       fs::rename(checkpoint_path, aside);
-      progress.event({{"event", "warning"}, {"message", std::string(e.what()) + "; set aside as " +
-                                                            aside.string() + ", starting from step 0"}});
+      progress.event({{"event", "warning"},
+                      {"message", std::string(e.what()) + "; set aside as " + aside.string() +
+                                      ", starting from step 0"}});
       // Re-create the fresh state the damaged file might have half-replaced: nothing was copied.
     }
   }
   // Only now, with the input checked (data, tokenizer, init weights, the checkpoint to resume),
   // is the folder claimed: bad input leaves an existing trial.json (and result.json) as it was.
-  write_file_atomic(options.out_dir / "trial.json",
-                    nlohmann::json{{"hash", hash}, {"label", trial_label(c)}, {"config", to_json(c)}}.dump(2) + "\n");
+  write_file_atomic(
+      options.out_dir / "trial.json",
+      nlohmann::json{{"hash", hash}, {"label", trial_label(c)}, {"config", to_json(c)}}.dump(2) +
+          "\n");
   const int64_t resumed_from = state.step;
-  progress.event({{"event", "start"}, {"attempt", options.attempt}, {"resumed_from", resumed_from},
-                  {"steps", c.train.steps}, {"device", describe_device(device)},
+  progress.event({{"event", "start"},
+                  {"attempt", options.attempt},
+                  {"resumed_from", resumed_from},
+                  {"steps", c.train.steps},
+                  {"device", describe_device(device)},
                   {"parameters", model.num_parameters()}});
 
   std::deque<double> recent(state.recent_loss.begin(), state.recent_loss.end());
   auto save = [&]() {
     state.rng_state = generator.get_state();
     state.recent_loss.assign(recent.begin(), recent.end());
-    const auto info = save_checkpoint(checkpoint_path, hash, config_json, at::get_num_threads(), model,
-                                      optimizer, state);
-    progress.event({{"event", "checkpoint"}, {"step", state.step}, {"path", checkpoint_path.string()},
+    const auto info = save_checkpoint(checkpoint_path, hash, config_json, at::get_num_threads(),
+                                      model, optimizer, state);
+    progress.event({{"event", "checkpoint"},
+                    {"step", state.step},
+                    {"path", checkpoint_path.string()},
                     {"bytes", info.bytes}});
     return info;
   };
@@ -226,15 +248,18 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   const auto all_val = validation_windows(static_cast<int64_t>(data.val.size()), T);
   std::vector<Window> probe_val;  // the windows of periodic evaluations and metrics
   for (const auto& w : all_val)
-    if (w.length == T && static_cast<int>(probe_val.size()) < c.eval.windows) probe_val.push_back(w);
+    if (w.length == T && static_cast<int>(probe_val.size()) < c.eval.windows)
+      probe_val.push_back(w);
 
   const auto train_start = Clock::now();
   double tokens_per_s = 0;
   while (state.step < c.train.steps) {
     if (options.stop && options.stop->load()) {
       save();
-      TrialResult r = failed(Outcome::preempted, "stopped by signal; checkpointed at step " +
-                                                     std::to_string(state.step), state.step, start);
+      TrialResult r =
+          failed(Outcome::preempted,
+                 "stopped by signal; checkpointed at step " + std::to_string(state.step),
+                 state.step, start);
       r.resumed_from = static_cast<int>(resumed_from);
       return r;
     }
@@ -242,7 +267,9 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
     const double lr = learning_rate(c.train, state.step);
     const Batch batch = training_batch(data.train, B, T, static_cast<uint64_t>(c.seed), state.step);
     torch::Tensor blocks;
-    if (loc.needs_blocks()) blocks = block_ids(batch.x, c.locality.blocks, data.ends_sentence, model.token_embedding()).to(device);
+    if (loc.needs_blocks())
+      blocks = block_ids(batch.x, c.locality.blocks, data.ends_sentence, model.token_embedding())
+                   .to(device);
     ForwardOptions opts;
     opts.training = true;
     opts.dropout_generator = generator;
@@ -251,16 +278,21 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
     (loc.mechanism == Mechanism::penalty ? out.loss + out.penalty : out.loss).backward();
     const double loss = out.loss.item<double>();
     if (!std::isfinite(loss)) {
-      TrialResult r = failed(Outcome::nan, "training loss became " + std::to_string(loss) + " at step " +
-                                               std::to_string(state.step + 1), state.step, start);
+      TrialResult r = failed(Outcome::nan,
+                             "training loss became " + std::to_string(loss) + " at step " +
+                                 std::to_string(state.step + 1),
+                             state.step, start);
       r.resumed_from = static_cast<int>(resumed_from);
       write_result(options.out_dir, r);
       return r;
     }
     const double grad_norm = global_grad_norm(model.parameters());
-    if (!std::isfinite(grad_norm)) {  // a finite loss with a non-finite gradient: stop before it spreads
-      TrialResult r = failed(Outcome::nan, "gradient norm became " + std::to_string(grad_norm) + " at step " +
-                                               std::to_string(state.step + 1), state.step, start);
+    if (!std::isfinite(
+            grad_norm)) {  // a finite loss with a non-finite gradient: stop before it spreads
+      TrialResult r = failed(Outcome::nan,
+                             "gradient norm became " + std::to_string(grad_norm) + " at step " +
+                                 std::to_string(state.step + 1),
+                             state.step, start);
       r.resumed_from = static_cast<int>(resumed_from);
       write_result(options.out_dir, r);
       return r;
@@ -273,12 +305,13 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
     const double step_s = seconds_since(step_start);
     tokens_per_s = tokens_per_s == 0 ? B * T / step_s : 0.9 * tokens_per_s + 0.1 * B * T / step_s;
     const double eta = (c.train.steps - state.step) * B * T / tokens_per_s;
-    nlohmann::json step_event = {{"event", "step"}, {"step", state.step}, {"loss", loss}, {"lr", lr},
-                                 {"tokens_per_s", tokens_per_s}, {"eta_s", eta}};
+    nlohmann::json step_event = {{"event", "step"}, {"step", state.step},           {"loss", loss},
+                                 {"lr", lr},        {"tokens_per_s", tokens_per_s}, {"eta_s", eta}};
     if (loc.mechanism == Mechanism::penalty) step_event["penalty"] = out.penalty.item<double>();
     progress.event(step_event);
 
-    if (c.eval.every > 0 && state.step % c.eval.every == 0 && state.step < c.train.steps && !probe_val.empty()) {
+    if (c.eval.every > 0 && state.step % c.eval.every == 0 && state.step < c.train.steps &&
+        !probe_val.empty()) {
       const auto e = evaluate(model, c, data, loc, probe_val, nullptr, nullptr, 0);
       progress.event({{"event", "eval"}, {"step", state.step}, {"val_loss", e.mean()}});
     }
@@ -292,8 +325,8 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   const auto full = evaluate(model, c, data, loc, all_val, nullptr, nullptr, 0);
   AttentionRecord record;
   record.lambdas = loc.lambdas;
-  const int64_t keep = attention_windows_within(c.record.attention_windows, c.model.n_layer, c.model.n_head, T,
-                                                c.record.attention_max_mb * 1e6);
+  const int64_t keep = attention_windows_within(c.record.attention_windows, c.model.n_layer,
+                                                c.model.n_head, T, c.record.attention_max_mb * 1e6);
   if (keep < c.record.attention_windows)
     progress.event({{"event", "warning"},
                     {"message", "attention record limited to " + std::to_string(keep) + " of " +
@@ -305,7 +338,8 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   result.outcome = Outcome::done;
   result.steps_done = static_cast<int>(state.step);
   result.resumed_from = static_cast<int>(resumed_from);
-  result.train_loss = recent.empty() ? 0.0 : std::accumulate(recent.begin(), recent.end(), 0.0) / recent.size();
+  result.train_loss =
+      recent.empty() ? 0.0 : std::accumulate(recent.begin(), recent.end(), 0.0) / recent.size();
   result.val_loss = full.mean();
   result.val_ppl = std::exp(full.mean());
   result.val_tokens = full.tokens;
@@ -313,19 +347,24 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
       state.step > resumed_from ? (state.step - resumed_from) * B * T / train_seconds : 0.0;
   result.device = describe_device(device);
   result.heads = metrics.result();
-  result.artifacts.push_back({"checkpoint", checkpoint_path.string(), static_cast<int64_t>(fs::file_size(checkpoint_path)),
+  result.artifacts.push_back({"checkpoint", checkpoint_path.string(),
+                              static_cast<int64_t>(fs::file_size(checkpoint_path)),
                               file_sha256(checkpoint_path)});
   if (!record.starts.empty()) {
-    const auto info = write_attention_file(options.out_dir / "attention.h5", record,
-                                           {{"trial_hash", hash}, {"config", config_json},
-                                            {"mechanism", std::string(to_string(c.locality.mechanism))},
-                                            {"schedule", c.locality.schedule.canonical()}});
-    result.artifacts.push_back({"attention", (options.out_dir / "attention.h5").string(), info.bytes, info.sha256});
+    const auto info =
+        write_attention_file(options.out_dir / "attention.h5", record,
+                             {{"trial_hash", hash},
+                              {"config", config_json},
+                              {"mechanism", std::string(to_string(c.locality.mechanism))},
+                              {"schedule", c.locality.schedule.canonical()}});
+    result.artifacts.push_back(
+        {"attention", (options.out_dir / "attention.h5").string(), info.bytes, info.sha256});
   }
   if (c.record.export_safetensors) {
     const fs::path st = options.out_dir / "model.safetensors";
     export_hf_safetensors(st, model);
-    result.artifacts.push_back({"safetensors", st.string(), static_cast<int64_t>(fs::file_size(st)), file_sha256(st)});
+    result.artifacts.push_back(
+        {"safetensors", st.string(), static_cast<int64_t>(fs::file_size(st)), file_sha256(st)});
   }
   result.seconds = seconds_since(start);
   write_result(options.out_dir, result);

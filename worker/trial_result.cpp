@@ -7,21 +7,28 @@ namespace locsweep {
 using nlohmann::json;
 
 namespace {
-constexpr Outcome kOutcomes[] = {Outcome::done, Outcome::crash,     Outcome::timeout,
-                                 Outcome::oom,  Outcome::nan,       Outcome::error,
-                                 Outcome::preempted, Outcome::lost};
+constexpr Outcome kOutcomes[] = {Outcome::done, Outcome::crash, Outcome::timeout,   Outcome::oom,
+                                 Outcome::nan,  Outcome::error, Outcome::preempted, Outcome::lost};
 }
 
 std::string_view to_string(Outcome outcome) {
   switch (outcome) {
-    case Outcome::done: return "done";
-    case Outcome::crash: return "crash";
-    case Outcome::timeout: return "timeout";
-    case Outcome::oom: return "oom";
-    case Outcome::nan: return "nan";
-    case Outcome::error: return "error";
-    case Outcome::preempted: return "preempted";
-    case Outcome::lost: return "lost";
+    case Outcome::done:
+      return "done";
+    case Outcome::crash:
+      return "crash";
+    case Outcome::timeout:
+      return "timeout";
+    case Outcome::oom:
+      return "oom";
+    case Outcome::nan:
+      return "nan";
+    case Outcome::error:
+      return "error";
+    case Outcome::preempted:
+      return "preempted";
+    case Outcome::lost:
+      return "lost";
   }
   return "?";
 }
@@ -40,18 +47,30 @@ bool is_retryable(Outcome outcome) {
 json to_json(const TrialResult& r) {
   json heads = json::array();
   for (const auto& h : r.heads)
-    heads.push_back({{"layer", h.layer}, {"head", h.head}, {"lambda", h.lambda},
-                     {"entropy_bits", h.entropy_bits}, {"entropy_norm", h.entropy_norm},
-                     {"in_block_mass", h.in_block_mass}, {"mean_distance", h.mean_distance}});
+    heads.push_back({{"layer", h.layer},
+                     {"head", h.head},
+                     {"lambda", h.lambda},
+                     {"entropy_bits", h.entropy_bits},
+                     {"entropy_norm", h.entropy_norm},
+                     {"in_block_mass", h.in_block_mass},
+                     {"mean_distance", h.mean_distance}});
   json artifacts = json::array();
   for (const auto& a : r.artifacts)
-    artifacts.push_back({{"kind", a.kind}, {"path", a.path}, {"bytes", a.bytes}, {"sha256", a.sha256}});
-  return {{"outcome", to_string(r.outcome)}, {"message", r.message},
-          {"steps_done", r.steps_done}, {"resumed_from", r.resumed_from},
-          {"train_loss", r.train_loss}, {"val_loss", r.val_loss}, {"val_ppl", r.val_ppl},
-          {"val_tokens", r.val_tokens}, {"seconds", r.seconds},
-          {"train_tokens_per_s", r.train_tokens_per_s}, {"device", r.device},
-          {"heads", heads}, {"artifacts", artifacts}};
+    artifacts.push_back(
+        {{"kind", a.kind}, {"path", a.path}, {"bytes", a.bytes}, {"sha256", a.sha256}});
+  return {{"outcome", to_string(r.outcome)},
+          {"message", r.message},
+          {"steps_done", r.steps_done},
+          {"resumed_from", r.resumed_from},
+          {"train_loss", r.train_loss},
+          {"val_loss", r.val_loss},
+          {"val_ppl", r.val_ppl},
+          {"val_tokens", r.val_tokens},
+          {"seconds", r.seconds},
+          {"train_tokens_per_s", r.train_tokens_per_s},
+          {"device", r.device},
+          {"heads", heads},
+          {"artifacts", artifacts}};
 }
 
 TrialResult trial_result_from_json(const json& j) {

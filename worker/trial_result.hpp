@@ -49,7 +49,7 @@ struct TrialResult {
   int64_t val_tokens = 0;  // predicted validation tokens
   double seconds = 0;      // wall time of this attempt
   double train_tokens_per_s = 0;
-  std::string device;      // "cpu (2 threads)" / "cuda:0 (NVIDIA H100)"
+  std::string device;  // "cpu (2 threads)" / "cuda:0 (NVIDIA H100)"
   std::vector<HeadMetrics> heads;
   std::vector<Artifact> artifacts;
 };

@@ -37,15 +37,8 @@ job_state() {
   [[ -n $state ]] || state=$(scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
   echo "${state:-GONE}"
 }
-wait_for() {  # seconds command...
-  local limit=$1 i
-  shift
-  for ((i = 0; i < limit * 5; i++)); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  return 1
-}
+# shellcheck source-path=SCRIPTDIR source=test_lib.sh
+source "$(dirname "$0")/test_lib.sh"  # wait_for
 finished() { [[ $(job_state "$1") =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|GONE)$ ]]; }
 
 # The stand-in for `locsweep run SWEEP --db DB [--artifacts DIR]`. Its behaviour comes from

@@ -34,15 +34,8 @@ job_state() {
   [[ -n $state ]] || state=$(scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
   echo "${state:-GONE}"
 }
-wait_for() {  # seconds command...: polls the command until it succeeds
-  local limit=$1 i
-  shift
-  for ((i = 0; i < limit * 5; i++)); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  return 1
-}
+# shellcheck source-path=SCRIPTDIR source=test_lib.sh
+source "$(dirname "$0")/test_lib.sh"  # wait_for
 
 echo "== start"
 env_lines=$("$cluster" start) || fail "cluster.sh start failed"

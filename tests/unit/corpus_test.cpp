@@ -12,16 +12,16 @@
 #include <string>
 #include <vector>
 
-#include "support/temp_dir.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "support/temp_dir.hpp"
 #include "worker/corpus.hpp"
 #include "worker/tokenizer.hpp"
 
 namespace locsweep {
 namespace {
-using test_support::TempDir;
 using test_support::ScopedEnv;
+using test_support::TempDir;
 namespace fs = std::filesystem;
 
 void write(const fs::path& path, const std::string& text) {

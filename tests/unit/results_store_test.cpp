@@ -16,11 +16,11 @@
 #include <functional>
 #include <sstream>
 
-#include "support/temp_dir.hpp"
 #include "common/error.hpp"
 #include "results/queries.hpp"
 #include "results/schema.hpp"
 #include "results/store.hpp"
+#include "support/temp_dir.hpp"
 #include "sweeps/plan.hpp"
 #include "sweeps/sweep_spec.hpp"
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "support/temp_dir.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "support/temp_dir.hpp"
 #include "worker/safetensors.hpp"
 
 namespace locsweep {

@@ -8,15 +8,18 @@
 namespace locsweep {
 namespace {
 
-double round4(double x) { return std::round(x * 1e4) / 1e4; }
+double round4(double x) {
+  return std::round(x * 1e4) / 1e4;
+}
 
 TEST(Schedule, QuinticOverTwelveLayersMatchesHandComputedValues) {
   // (l / 11)^5 rounded to 4 places, computed by hand.
-  const std::vector<double> expected = {0, 0, .0002, .0015, .0064, .0194,
+  const std::vector<double> expected = {0,     0,     .0002, .0015, .0064, .0194,
                                         .0483, .1044, .2035, .3666, .6209, 1};
   const auto lambdas = Schedule::parse("quintic").lambdas(12);
   ASSERT_EQ(lambdas.size(), expected.size());
-  for (size_t l = 0; l < expected.size(); ++l) EXPECT_DOUBLE_EQ(round4(lambdas[l]), expected[l]) << l;
+  for (size_t l = 0; l < expected.size(); ++l)
+    EXPECT_DOUBLE_EQ(round4(lambdas[l]), expected[l]) << l;
 }
 
 struct ValueCase {
@@ -31,7 +34,8 @@ TEST_P(ScheduleValues, GiveExpectedLambdas) {
   const auto& c = GetParam();
   const auto got = Schedule::parse(c.spec).lambdas(c.layers);
   ASSERT_EQ(got.size(), c.expected.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], c.expected[i], 1e-12) << c.spec << " layer " << i;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], c.expected[i], 1e-12) << c.spec << " layer " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -39,8 +43,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(ValueCase{"distributed", 3, {0, 0, 0}}, ValueCase{"localist", 3, {1, 1, 1}},
                     ValueCase{"uniform:0.25", 2, {0.25, 0.25}},
                     ValueCase{"linear", 5, {0, 0.25, 0.5, 0.75, 1}},
-                    ValueCase{"quadratic", 3, {0, 0.25, 1}},
-                    ValueCase{"cubic", 3, {0, 0.125, 1}},
+                    ValueCase{"quadratic", 3, {0, 0.25, 1}}, ValueCase{"cubic", 3, {0, 0.125, 1}},
                     ValueCase{"decic", 3, {0, std::pow(0.5, 10), 1}},
                     ValueCase{"poly:7.5", 3, {0, std::pow(0.5, 7.5), 1}},
                     ValueCase{"poly:1:0.2:0.6", 3, {0.2, 0.4, 0.6}},
@@ -71,7 +74,8 @@ INSTANTIATE_TEST_SUITE_P(
                     CanonicalCase{"poly:5:0:1", "quintic"}, CanonicalCase{"poly:10", "decic"},
                     CanonicalCase{"poly:7.50", "poly:7.5"}, CanonicalCase{"poly:11", "poly:11"},
                     CanonicalCase{"poly:2:0.1:0.9", "poly:2:0.1:0.9"},
-                    CanonicalCase{"uniform:0", "distributed"}, CanonicalCase{"uniform:1.0", "localist"},
+                    CanonicalCase{"uniform:0", "distributed"},
+                    CanonicalCase{"uniform:1.0", "localist"},
                     CanonicalCase{"uniform:0.50", "uniform:0.5"},
                     CanonicalCase{"reverse:reverse:cubic", "cubic"},
                     CanonicalCase{"reverse:localist", "localist"},
@@ -92,8 +96,8 @@ TEST_P(ScheduleInvalid, IsRejectedWithAHint) {
 INSTANTIATE_TEST_SUITE_P(Table, ScheduleInvalid,
                          testing::Values("", "quintik", "poly:0", "poly:-1", "poly:nan", "poly:inf",
                                          "poly:x", "poly:2:0.5", "poly:2:0.9:0.1", "poly:2:-0.1:1",
-                                         "uniform:1.5", "uniform:-0.1", "uniform:", "reverse:",
-                                         "[0, 2]", "[0, x]", "[0, 1", "[]",
+                                         "uniform:1.5", "uniform:-0.1",
+                                         "uniform:", "reverse:", "[0, 2]", "[0, x]", "[0, 1", "[]",
                                          // explicit lists must match the layer count
                                          "[0, 0.5]", "[0, 0.2, 0.5, 1]"));
 

@@ -4,8 +4,8 @@
 // in tests/integration/slurm_*_e2e.sh.
 #include <gtest/gtest.h>
 
-#include "slurm/job_state.hpp"
 #include "common/process.hpp"
+#include "slurm/job_state.hpp"
 
 namespace locsweep {
 namespace {

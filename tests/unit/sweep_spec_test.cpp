@@ -10,7 +10,9 @@ namespace {
 
 const std::string kSource = LOCSWEEP_SOURCE_DIR;
 
-Plan plan_text(const std::string& yaml) { return plan_sweep(parse_sweep(yaml, "<test>", "/")); }
+Plan plan_text(const std::string& yaml) {
+  return plan_sweep(parse_sweep(yaml, "<test>", "/"));
+}
 
 std::set<std::string> hashes(const Plan& plan) {
   std::set<std::string> out;
@@ -32,7 +34,8 @@ TEST_P(ShippedSweeps, ExpandToTheExpectedNumberOfTrials) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ShippedSweeps,
-                         testing::Values(ShippedCase{"paper-v1.yaml", 7}, ShippedCase{"paper-v3.yaml", 15},
+                         testing::Values(ShippedCase{"paper-v1.yaml", 7},
+                                         ShippedCase{"paper-v3.yaml", 15},
                                          ShippedCase{"beyond-quintic.yaml", 36},
                                          // 4 mechanisms x 4 schedules, distributed merged across
                                          // mechanisms (13), + 2 points, x 2 seeds.
@@ -86,15 +89,17 @@ TEST(Plan, EquivalentSpellingsInAGridAreOneTrial) {
 TEST(Plan, AddingAGridValueAddsExactlyTheNewTrials) {
   const std::string head = "name: ext\nlocality: {mechanism: block}\nseeds: [0, 1, 2]\ngrid:\n";
   const Plan before = plan_text(head + "  locality.schedule: [distributed, localist, quintic]\n");
-  const Plan after = plan_text(head + "  locality.schedule: [distributed, localist, quintic, octic, 'poly:7.5']\n");
+  const Plan after = plan_text(
+      head + "  locality.schedule: [distributed, localist, quintic, octic, 'poly:7.5']\n");
   const auto old_hashes = hashes(before), new_hashes = hashes(after);
-  for (const auto& h : old_hashes) EXPECT_TRUE(new_hashes.count(h)) << "a done trial changed identity";
+  for (const auto& h : old_hashes)
+    EXPECT_TRUE(new_hashes.count(h)) << "a done trial changed identity";
   std::set<std::string> added;
   for (const auto& t : after.trials)
     if (!old_hashes.count(t.hash)) added.insert(t.label);
-  EXPECT_EQ(added, (std::set<std::string>{"block octic seed=0", "block octic seed=1", "block octic seed=2",
-                                          "block poly:7.5 seed=0", "block poly:7.5 seed=1",
-                                          "block poly:7.5 seed=2"}));
+  EXPECT_EQ(added, (std::set<std::string>{"block octic seed=0", "block octic seed=1",
+                                          "block octic seed=2", "block poly:7.5 seed=0",
+                                          "block poly:7.5 seed=1", "block poly:7.5 seed=2"}));
 }
 
 TEST(Plan, SeedRangeForm) {

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "support/temp_dir.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "support/temp_dir.hpp"
 #include "worker/corpus.hpp"
 #include "worker/pretokenizer.hpp"
 #include "worker/tokenizer.hpp"
@@ -27,8 +27,8 @@
 
 namespace locsweep {
 namespace {
-using test_support::TempDir;
 using test_support::ScopedEnv;
+using test_support::TempDir;
 namespace fs = std::filesystem;
 
 void write(const fs::path& path, const std::string& text) {

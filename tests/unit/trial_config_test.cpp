@@ -13,7 +13,9 @@
 namespace locsweep {
 namespace {
 
-std::string hash_of(const std::string& yaml) { return trial_hash(parse_trial_config(yaml, "<test>", "/")); }
+std::string hash_of(const std::string& yaml) {
+  return trial_hash(parse_trial_config(yaml, "<test>", "/"));
+}
 
 class SameTrial : public testing::TestWithParam<std::pair<const char*, const char*>> {};
 
@@ -26,10 +28,13 @@ INSTANTIATE_TEST_SUITE_P(
     Table, SameTrial,
     testing::Values(
         std::pair{"locality: {schedule: quintic}", "locality: {schedule: 'poly:5'}"},
-        std::pair{"locality: {schedule: {type: polynomial, beta: 5}}", "locality: {schedule: quintic}"},
-        std::pair{"locality: {schedule: {type: polynomial, beta: 5.0}}", "locality: {schedule: quintic}"},
-        std::pair{"locality: {schedule: {type: polynomial, beta: 5, lambda_min: 0, lambda_max: 1.0}}",
+        std::pair{"locality: {schedule: {type: polynomial, beta: 5}}",
                   "locality: {schedule: quintic}"},
+        std::pair{"locality: {schedule: {type: polynomial, beta: 5.0}}",
+                  "locality: {schedule: quintic}"},
+        std::pair{
+            "locality: {schedule: {type: polynomial, beta: 5, lambda_min: 0, lambda_max: 1.0}}",
+            "locality: {schedule: quintic}"},
         std::pair{"train: {lr: 0.0006}", "train: {lr: 6e-4}"},
         std::pair{"train: {lr: 6.0e-4}", "{}"},  // the default, written out
         std::pair{"model: {n_layer: 6}", "model: {n_layer: 6, vocab_size: 50257}"},
@@ -59,17 +64,18 @@ TEST_P(DifferentTrial, HashesDifferently) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, DifferentTrial,
-    testing::Values(std::pair{"locality: {schedule: quintic}", "locality: {schedule: quartic}"},
-                    std::pair{"locality: {schedule: quintic}", "locality: {schedule: 'poly:5.0001'}"},
-                    std::pair{"locality: {schedule: linear}", "locality: {schedule: reverse:linear}"},
-                    std::pair{"seed: 0", "seed: 1"}, std::pair{"train: {lr: 1e-3}", "train: {lr: 2e-3}"},
-                    std::pair{"locality: {mechanism: block, schedule: linear}",
-                              "locality: {mechanism: mask, schedule: linear}"},
-                    std::pair{"locality: {mechanism: block, schedule: linear, kappa: 4}",
-                              "locality: {mechanism: block, schedule: linear}"},
-                    std::pair{"locality: {schedule: linear, blocks: 'fixed:8'}",
-                              "locality: {schedule: linear, blocks: 'fixed:16'}"},
-                    std::pair{"data: {corpus: sotu}", "data: {corpus: moby-dick}"}));
+    testing::Values(
+        std::pair{"locality: {schedule: quintic}", "locality: {schedule: quartic}"},
+        std::pair{"locality: {schedule: quintic}", "locality: {schedule: 'poly:5.0001'}"},
+        std::pair{"locality: {schedule: linear}", "locality: {schedule: reverse:linear}"},
+        std::pair{"seed: 0", "seed: 1"}, std::pair{"train: {lr: 1e-3}", "train: {lr: 2e-3}"},
+        std::pair{"locality: {mechanism: block, schedule: linear}",
+                  "locality: {mechanism: mask, schedule: linear}"},
+        std::pair{"locality: {mechanism: block, schedule: linear, kappa: 4}",
+                  "locality: {mechanism: block, schedule: linear}"},
+        std::pair{"locality: {schedule: linear, blocks: 'fixed:8'}",
+                  "locality: {schedule: linear, blocks: 'fixed:16'}"},
+        std::pair{"data: {corpus: sotu}", "data: {corpus: moby-dick}"}));
 
 TEST(TrialConfig, HashIsStableAcrossReleases) {
   // Changing this value re-runs every stored trial: only ever on purpose, with a DB migration.
@@ -79,8 +85,10 @@ TEST(TrialConfig, HashIsStableAcrossReleases) {
 
 TEST(TrialConfig, JsonRoundTripKeepsEveryField) {
   const TrialConfig a = parse_trial_config(
-      "seed: 7\nmodel: {n_layer: 3, n_head: 2, n_embd: 32, dropout: 0.1, init: 'hf:/x.safetensors'}\n"
-      "locality: {mechanism: penalty, schedule: 'reverse:poly:2.5:0.1:0.9', blocks: 'adaptive:0.75'}\n"
+      "seed: 7\nmodel: {n_layer: 3, n_head: 2, n_embd: 32, dropout: 0.1, init: "
+      "'hf:/x.safetensors'}\n"
+      "locality: {mechanism: penalty, schedule: 'reverse:poly:2.5:0.1:0.9', blocks: "
+      "'adaptive:0.75'}\n"
       "execution: {timeout_s: 12.5}\nrecord: {export_safetensors: true}\n",
       "<t>", "/spec/dir");
   const TrialConfig b = trial_config_from_json(to_json(a));
@@ -92,9 +100,11 @@ TEST(TrialConfig, JsonRoundTripKeepsEveryField) {
 }
 
 TEST(TrialConfig, LabelNamesMechanismScheduleAndSeed) {
-  EXPECT_EQ(trial_label(parse_trial_config("seed: 2\nlocality: {mechanism: mask, schedule: 'poly:5'}", "<t>", "/")),
+  EXPECT_EQ(trial_label(parse_trial_config(
+                "seed: 2\nlocality: {mechanism: mask, schedule: 'poly:5'}", "<t>", "/")),
             "mask quintic seed=2");
-  EXPECT_EQ(trial_label(parse_trial_config("locality: {mechanism: mask, schedule: distributed}", "<t>", "/")),
+  EXPECT_EQ(trial_label(parse_trial_config("locality: {mechanism: mask, schedule: distributed}",
+                                           "<t>", "/")),
             "none distributed seed=0");
 }
 
@@ -120,7 +130,8 @@ TEST(Docs, SweepSpecDocumentsEveryKeyWithItsDefault) {
     const auto value = f.get(defaults);
     const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
     const std::string row = "| `" + f.path + "` | `" + text + "` |";
-    EXPECT_NE(doc.find(row), std::string::npos) << "regenerate docs/sweep-spec.md: missing or stale " << row;
+    EXPECT_NE(doc.find(row), std::string::npos)
+        << "regenerate docs/sweep-spec.md: missing or stale " << row;
   }
 }
 
