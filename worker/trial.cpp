@@ -251,6 +251,16 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
     if (w.length == T && static_cast<int>(probe_val.size()) < c.eval.windows)
       probe_val.push_back(w);
 
+  // A non-finite loss, or a finite loss with a non-finite gradient: stop before it spreads.
+  auto non_finite = [&](const std::string& what, double value) {
+    TrialResult r = failed(
+        Outcome::nan,
+        what + " became " + std::to_string(value) + " at step " + std::to_string(state.step + 1),
+        state.step, start);
+    r.resumed_from = static_cast<int>(resumed_from);
+    write_result(options.out_dir, r);
+    return r;
+  };
   const auto train_start = Clock::now();
   double tokens_per_s = 0;
   while (state.step < c.train.steps) {
@@ -277,26 +287,9 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
     clear_grads(model.parameters());
     (loc.mechanism == Mechanism::penalty ? out.loss + out.penalty : out.loss).backward();
     const double loss = out.loss.item<double>();
-    if (!std::isfinite(loss)) {
-      TrialResult r = failed(Outcome::nan,
-                             "training loss became " + std::to_string(loss) + " at step " +
-                                 std::to_string(state.step + 1),
-                             state.step, start);
-      r.resumed_from = static_cast<int>(resumed_from);
-      write_result(options.out_dir, r);
-      return r;
-    }
+    if (!std::isfinite(loss)) return non_finite("training loss", loss);
     const double grad_norm = global_grad_norm(model.parameters());
-    if (!std::isfinite(
-            grad_norm)) {  // a finite loss with a non-finite gradient: stop before it spreads
-      TrialResult r = failed(Outcome::nan,
-                             "gradient norm became " + std::to_string(grad_norm) + " at step " +
-                                 std::to_string(state.step + 1),
-                             state.step, start);
-      r.resumed_from = static_cast<int>(resumed_from);
-      write_result(options.out_dir, r);
-      return r;
-    }
+    if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
     optimizer.step(lr, clip_factor(grad_norm, c.train.grad_clip));
     ++state.step;
     recent.push_back(loss);
