@@ -141,7 +141,7 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
 }
 
 // A worker rank's loop: probe for messages, drive the agent, send what it reports.
-void work(MpiSession& session, const WorkerSetup& setup) {
+void work(const WorkerSetup& setup) {
   WorkerAgent agent(setup);
   PendingSends sends;
   sends.send(agent.ready_message(), 0);
@@ -163,7 +163,6 @@ void work(MpiSession& session, const WorkerSetup& setup) {
     }
   }
   sends.drain();
-  (void)session;
 }
 
 }  // namespace
@@ -188,8 +187,8 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
     return coordinate(o, transport, 1, session.library_version(), command, stop);
   }
   if (session.rank() != 0) {
-    work(session, worker_setup(o, session.rank(), session.local_worker_index(),
-                               session.local_workers(), stop));
+    work(worker_setup(o, session.rank(), session.local_worker_index(), session.local_workers(),
+                      stop));
     return kRunComplete;
   }
   MpiTransport transport(session);

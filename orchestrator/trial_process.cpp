@@ -68,10 +68,10 @@ TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv,
                                  const std::filesystem::path& log_path,
                                  const std::filesystem::path& events_path) {
   // Read side first, at the file's current end: what the new child appends is what we read.
-  const int out_fd = ::open(events_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
-  if (out_fd < 0)
+  Fd out_fd(::open(events_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644));
+  if (!out_fd.valid())
     throw Error("cannot open '" + events_path.string() + "': " + std::strerror(errno));
-  const off_t start = ::lseek(out_fd, 0, SEEK_END);
+  const off_t start = ::lseek(out_fd.get(), 0, SEEK_END);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, events_path.c_str(),
@@ -99,38 +99,33 @@ TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv,
   const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    ::close(out_fd);
-    throw Error("cannot start '" + argv[0] + "': " + std::strerror(rc));
-  }
-  TrialProcess process(pid, out_fd, start < 0 ? 0 : static_cast<uintmax_t>(start), log_path);
+  if (rc != 0) throw Error("cannot start '" + argv[0] + "': " + std::strerror(rc));
+  TrialProcess process(pid, std::move(out_fd), start < 0 ? 0 : static_cast<uintmax_t>(start),
+                       log_path);
   // Wake-ups without polling: the child's exit (pidfd) and its writes (inotify). Either may be
   // missing (old kernel, a file system without inotify): read_lines() then naps briefly.
-  process.pid_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  process.notify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (process.notify_fd_ >= 0 &&
-      ::inotify_add_watch(process.notify_fd_, events_path.c_str(), IN_MODIFY) < 0) {
-    ::close(process.notify_fd_);
-    process.notify_fd_ = -1;
-  }
+  process.pid_fd_ = Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  process.notify_fd_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (process.notify_fd_.valid() &&
+      ::inotify_add_watch(process.notify_fd_.get(), events_path.c_str(), IN_MODIFY) < 0)
+    process.notify_fd_.reset();
   return process;
 }
 
-TrialProcess::TrialProcess(pid_t pid, int out_fd, uintmax_t events_start, std::filesystem::path log)
-    : pid_(pid), out_fd_(out_fd), events_start_(events_start), log_(std::move(log)) {}
+TrialProcess::TrialProcess(pid_t pid, Fd out_fd, uintmax_t events_start, std::filesystem::path log)
+    : pid_(pid), out_fd_(std::move(out_fd)), events_start_(events_start), log_(std::move(log)) {}
 
 TrialProcess::TrialProcess(TrialProcess&& o) noexcept
     : pid_(o.pid_),
-      out_fd_(o.out_fd_),
-      pid_fd_(o.pid_fd_),
-      notify_fd_(o.notify_fd_),
+      out_fd_(std::move(o.out_fd_)),
+      pid_fd_(std::move(o.pid_fd_)),
+      notify_fd_(std::move(o.notify_fd_)),
       events_start_(o.events_start_),
       log_(std::move(o.log_)),
       partial_(std::move(o.partial_)),
       reaped_(o.reaped_),
       killed_by_us_(o.killed_by_us_) {
   o.pid_ = -1;
-  o.out_fd_ = o.pid_fd_ = o.notify_fd_ = -1;
   o.reaped_ = true;
 }
 
@@ -139,13 +134,11 @@ TrialProcess::~TrialProcess() {
     ::kill(-pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
-  for (int fd : {out_fd_, pid_fd_, notify_fd_})
-    if (fd >= 0) ::close(fd);
 }
 
 void TrialProcess::take_lines(std::vector<std::string>& lines) {
   char buffer[1 << 16];
-  for (ssize_t n; (n = ::read(out_fd_, buffer, sizeof buffer)) > 0;)
+  for (ssize_t n; (n = ::read(out_fd_.get(), buffer, sizeof buffer)) > 0;)
     partial_.append(buffer, static_cast<size_t>(n));
   size_t start = 0;
   for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
@@ -159,13 +152,13 @@ void TrialProcess::take_lines(std::vector<std::string>& lines) {
 
 std::vector<std::string> TrialProcess::read_lines(int timeout_ms) {
   std::vector<std::string> lines;
-  if (out_fd_ < 0) return lines;
+  if (!out_fd_.valid()) return lines;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   int nap_ms = 1;
   for (;;) {
-    if (notify_fd_ >= 0) {  // drop pending notifications: everything written is read next
+    if (notify_fd_.valid()) {  // drop pending notifications: everything written is read next
       char events[4096];
-      while (::read(notify_fd_, events, sizeof events) > 0) {
+      while (::read(notify_fd_.get(), events, sizeof events) > 0) {
       }
     }
     take_lines(lines);
@@ -173,8 +166,8 @@ std::vector<std::string> TrialProcess::read_lines(int timeout_ms) {
         std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (!lines.empty() || reaped_ || left.count() <= 0) return lines;
     // Sleep until the file grows or the child exits; without both wake-ups, nap briefly.
-    pollfd fds[2] = {{pid_fd_, POLLIN, 0}, {notify_fd_, POLLIN, 0}};
-    const bool wakes = pid_fd_ >= 0 && notify_fd_ >= 0;
+    pollfd fds[2] = {{pid_fd_.get(), POLLIN, 0}, {notify_fd_.get(), POLLIN, 0}};
+    const bool wakes = pid_fd_.valid() && notify_fd_.valid();
     ::poll(
         fds, 2,
         wakes ? static_cast<int>(left.count()) : std::min(nap_ms, static_cast<int>(left.count())));

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.hpp"
+
 namespace locsweep {
 
 struct ExitStatus {
@@ -52,12 +54,12 @@ class TrialProcess {
   std::string log_tail(size_t lines = 4) const;
 
  private:
-  TrialProcess(pid_t pid, int out_fd, uintmax_t events_start, std::filesystem::path log);
+  TrialProcess(pid_t pid, Fd out_fd, uintmax_t events_start, std::filesystem::path log);
   void take_lines(std::vector<std::string>& lines);  // reads what is there, keeps a partial line
   pid_t pid_ = -1;
-  int out_fd_ = -1;     // the events file, read side
-  int pid_fd_ = -1;     // readable once the child exits (-1: kernel without pidfd_open)
-  int notify_fd_ = -1;  // inotify on the events file: readable when it grows (-1: none)
+  Fd out_fd_;     // the events file, read side
+  Fd pid_fd_;     // readable once the child exits (invalid: kernel without pidfd_open)
+  Fd notify_fd_;  // inotify on the events file: readable when it grows (invalid: none)
   uintmax_t events_start_ = 0;
   std::filesystem::path log_;
   std::string partial_;  // an incomplete last line
