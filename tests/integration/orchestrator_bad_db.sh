@@ -26,10 +26,8 @@ refused() {
   dir=$(dirname "$db")
   listing=$(ls -A "$dir")
   [[ -f $db ]] && before=$(sha256sum <"$db")
-  set +e
-  "$LOCSWEEP" run "$tmp/quick.yaml" --db "$db" --inline-noop >"$tmp/out" 2>&1
-  local rc=$?
-  set -e
+  local rc=0
+  "$LOCSWEEP" run "$tmp/quick.yaml" --db "$db" --inline-noop >"$tmp/out" 2>&1 || rc=$?
   [[ $rc == 2 ]] || { cat "$tmp/out" >&2; fail "$name: run exited $rc, expected 2"; }
   local part
   for part in "$@"; do
@@ -46,11 +44,9 @@ readers_refuse() {
   local name=$1 db=$2 before rc
   before=$(sha256sum <"$db")
   for cmd in "status --db $db" "plan $tmp/quick.yaml --db $db"; do
-    set +e
+    rc=0
     # shellcheck disable=SC2086
-    "$LOCSWEEP" $cmd >"$tmp/out" 2>&1
-    rc=$?
-    set -e
+    "$LOCSWEEP" $cmd >"$tmp/out" 2>&1 || rc=$?
     [[ $rc == 2 ]] || { cat "$tmp/out" >&2; fail "$name: '$cmd' exited $rc, expected 2"; }
   done
   [[ $(sha256sum <"$db") == "$before" ]] || fail "$name: a reader changed the file"
@@ -103,10 +99,8 @@ else
   echo "SKIP (d): neither chattr +i nor a read-only bind mount works here"
 fi
 echo "-- a path under /proc"
-set +e
-"$LOCSWEEP" run "$tmp/quick.yaml" --db "/proc/locsweep-test-$$.sqlite" --inline-noop >"$tmp/out" 2>&1
-rc=$?
-set -e
+rc=0
+"$LOCSWEEP" run "$tmp/quick.yaml" --db "/proc/locsweep-test-$$.sqlite" --inline-noop >"$tmp/out" 2>&1 || rc=$?
 [[ $rc == 2 ]] || { cat "$tmp/out" >&2; fail "/proc path: exited $rc, expected 2"; }
 grep -qF "cannot open database '/proc/locsweep-test-$$.sqlite'" "$tmp/out" || fail "/proc path: $(cat "$tmp/out")"
 [[ ! -e /proc/locsweep-test-$$.sqlite ]] || fail "a file appeared under /proc"
@@ -132,10 +126,8 @@ live=$tmp/live.sqlite
 live_pid=$!
 running() { [[ -f $live && $(sql "$live" "SELECT count(*) FROM attempts WHERE status = 'running'" 2>/dev/null) == 1 ]]; }
 wait_for 30 running || { cat "$tmp/live.out" >&2; fail "the slow trial never started"; }
-set +e
-timeout -k 5 60 "$LOCSWEEP" run "$tmp/other.yaml" --db "$live" --inline-noop >"$tmp/out" 2>&1
-rc=$?
-set -e
+rc=0
+timeout -k 5 60 "$LOCSWEEP" run "$tmp/other.yaml" --db "$live" --inline-noop >"$tmp/out" 2>&1 || rc=$?
 [[ $rc == 2 ]] || { cat "$tmp/out" >&2; fail "second coordinator exited $rc, expected 2"; }
 grep -qF "another locsweep run (run 1, host $(hostname), pid $live_pid) is using '$live'" "$tmp/out" ||
   fail "second coordinator: $(cat "$tmp/out")"
@@ -147,10 +139,8 @@ echo "ok: $(cat "$tmp/out")"
 echo "== SIGTERM to the run without launcher: exit 75, the trial interrupted, resumed next time"
 running || fail "the slow trial ended before the signal (machine too slow for an 8 s trial?)"
 kill -TERM "$live_pid"
-set +e
-wait "$live_pid"
-rc=$?
-set -e
+rc=0
+wait "$live_pid" || rc=$?
 [[ $rc == 75 ]] || { cat "$tmp/live.out" >&2; fail "SIGTERM: exited $rc, expected 75"; }
 [[ $(sql "$live" "SELECT status FROM runs WHERE id = 1") == interrupted ]] || fail "run 1 not recorded interrupted"
 [[ $(sql "$live" "SELECT status || ' ' || outcome || ' ' || (ended_at IS NOT NULL) FROM attempts") == "interrupted preempted 1" ]] ||
@@ -178,10 +168,8 @@ mpirun_pid=$!
 mpi_running() { [[ -f $mdb && $(sql "$mdb" "SELECT count(*) FROM attempts WHERE status = 'running'" 2>/dev/null) == 2 ]]; }
 wait_for 40 mpi_running || { cat "$tmp/mpi.out" >&2; fail "the two slow trials never ran"; }
 kill -USR1 "$mpirun_pid"
-set +e
-wait "$mpirun_pid"
-rc=$?
-set -e
+rc=0
+wait "$mpirun_pid" || rc=$?
 [[ $rc == 75 ]] || { cat "$tmp/mpi.out" >&2; fail "SIGUSR1 to mpirun: exited $rc, expected 75"; }
 [[ $(sql "$mdb" "SELECT status FROM runs") == interrupted ]] || fail "the MPI run is not recorded interrupted"
 [[ $(sql "$mdb" "SELECT count(*) FROM attempts WHERE status = 'interrupted' AND outcome = 'preempted'") == 2 ]] ||

@@ -15,10 +15,6 @@ PY=/usr/bin/python3
 # shellcheck source-path=SCRIPTDIR source=test_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh"
 
-kill_leftovers() {
-  local pid
-  for pid in $(pids_under_tmp); do kill -9 "$pid" 2>/dev/null || true; done
-}
 extra_cleanup() { :; }  # a test may redefine it (e.g. to undo chattr +i)
 cleanup() {
   local code=$?
@@ -26,11 +22,7 @@ cleanup() {
   kill_leftovers
   sleep 0.2
   kill_leftovers
-  if [[ $code != 0 && -n ${KEEP_TMP:-} ]]; then
-    echo "kept $tmp" >&2
-  else
-    rm -rf -- "$tmp"
-  fi
+  remove_tmp "$code"
 }
 trap cleanup EXIT
 

@@ -17,8 +17,7 @@ source "$(dirname "$0")/slurm_lib.sh"
 write_gpt2_sweep "$tmp/halt.yaml" halt 400 20 "distributed, localist" "0, 1"
 start_cluster
 
-job=$("$LOCSWEEP" submit "$tmp/halt.yaml" --db "$db" --ranks-per-node 3 --time 10 \
-  2>"$tmp/submit.log") || fail "submit failed: $(cat "$tmp/submit.log")"
+job=$(submit_job "$tmp/halt.yaml" --time 10)
 
 echo "== errors: no such sweep; scancel missing (${SECONDS} s)"
 rc=0
@@ -92,8 +91,7 @@ kind: noop
 noop: {duration_s: 60}
 seeds: [0, 1]
 YAML
-job=$("$LOCSWEEP" submit "$tmp/slow.yaml" --db "$db" --ranks-per-node 3 --time 10 \
-  2>"$tmp/submit.log") || fail "submit failed: $(cat "$tmp/submit.log")"
+job=$(submit_job "$tmp/slow.yaml" --time 10)
 both_running() { [[ $(sql "SELECT count(*) FROM trials WHERE status = 'running'" 2>/dev/null) == 2 ]]; }
 wait_for 60 both_running || fail "the noop trials did not start (job $(job_state "$job"))"
 "$LOCSWEEP" cancel --db "$db" --now --wait 60 >/dev/null 2>"$tmp/cancel.log" ||

@@ -29,14 +29,10 @@ export LOCSWEEP_SLURM_DIR=$tmp/slurm
 db=$tmp/results.sqlite
 
 cleanup() {
-  local code=$? pid
+  local code=$?
   "$cluster" stop >/dev/null 2>&1 || true  # cancels the jobs, stops the daemons
-  for pid in $(pids_under_tmp); do kill -9 "$pid" 2>/dev/null || true; done
-  if [[ $code != 0 && -n ${KEEP_TMP:-} ]]; then
-    echo "kept $tmp" >&2
-  else
-    rm -rf -- "$tmp"
-  fi
+  kill_leftovers
+  remove_tmp "$code"
 }
 trap cleanup EXIT
 
@@ -57,6 +53,12 @@ start_cluster() {
   env_lines=$("$cluster" start) || fail "slurm/cluster.sh start failed"
   eval "$env_lines"
   export TMPDIR=$tmp
+}
+
+# submit_job SWEEP OPTION...: `locsweep submit` of SWEEP on 3 ranks into $db; prints the job id.
+submit_job() {
+  "$LOCSWEEP" submit "$1" --db "$db" --ranks-per-node 3 "${@:2}" 2>"$tmp/submit.log" ||
+    fail "submit failed: $(cat "$tmp/submit.log")"
 }
 
 # sql QUERY: one value (or rows, '|'-separated) from the results DB.

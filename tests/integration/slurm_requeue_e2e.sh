@@ -16,8 +16,7 @@ source "$(dirname "$0")/slurm_lib.sh"
 write_gpt2_sweep "$tmp/mid.yaml" mid 200 20 "distributed, localist" "0, 1"
 start_cluster
 
-job=$("$LOCSWEEP" submit "$tmp/mid.yaml" --db "$db" --ranks-per-node 3 --time 10 \
-  2>"$tmp/submit.log") || fail "submit failed: $(cat "$tmp/submit.log")"
+job=$(submit_job "$tmp/mid.yaml" --time 10)
 echo "== job $job: waiting for a trial to checkpoint (${SECONDS} s)"
 checkpointed() {
   [[ $(sql "SELECT count(*) FROM trials WHERE status = 'running' AND last_step > 0" 2>/dev/null) -ge 1 ]]

@@ -20,8 +20,7 @@ echo "== --dry-run touches no DB (${SECONDS} s)"
 start_cluster
 
 echo "== submit (${SECONDS} s)"
-job=$("$LOCSWEEP" submit "$tmp/tiny.yaml" --db "$db" --ranks-per-node 3 --time 10 \
-  2>"$tmp/submit.log") || fail "submit failed: $(cat "$tmp/submit.log")"
+job=$(submit_job "$tmp/tiny.yaml" --time 10)
 [[ $job =~ ^[0-9]+$ ]] || fail "submit printed '$job', not a job id"
 # Recorded before the job has done anything: the sweep, its 4 trials, the job.
 [[ $(sql "SELECT count(*) FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id

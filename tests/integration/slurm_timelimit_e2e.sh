@@ -19,8 +19,7 @@ seeds: {start: 0, count: 8}
 YAML
 start_cluster
 
-job=$("$LOCSWEEP" submit "$tmp/long.yaml" --db "$db" --ranks-per-node 3 --time 2 \
-  --signal-warn 60 2>"$tmp/submit.log") || fail "submit failed: $(cat "$tmp/submit.log")"
+job=$(submit_job "$tmp/long.yaml" --time 2 --signal-warn 60)
 echo "== job $job: 80 s of trials in a 2-minute job (${SECONDS} s)"
 requeued_and_done() { [[ $(restarts "$job") -ge 1 ]] && job_finished "$job"; }
 wait_for 170 requeued_and_done ||

@@ -13,6 +13,21 @@ pids_under_tmp() {
   done
 }
 
+kill_leftovers() {
+  local pid
+  for pid in $(pids_under_tmp); do kill -9 "$pid" 2>/dev/null || true; done
+}
+
+# remove_tmp EXIT_CODE: removes $tmp, or keeps it for a look when the test failed and KEEP_TMP
+# is set.
+remove_tmp() {
+  if [[ $1 != 0 && -n ${KEEP_TMP:-} ]]; then
+    echo "kept $tmp" >&2
+  else
+    rm -rf -- "$tmp"
+  fi
+}
+
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
 wait_for() {
   local limit=$1 i

@@ -2,10 +2,8 @@
 // cross-checks against an independent Python writer/reader (json + struct + numpy only).
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,11 +13,15 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "support/python.hpp"
 #include "support/temp_dir.hpp"
 #include "worker/safetensors.hpp"
 
 namespace locsweep {
 namespace {
+using test_support::kPython;
+using test_support::python_can_import;
+using test_support::run_python;
 using test_support::TempDir;
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -403,34 +405,6 @@ INSTANTIATE_TEST_SUITE_P(
 
 // --- cross-checks against an independent Python implementation -----------------------------
 
-struct CommandResult {
-  int rc = -1;
-  std::string out;  // stdout only; stderr goes to the test's stderr
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-constexpr const char* kPython = "/usr/bin/python3";
-
-bool python_with_numpy() {
-  return fs::exists(kPython) &&
-         run(std::string(kPython) + " -c 'import numpy' >/dev/null 2>&1").rc == 0;
-}
-
-std::string quoted(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
-
 // Writes a small GPT-2 checkpoint in the layout of Hugging Face's gpt2 model.safetensors:
 // unprefixed names, Conv1D weights as [in, out] (c_attn [C, 3C]), the causal-mask buffer
 // h.N.attn.bias [1, 1, T, T] and the scalar h.N.attn.masked_bias, all F32, ordered by name
@@ -515,13 +489,13 @@ print(json.dumps({"metadata": header.get("__metadata__", {}), "order": [s[2] for
 )PY";
 
 TEST(SafetensorsPython, ReadsAGpt2LayoutWrittenByAnIndependentWriter) {
-  if (!python_with_numpy()) GTEST_SKIP() << kPython << " with numpy is not available";
+  if (!python_can_import("numpy")) GTEST_SKIP() << kPython << " with numpy is not available";
   TempDir dir;
   std::ofstream(dir / "writer.py") << kPythonGpt2Writer;
   const auto path = dir / "model.safetensors";
-  const auto r = run(std::string(kPython) + " " + quoted(dir / "writer.py") + " " + quoted(path) +
-                     " " + quoted(dir / "expected.json"));
-  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto r =
+      run_python({(dir / "writer.py").string(), path.string(), (dir / "expected.json").string()});
+  ASSERT_TRUE(r.ok()) << r.out << r.err;
   const json expected = json::parse(read_file(dir / "expected.json"));
 
   const auto file = SafetensorsFile::open(path);
@@ -566,15 +540,14 @@ TEST(SafetensorsPython, ReadsAGpt2LayoutWrittenByAnIndependentWriter) {
 }
 
 TEST(SafetensorsPython, AnIndependentReaderReadsWhatWeWrite) {
-  if (!python_with_numpy()) GTEST_SKIP() << kPython << " with numpy is not available";
+  if (!python_can_import("numpy")) GTEST_SKIP() << kPython << " with numpy is not available";
   TempDir dir;
   const auto s = samples();
   const std::map<std::string, std::string> metadata = {{"format", "pt"}, {"schedule", "quintic"}};
   write_safetensors(dir / "ours.safetensors", to_write(s), metadata);
   std::ofstream(dir / "reader.py") << kPythonReader;
-  const auto r = run(std::string(kPython) + " " + quoted(dir / "reader.py") + " " +
-                     quoted(dir / "ours.safetensors"));
-  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto r = run_python({(dir / "reader.py").string(), (dir / "ours.safetensors").string()});
+  ASSERT_TRUE(r.ok()) << r.out << r.err;
   const json got = json::parse(r.out);
 
   EXPECT_EQ(got["metadata"], json(metadata));

@@ -24,13 +24,7 @@ const std::string kHash = std::string(64, 'a');
 const std::string kConfig = R"({"model":{"n_layer":2}})";
 
 GptConfig tiny(int64_t n_embd = 16) {
-  GptConfig g;
-  g.n_layer = 2;
-  g.n_head = 2;
-  g.n_embd = n_embd;
-  g.block_size = 8;
-  g.vocab_size = 20;
-  return g;
+  return {.n_layer = 2, .n_head = 2, .n_embd = n_embd, .block_size = 8, .vocab_size = 20};
 }
 
 // A model and optimiser that have taken a few steps, so the moments are not zero.

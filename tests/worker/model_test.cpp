@@ -21,13 +21,11 @@ constexpr int64_t kLayers = 3, kHeads = 2, kEmbd = 16, kBlock = 12, kVocab = 29;
 constexpr int64_t kBatch = 2, kT = 12;
 
 GptConfig tiny_config() {
-  GptConfig g;
-  g.n_layer = kLayers;
-  g.n_head = kHeads;
-  g.n_embd = kEmbd;
-  g.block_size = kBlock;
-  g.vocab_size = kVocab;
-  return g;
+  return {.n_layer = kLayers,
+          .n_head = kHeads,
+          .n_embd = kEmbd,
+          .block_size = kBlock,
+          .vocab_size = kVocab};
 }
 
 // A model whose biases and LayerNorm parameters are not at their trivial initial values, so

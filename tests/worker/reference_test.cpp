@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "schedules/schedule.hpp"
+#include "support/python.hpp"
 #include "worker/blocks.hpp"
 #include "worker/metrics.hpp"
 #include "worker/model.hpp"
@@ -80,7 +81,7 @@ std::vector<double> flatten(const json& j) {
 class ReferenceCheck : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
-    if (!testing::python_can_import("torch, numpy"))
+    if (!test_support::python_can_import("torch, numpy"))
       GTEST_SKIP()
           << "/usr/bin/python3 cannot import torch and numpy (python3-torch not installed)";
   }
@@ -90,12 +91,11 @@ TEST_P(ReferenceCheck, MatchesTheIndependentPythonModel) {
   const Case& c = GetParam();
   testing::TempDir dir;
 
-  GptConfig g;
-  g.n_layer = kLayers;
-  g.n_head = kHeads;
-  g.n_embd = kEmbd;
-  g.block_size = kBlock;
-  g.vocab_size = kVocab;
+  const GptConfig g{.n_layer = kLayers,
+                    .n_head = kHeads,
+                    .n_embd = kEmbd,
+                    .block_size = kBlock,
+                    .vocab_size = kVocab};
   Gpt2 model(g, torch::kCPU);
   model.init_weights(42);
   {
@@ -153,14 +153,12 @@ TEST_P(ReferenceCheck, MatchesTheIndependentPythonModel) {
                                                 {"gamma", loc.gamma}}
                                                .dump());
   const std::string script = std::string(LOCSWEEP_SOURCE_DIR) + "/bench/python/reference_check.py";
-  const auto ran = testing::run_command(
-      std::string(testing::python()) + " " + testing::shell_quote(script) + " --weights " +
-      testing::shell_quote((dir / "model.safetensors").string()) + " --config " +
-      testing::shell_quote((dir / "config.json").string()) + " --tokens " +
-      testing::shell_quote((dir / "tokens.json").string()) + " --blocks " +
-      testing::shell_quote((dir / "blocks.json").string()) + " --out " +
-      testing::shell_quote((dir / "ref.json").string()) + " --grads --double");
-  ASSERT_EQ(ran.status, 0) << ran.output;
+  const auto ran = test_support::run_python(
+      {script, "--weights", (dir / "model.safetensors").string(), "--config",
+       (dir / "config.json").string(), "--tokens", (dir / "tokens.json").string(), "--blocks",
+       (dir / "blocks.json").string(), "--out", (dir / "ref.json").string(), "--grads",
+       "--double"});
+  ASSERT_TRUE(ran.ok()) << ran.out << ran.err;
   const json ref = json::parse(testing::read_bytes(dir / "ref.json"));
   ASSERT_EQ(ref["dtype"], "float64");
 

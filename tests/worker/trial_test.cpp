@@ -13,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "support/python.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/checkpoint.hpp"
 #include "worker/corpus.hpp"
@@ -185,7 +186,7 @@ print("attention file ok")
 )PY";
 
 TEST(Trial, AttentionFileReadsBackWithH5py) {
-  if (!testing::python_can_import("h5py, numpy"))
+  if (!test_support::python_can_import("h5py, numpy"))
     GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
   testing::TrialDir dir;
   const TrialConfig c =
@@ -201,12 +202,11 @@ TEST(Trial, AttentionFileReadsBackWithH5py) {
                                                   {"val", val}}
                                                  .dump());
   testing::write_text(dir / "check.py", kAttentionScript);
-  const auto ran = testing::run_command(
-      std::string(testing::python()) + " " + testing::shell_quote((dir / "check.py").string()) +
-      " " + testing::shell_quote((dir / "out" / "attention.h5").string()) + " " +
-      testing::shell_quote((dir / "expected.json").string()));
-  EXPECT_EQ(ran.status, 0) << ran.output;
-  EXPECT_NE(ran.output.find("attention file ok"), std::string::npos) << ran.output;
+  const auto ran = test_support::run_python({(dir / "check.py").string(),
+                                             (dir / "out" / "attention.h5").string(),
+                                             (dir / "expected.json").string()});
+  EXPECT_TRUE(ran.ok()) << ran.out << ran.err;
+  EXPECT_NE(ran.out.find("attention file ok"), std::string::npos) << ran.out << ran.err;
   // The summary command reads the same file.
   EXPECT_NE(summarize_attention_file(dir / "out" / "attention.h5").find("layer"),
             std::string::npos);
@@ -335,27 +335,19 @@ std::string with_model(const std::string& init) {
   return base_yaml("", ", init: \"" + init + "\"");
 }
 
+// The model of base_yaml()'s trials (byte vocabulary).
+constexpr GptConfig kBaseModel{
+    .n_layer = kLayers, .n_head = kHeads, .n_embd = 32, .block_size = kT, .vocab_size = 256};
+
 void export_tiny(const testing::TrialDir& dir, const fs::path& file) {
-  GptConfig g;
-  g.n_layer = kLayers;
-  g.n_head = kHeads;
-  g.n_embd = 32;
-  g.block_size = kT;
-  g.vocab_size = 256;
-  Gpt2 model(g, torch::kCPU);
+  Gpt2 model(kBaseModel, torch::kCPU);
   model.init_weights(3);
   export_hf_safetensors(file, model);
 }
 
 // A valid checkpoint of the same model shape that belongs to another trial.
 void save_foreign_checkpoint(const fs::path& file) {
-  GptConfig g;
-  g.n_layer = kLayers;
-  g.n_head = kHeads;
-  g.n_embd = 32;
-  g.block_size = kT;
-  g.vocab_size = 256;
-  Gpt2 model(g, torch::kCPU);
+  Gpt2 model(kBaseModel, torch::kCPU);
   model.init_weights(4);
   AdamW optimizer(model.parameters(), AdamWOptions{});
   TrainingState state;
@@ -444,15 +436,13 @@ INSTANTIATE_TEST_SUITE_P(
                  {"no checkpoint"}}),
     [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
+// A small model for the safetensors import/export tests.
+constexpr GptConfig kSmallModel{
+    .n_layer = 2, .n_head = 2, .n_embd = 16, .block_size = 8, .vocab_size = 30};
+
 TEST(HfSafetensors, ExportImportRoundTripIsBitwise) {
   testing::TempDir dir;
-  GptConfig g;
-  g.n_layer = 2;
-  g.n_head = 2;
-  g.n_embd = 16;
-  g.block_size = 8;
-  g.vocab_size = 30;
-  Gpt2 a(g, torch::kCPU), b(g, torch::kCPU);
+  Gpt2 a(kSmallModel, torch::kCPU), b(kSmallModel, torch::kCPU);
   a.init_weights(1);
   {
     torch::NoGradGuard no_grad;
@@ -479,13 +469,7 @@ TEST(HfSafetensors, ExportImportRoundTripIsBitwise) {
 // longer wpe (HF's 1,024 positions) and float16 storage of one tensor.
 TEST(HfSafetensors, ImportAcceptsPrefixIgnoresBuffersAndCropsPositions) {
   testing::TempDir dir;
-  GptConfig g;
-  g.n_layer = 2;
-  g.n_head = 2;
-  g.n_embd = 16;
-  g.block_size = 8;
-  g.vocab_size = 30;
-  Gpt2 a(g, torch::kCPU), b(g, torch::kCPU);
+  Gpt2 a(kSmallModel, torch::kCPU), b(kSmallModel, torch::kCPU);
   a.init_weights(5);
   b.init_weights(6);
   {

@@ -1,13 +1,10 @@
 // Shared helpers of the worker tests (tests/worker/*_test.cpp): temporary folders, files,
 // bitwise tensor comparison, a small deterministic corpus, trial configurations from YAML
-// text, and running /usr/bin/python3 for the reference checks.
+// text. (Running /usr/bin/python3 for the reference checks: support/python.hpp.)
 #pragma once
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -83,41 +80,6 @@ inline std::string sample_text(size_t bytes, uint64_t seed = 1) {
 // against `dir`.
 inline TrialConfig config_from_yaml(const std::string& yaml, const fs::path& dir) {
   return parse_trial_config(yaml, (dir / "trial.yaml").string(), dir.string());
-}
-
-struct CommandResult {
-  int status = -1;     // exit status, or -1 when it did not exit normally
-  std::string output;  // stdout and stderr together
-};
-
-// Runs a shell command and collects its output.
-inline CommandResult run_command(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int raw = ::pclose(pipe);
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return result;
-}
-
-inline const char* python() {
-  return "/usr/bin/python3";
-}
-
-// Whether /usr/bin/python3 can import `modules` (e.g. "torch" or "h5py, numpy").
-inline bool python_can_import(const std::string& modules) {
-  if (::access(python(), X_OK) != 0) return false;
-  return run_command(std::string(python()) + " -c 'import " + modules + "'").status == 0;
-}
-
-// Single-quoted for the shell.
-inline std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 }  // namespace locsweep::testing
