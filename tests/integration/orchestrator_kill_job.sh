@@ -36,10 +36,7 @@ run_cmd=("${MPIRUN[@]}" -n 3 "$LOCSWEEP" run "$tmp/sweep.yaml" --db "$tmp/r.sqli
 db=$tmp/r.sqlite
 
 echo "== reference: the long quintic trial uninterrupted"
-timeout -k 5 120 "$LOCSWEEP" run "$tmp/ref.yaml" --db "$tmp/ref.sqlite" --threads 1 >"$tmp/ref.out" 2>&1 ||
-  { rc=$?; cat "$tmp/ref.out" >&2; fail "reference run exited $rc"; }
-watched=$(sql "$tmp/ref.sqlite" "SELECT hash FROM trials")
-[[ ${#watched} == 64 ]] || fail "no reference trial"
+watched=$(reference_run "$tmp/ref.yaml" "$tmp/ref.sqlite")
 
 echo "== run 1 (mpirun -n 3), killed with SIGKILL once 2 trials are done and the long quintic one checkpointed"
 timeout -k 5 150 "${run_cmd[@]}" >"$tmp/run1.out" 2>&1 &

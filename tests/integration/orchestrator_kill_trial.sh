@@ -14,10 +14,7 @@ write_gpt2_sweep "$tmp/sweep.yaml" kt "$steps" "$every" "distributed, quintic" "
 write_gpt2_sweep "$tmp/ref.yaml" kt "$steps" "$every" "quintic" "0"
 
 echo "== reference: the quintic trial uninterrupted (one process)"
-timeout -k 5 120 "$LOCSWEEP" run "$tmp/ref.yaml" --db "$tmp/ref.sqlite" --threads 1 >"$tmp/ref.out" 2>&1 ||
-  { rc=$?; cat "$tmp/ref.out" >&2; fail "reference run exited $rc"; }
-victim=$(sql "$tmp/ref.sqlite" "SELECT hash FROM trials")
-[[ ${#victim} == 64 ]] || fail "no reference trial"
+victim=$(reference_run "$tmp/ref.yaml" "$tmp/ref.sqlite")
 
 echo "== the sweep under mpirun -n 3; kill -9 the quintic trial's process after its first checkpoint"
 timeout -k 5 150 "${MPIRUN[@]}" -n 3 "$LOCSWEEP" run "$tmp/sweep.yaml" --db "$tmp/r.sqlite" --threads 1 \

@@ -40,3 +40,14 @@ export TMPDIR=$tmp
 
 # sql DB QUERY: one value (or rows, '|'-separated) from the sqlite3 shell.
 sql() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$1" "$2"; }
+
+# reference_run SWEEP DB: runs SWEEP (one trial) alone and uninterrupted, in one process;
+# prints the trial's hash.
+reference_run() {
+  local hash rc
+  timeout -k 5 120 "$LOCSWEEP" run "$1" --db "$2" --threads 1 >"$tmp/ref.out" 2>&1 ||
+    { rc=$?; cat "$tmp/ref.out" >&2; fail "reference run exited $rc"; }
+  hash=$(sql "$2" "SELECT hash FROM trials")
+  [[ ${#hash} == 64 ]] || fail "no reference trial"
+  echo "$hash"
+}
