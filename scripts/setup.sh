@@ -6,6 +6,7 @@
 #   4. configures and builds into build/ (binary: build/locsweep).
 # Idempotent: a second run only rebuilds what changed.
 #   --with-test-tools   also install what the test suite needs (Chromium for the report test)
+#                       and build the ASan + UBSan test binaries into build-asan/
 #   --no-build          stop after set-up
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,8 +64,16 @@ fi
 scripts/fetch-data.sh
 
 if [ "$build" = 1 ]; then
+  sanitized=()
+  if [ "$with_test_tools" = 1 ]; then
+    # The unit and worker tests again with ASan + UBSan; ctest in build/ runs them (asan.*).
+    echo "== building the sanitizer tests into build-asan/"
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOCSWEEP_SANITIZE=ON >/dev/null
+    cmake --build build-asan -j "$(nproc)" --target unit_tests worker_tests
+    sanitized=(-DLOCSWEEP_SANITIZED_BUILD="$PWD/build-asan")
+  fi
   echo "== building into build/"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${sanitized[@]}" >/dev/null
   # Torch translation units take ~1.3 GB each; two jobs fit 2 cores and any sane memory.
   cmake --build build -j "$(nproc)"
 fi
