@@ -61,6 +61,7 @@ void Sha256::compress(const uint8_t* block) {
 }
 
 void Sha256::update(const void* data, size_t size) {
+  if (size == 0) return;  // data may be null then (an empty tensor), and memcpy forbids that
   const auto* bytes = static_cast<const uint8_t*>(data);
   length_ += size;
   if (buffered_ > 0) {
