@@ -100,7 +100,7 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
   try {
     store.end_run(run_id, "failed", error.what());
     recorded = fmt::format(
-        "run {} is recorded failed, its open attempts interrupted and its running trials "
+        "Run {} is recorded failed, its open attempts interrupted and its running trials "
         "pending again; run the same command again to resume",
         run_id);
   } catch (const std::exception& e) {
