@@ -39,9 +39,9 @@ nothing_running() {
   [[ -z $left ]] || fail "rows left running: $left"
 }
 
+no_pids() { [[ -z $(pids_under_tmp) ]]; }
 # no_process_left: within 15 s, no process started from $tmp survives.
 no_process_left() {
-  no_pids() { [[ -z $(pids_under_tmp) ]]; }
   wait_for 15 no_pids || fail "processes survived: $(for p in $(pids_under_tmp); do tr '\0' ' ' <"/proc/$p/cmdline"; echo; done)"
 }
 
