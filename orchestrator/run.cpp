@@ -216,7 +216,12 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
         active[static_cast<size_t>(w)] =
             !coordinator->worker_done(w) && !coordinator->worker_lost(w);
       }
-    const bool released = release_workers(transport, unfinished, active, kReleaseGraceS);
+    bool released = false;
+    try {
+      released = release_workers(transport, unfinished, active, kReleaseGraceS);
+    } catch (const std::exception&) {
+      // cannot reach them: the row is still ended below, then the job is ended
+    }
     std::exception_ptr outcome;
     try {
       if (run_id < 0) throw;  // nothing recorded yet (or already ended): the error as it is
@@ -237,9 +242,15 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     }
     std::rethrow_exception(outcome);
   }
-  if (ending == Coordinator::Ending::failed)
+  if (ending == Coordinator::Ending::failed) {
+    // The lost workers may yet answer (as before: up to 30 s) and reach MPI_Finalize with us.
+    std::vector<bool> unfinished(static_cast<size_t>(transport.worker_count()));
+    for (int w = 0; w < transport.worker_count(); ++w)
+      unfinished[static_cast<size_t>(w)] = !coordinator->worker_done(w);
+    release_workers(transport, unfinished, unfinished, 30);
     throw Error(
         "the sweep could not finish: every worker was lost; run the same command again to resume");
+  }
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 
