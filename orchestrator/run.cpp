@@ -105,7 +105,7 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
         run_id);
   } catch (const std::exception& e) {
     recorded = fmt::format(
-        "recording the end of run {} failed too ({}); the next run finds this process gone and "
+        "Recording the end of run {} failed too ({}); the next run finds this process gone and "
         "closes its attempts",
         run_id, e.what());
   }
