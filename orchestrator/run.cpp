@@ -119,9 +119,9 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
 // row (complete, interrupted or failed) and releases the workers.
 int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::string& mpi_version,
                const std::string& command, const std::atomic<bool>& stop) {
+  std::optional<StatusDisplay> display;  // outlives the store, which reports through it
   std::optional<ResultsStore> store;
   int64_t run_id = -1;  // the run row while it is open
-  std::optional<StatusDisplay> display;
   std::optional<Coordinator> coordinator;
   Coordinator::Ending ending = Coordinator::Ending::complete;
   try {
@@ -156,6 +156,10 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     }
 
     display.emplace(spec.name, o.json_log);
+    // From here on, waits for a busy database are reported like other events (--json-log).
+    store->db().busy().report = [&display](const std::string& line) {
+      display->note("db_busy", {{"message", line}}, line);
+    };
     display->note(
         "run_started",
         {{"run_id", run_id},

@@ -9,7 +9,7 @@ export ORCH_TEST_NAME=busy_db
 # shellcheck source-path=SCRIPTDIR source=lease_lib.sh
 source "$(dirname "$0")/lease_lib.sh"
 
-noop_sweep "$tmp/s.yaml" busy 1 "0, 1, 2, 3, 4, 5"
+noop_sweep "$tmp/s.yaml" busy 2 "0, 1, 2, 3, 4, 5"
 db=$tmp/r.sqlite
 "${MPIRUN[@]}" -n 3 "$LOCSWEEP" run "$tmp/s.yaml" --db "$db" --threads 1 >"$tmp/run.out" 2>&1 &
 run=$!

@@ -9,7 +9,7 @@ export ORCH_TEST_NAME=lease_live_holder
 # shellcheck source-path=SCRIPTDIR source=lease_lib.sh
 source "$(dirname "$0")/lease_lib.sh"
 
-noop_sweep "$tmp/s.yaml" live 1.5 "0, 1, 2, 3, 4, 5"
+noop_sweep "$tmp/s.yaml" live 3 "0, 1, 2, 3, 4, 5, 6, 7"  # ~12 s of work: time for both refusals
 db=$tmp/r.sqlite
 SLURM_JOB_ID=4711 "${MPIRUN[@]}" -n 3 "$LOCSWEEP" run "$tmp/s.yaml" --db "$db" --threads 1 \
   >"$tmp/live.out" 2>&1 &
@@ -37,7 +37,7 @@ wait "$live" || rc=$?
 [[ $rc == 0 ]] || { cat "$tmp/live.out" >&2; fail "the live run exited $rc"; }
 [[ $(sql "$db" "SELECT group_concat(status) FROM runs") == complete ]] ||
   fail "runs: $(sql "$db" "SELECT id, status FROM runs")"
-all_done_once "$db" 6
+all_done_once "$db" 8
 nothing_running "$db"
 no_process_left
 echo PASS
