@@ -40,7 +40,8 @@ void add_run_options(CLI::App* cmd, RunOptions& o) {
       "--retry-failed", o.retry_failed,
       "Give trials that failed for good (nan, error, retries used up) another set of attempts");
   cmd->add_option("--lease", o.lease_s,
-                  "Seconds after its last heartbeat that a dead run's lease expires")
+                  "This run's lease: seconds it may go without a heartbeat before another run "
+                  "may take its database over (it heartbeats a few times per lease)")
       ->check(CLI::Range(1.0, 86400.0));
   cmd->add_option_function<int>(
          "--max-retries", [&o](int v) { o.max_retries = v; }, "Override execution.max_retries")

@@ -42,6 +42,9 @@ class Coordinator {
               CoordinatorOptions options);
   Ending run();
   SweepCounts counts() const;
+  // For the clean-up after an error: whether worker w said bye, or was given up on as lost.
+  bool worker_done(int w) const { return workers_.at(static_cast<size_t>(w)).done; }
+  bool worker_lost(int w) const { return workers_.at(static_cast<size_t>(w)).lost; }
 
  private:
   using Clock = std::chrono::steady_clock;

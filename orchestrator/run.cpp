@@ -5,8 +5,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <exception>
 #include <filesystem>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/stop_signal.hpp"
@@ -14,6 +18,7 @@
 #include "orchestrator/mpi_link.hpp"
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/version.hpp"
+#include "results/lease.hpp"
 #include "results/store.hpp"
 #include "sweeps/plan.hpp"
 #include "worker/runtime_info.hpp"
@@ -22,12 +27,6 @@ namespace locsweep {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string hostname() {
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  return name;
-}
 
 int usable_cores() {
   cpu_set_t set;
@@ -39,7 +38,7 @@ WorkerSetup worker_setup(const RunOptions& o, int rank, int local_index, int loc
                          const std::atomic<bool>& stop) {
   WorkerSetup s;
   s.rank = rank;
-  s.host = hostname();
+  s.host = host_name();
   s.executable = self_executable();
   s.inline_noop = o.inline_noop;
   s.stop = &stop;
@@ -64,79 +63,198 @@ std::string command_line(int argc, char** argv) {
   return out;
 }
 
-// The coordinator's part: plan, register, lease, schedule, close.
+// After an error (or a lost lease) nothing more is recorded, but every worker that has not
+// said bye is told to stop (its trial checkpoints and ends) and waited for, at most this long.
+constexpr double kReleaseGraceS = 60;
+
+// Sends stop to each worker in `unfinished` and waits until each of them that is in `active`
+// said bye (or grace_s passed), writing nothing. True when no worker is left unfinished.
+bool release_workers(Transport& transport, std::vector<bool> unfinished,
+                     const std::vector<bool>& active, double grace_s) {
+  int waiting = 0;
+  for (int w = 0; w < transport.worker_count(); ++w)
+    if (unfinished[static_cast<size_t>(w)]) {
+      transport.send(w, {{"type", protocol::kStop}});
+      if (active[static_cast<size_t>(w)]) ++waiting;
+    }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_s);
+  while (waiting > 0 && std::chrono::steady_clock::now() < deadline) {
+    const auto m = transport.receive(100000);
+    if (!m || m->second.value("type", "") != protocol::kBye) continue;
+    const auto w = static_cast<size_t>(m->first);
+    if (!unfinished[w]) continue;
+    unfinished[w] = false;
+    if (active[w]) --waiting;
+  }
+  return std::none_of(unfinished.begin(), unfinished.end(), [](bool b) { return b; });
+}
+
+// The message (and exit code) of a run that stopped on `error` after it began: its run row is
+// ended as failed (open attempts interrupted, running trials pending), unless the run lost its
+// lease, in which case nothing is written.
+[[noreturn]] void end_after_error(ResultsStore& store, int64_t run_id,
+                                  const std::exception& error) {
+  store.abandon_batch();
+  if (dynamic_cast<const LeaseLost*>(&error)) throw Error(error.what());
+  std::string recorded;
+  try {
+    store.end_run(run_id, "failed", error.what());
+    recorded = fmt::format(
+        "Run {} is recorded failed, its open attempts interrupted and its running trials "
+        "pending again; run the same command again to resume",
+        run_id);
+  } catch (const std::exception& e) {
+    recorded = fmt::format(
+        "Recording the end of run {} failed too ({}); the next run finds this process gone and "
+        "closes its attempts",
+        run_id, e.what());
+  }
+  const std::string message =
+      fmt::format("the sweep stopped on an error: {}. {}", error.what(), recorded);
+  if (dynamic_cast<const InputError*>(&error)) throw InputError(message);
+  throw Error(message);
+}
+
+// The coordinator's part: plan, register, lease, schedule, close. Every exit ends the run
+// row (complete, interrupted or failed) and releases the workers.
 int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::string& mpi_version,
                const std::string& command, const std::atomic<bool>& stop) {
-  const SweepSpec spec =
-      o.sweep_text.empty()
-          ? load_sweep(o.sweep_path)
-          : parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
-                        fs::current_path().string());
-  const Plan plan = plan_sweep(spec);
-  ResultsStore store = ResultsStore::open_for_writing(o.db_path);
-  RunInfo info;
-  info.host = hostname();
-  info.pid = ::getpid();
-  info.ranks = ranks;
-  if (const char* job = std::getenv("SLURM_JOB_ID")) info.slurm_job_id = job;
-  info.command = command;
-  store.check_no_live_run(info, o.lease_s);  // refused while another run is live: before any write
-  const std::string artifacts =
-      fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
-  const auto sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
-  const size_t retried = o.retry_failed ? store.retry_failed(sync.sweep_id) : 0;
-  const int64_t run_id = store.begin_run(sync.sweep_id, info, o.lease_s);
+  std::optional<StatusDisplay> display;  // outlives the store, which reports through it
+  std::optional<ResultsStore> store;
+  int64_t run_id = -1;  // the run row while it is open
+  std::optional<Coordinator> coordinator;
+  Coordinator::Ending ending = Coordinator::Ending::complete;
+  try {
+    const SweepSpec spec =
+        o.sweep_text.empty()
+            ? load_sweep(o.sweep_path)
+            : parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
+                          fs::current_path().string());
+    const Plan plan = plan_sweep(spec);
+    store.emplace(ResultsStore::open_for_writing(o.db_path));
+    RunInfo info;
+    info.host = host_name();
+    info.pid = ::getpid();
+    info.process = process_identity(info.pid);
+    info.ranks = ranks;
+    if (const char* job = std::getenv("SLURM_JOB_ID")) info.slurm_job_id = job;
+    info.command = command;
+    // Refused while another run lives, before any write (this may watch a stopped or remote
+    // holder's heartbeat for its lease).
+    const LeaseCheck lease = store->check_no_live_run(info);
+    const std::string artifacts =
+        fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
+    ResultsStore::SyncResult sync;
+    size_t retried = 0;
+    {
+      Transaction tx(store->db());  // registering and taking the lease: all or nothing
+      sync = store->sync_sweep(spec, plan, artifacts, o.allow_spec_change);
+      retried = o.retry_failed ? store->retry_failed(sync.sweep_id) : 0;
+      const int64_t id = store->begin_run(sync.sweep_id, info, o.lease_s, lease);
+      tx.commit();
+      run_id = id;
+    }
 
-  StatusDisplay display(spec.name, o.json_log);
-  display.note(
-      "run_started",
-      {{"run_id", run_id},
-       {"trials", plan.trials.size()},
-       {"new_trials", sync.new_trials},
-       {"ranks", ranks},
-       {"workers", transport.worker_count()},
-       {"retried_failed", retried},
-       {"blas", blas_description()}},
-      fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id,
-                  spec.name, plan.trials.size(), sync.new_trials,
-                  retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
-                  transport.worker_count(), transport.worker_count() == 1 ? "" : "s",
-                  blas_description()));
-  CoordinatorOptions co;
-  co.order = o.order.value_or(spec.order);
-  co.max_retries = o.max_retries;
-  co.timeout_s = o.timeout_s;
-  co.worker_silence_s = o.worker_silence_s;
-  co.stop = &stop;
-  co.manifest = {{"locsweep_version", kLocsweepVersion},
-                 {"git_revision", kGitRevision},
-                 {"sqlite", sqlite3_libversion()},
-                 {"mpi", mpi_version},
-                 {"slurm_job_id", info.slurm_job_id},
-                 {"run_id", run_id},
-                 {"command", command}};
-  ResultsStore::OpenTrials open = store.open_trials(sync.sweep_id);
-  SweepCounts settled;
-  settled.done = open.done;
-  settled.failed = open.failed;
-  Coordinator coordinator(store, run_id, std::move(open.trials), settled, transport, display, co);
-  const Coordinator::Ending ending = coordinator.run();
-  const SweepCounts c = coordinator.counts();
-  const char* status = ending == Coordinator::Ending::complete      ? "complete"
-                       : ending == Coordinator::Ending::interrupted ? "interrupted"
-                                                                    : "failed";
-  store.end_run(run_id, status);
-  display.note("run_ended",
-               {{"run_id", run_id},
-                {"status", status},
-                {"done", c.done},
-                {"failed", c.failed},
-                {"pending", c.pending + c.running}},
-               fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", run_id, status,
-                           c.done, c.failed, c.pending + c.running, o.db_path));
-  if (ending == Coordinator::Ending::failed)
+    display.emplace(spec.name, o.json_log);
+    // From here on, waits for a busy database are reported like other events (--json-log).
+    store->db().busy().report = [&display](const std::string& line) {
+      display->note("db_busy", {{"message", line}}, line);
+    };
+    display->note(
+        "run_started",
+        {{"run_id", run_id},
+         {"trials", plan.trials.size()},
+         {"new_trials", sync.new_trials},
+         {"ranks", ranks},
+         {"workers", transport.worker_count()},
+         {"retried_failed", retried},
+         {"lease_s", o.lease_s},
+         {"blas", blas_description()}},
+        fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id,
+                    spec.name, plan.trials.size(), sync.new_trials,
+                    retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
+                    transport.worker_count(), transport.worker_count() == 1 ? "" : "s",
+                    blas_description()));
+    CoordinatorOptions co;
+    co.order = o.order.value_or(spec.order);
+    co.max_retries = o.max_retries;
+    co.timeout_s = o.timeout_s;
+    co.worker_silence_s = o.worker_silence_s;
+    co.run_heartbeat_s = std::min(co.run_heartbeat_s, o.lease_s / 3);  // a few per lease
+    co.stop = &stop;
+    co.manifest = {{"locsweep_version", kLocsweepVersion},
+                   {"git_revision", kGitRevision},
+                   {"sqlite", sqlite3_libversion()},
+                   {"mpi", mpi_version},
+                   {"slurm_job_id", info.slurm_job_id},
+                   {"run_id", run_id},
+                   {"command", command}};
+    ResultsStore::OpenTrials open = store->open_trials(sync.sweep_id);
+    SweepCounts settled;
+    settled.done = open.done;
+    settled.failed = open.failed;
+    coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display, co);
+    ending = coordinator->run();
+    const SweepCounts c = coordinator->counts();
+    const char* status = ending == Coordinator::Ending::complete      ? "complete"
+                         : ending == Coordinator::Ending::interrupted ? "interrupted"
+                                                                      : "failed";
+    store->end_run(run_id, status,
+                   ending == Coordinator::Ending::failed ? "every worker was lost" : "");
+    const int64_t ended = run_id;
+    run_id = -1;
+    display->note("run_ended",
+                  {{"run_id", ended},
+                   {"status", status},
+                   {"done", c.done},
+                   {"failed", c.failed},
+                   {"pending", c.pending + c.running}},
+                  fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", ended,
+                              status, c.done, c.failed, c.pending + c.running, o.db_path));
+  } catch (const std::exception& e) {
+    std::vector<bool> unfinished(static_cast<size_t>(transport.worker_count()), true);
+    std::vector<bool> active = unfinished;
+    if (coordinator)
+      for (int w = 0; w < transport.worker_count(); ++w) {
+        unfinished[static_cast<size_t>(w)] = !coordinator->worker_done(w);
+        active[static_cast<size_t>(w)] =
+            !coordinator->worker_done(w) && !coordinator->worker_lost(w);
+      }
+    bool released = false;
+    try {
+      released = release_workers(transport, unfinished, active, kReleaseGraceS);
+    } catch (const std::exception&) {
+      // cannot reach them: the row is still ended below, then the job is ended
+    }
+    std::exception_ptr outcome;
+    try {
+      if (run_id < 0) throw;  // nothing recorded yet (or already ended): the error as it is
+      end_after_error(*store, run_id, e);
+    } catch (...) {
+      outcome = std::current_exception();
+    }
+    if (!released) {
+      try {
+        std::rethrow_exception(outcome);
+      } catch (const std::exception& x) {
+        fmt::print(stderr,
+                   "locsweep: {}\nlocsweep: worker ranks did not stop within {:.0f} s; ending "
+                   "the MPI job\n",
+                   x.what(), kReleaseGraceS);
+      }
+      transport.abort_all(1);
+    }
+    std::rethrow_exception(outcome);
+  }
+  if (ending == Coordinator::Ending::failed) {
+    // The lost workers may yet answer (as before: up to 30 s) and reach MPI_Finalize with us.
+    std::vector<bool> unfinished(static_cast<size_t>(transport.worker_count()));
+    for (int w = 0; w < transport.worker_count(); ++w)
+      unfinished[static_cast<size_t>(w)] = !coordinator->worker_done(w);
+    release_workers(transport, unfinished, unfinished, 30);
     throw Error(
         "the sweep could not finish: every worker was lost; run the same command again to resume");
+  }
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 
@@ -192,23 +310,11 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
     return kRunComplete;
   }
   MpiTransport transport(session);
-  try {
-    const int code =
-        coordinate(o, transport, session.size(), session.library_version(), command, stop);
-    transport.drain();
-    return code;
-  } catch (...) {
-    // Workers are waiting for work: release them so every rank reaches MPI_Finalize.
-    for (int w = 0; w < transport.worker_count(); ++w)
-      transport.send(w, {{"type", protocol::kShutdown}});
-    int byes = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (byes < transport.worker_count() && std::chrono::steady_clock::now() < deadline)
-      if (auto m = transport.receive(100000); m && m->second.value("type", "") == protocol::kBye)
-        ++byes;
-    transport.drain();
-    throw;
-  }
+  // coordinate() releases the workers on every path (they reach MPI_Finalize with rank 0).
+  const int code =
+      coordinate(o, transport, session.size(), session.library_version(), command, stop);
+  transport.drain();
+  return code;
 }
 
 }  // namespace locsweep

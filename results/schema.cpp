@@ -66,7 +66,10 @@ CREATE TABLE runs (
   heartbeat_at TEXT NOT NULL,
   ended_at     TEXT,
   status       TEXT NOT NULL
-               CHECK (status IN ('running', 'complete', 'interrupted', 'failed', 'crashed'))
+               CHECK (status IN ('running', 'complete', 'interrupted', 'failed', 'crashed')),
+  lease_s         REAL,
+  heartbeat_count INTEGER NOT NULL DEFAULT 0,
+  process         TEXT
 );
 CREATE TABLE attempts (
   id            INTEGER PRIMARY KEY,
@@ -144,6 +147,13 @@ bool has_table(Database& db, const char* name) {
   return stmt.step();
 }
 
+// Version 1 -> 2: the run lease's columns (runs of version 1 keep NULL: a 30 s lease).
+constexpr const char* kUpgradeFrom1 =
+    "ALTER TABLE runs ADD COLUMN lease_s REAL;"
+    "ALTER TABLE runs ADD COLUMN heartbeat_count INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN process TEXT;"
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+
 int count_tables(Database& db) {
   auto stmt = db.prepare("SELECT count(*) FROM sqlite_master");
   stmt.step();
@@ -189,11 +199,17 @@ void ensure_schema(Database& db, bool may_create) {
     return;
   }
   const int version = schema_version(db);
-  if (version != kSchemaVersion)
+  if (version < kOldestReadableSchema || version > kSchemaVersion)
     throw InputError(
         "'" + db.path() + "' has results schema version " + std::to_string(version) +
-        "; this locsweep reads version " + std::to_string(kSchemaVersion) +
+        "; this locsweep reads versions " + std::to_string(kOldestReadableSchema) + " to " +
+        std::to_string(kSchemaVersion) +
         ". Use a locsweep release that matches it, or start a new --db file (nothing was changed)");
+  if (version == 1 && may_create) {
+    Transaction tx(db);
+    if (schema_version(db) == 1) db.exec(kUpgradeFrom1);  // another run may have just done it
+    tx.commit();
+  }
 }
 
 }  // namespace locsweep

@@ -1,10 +1,18 @@
 // Owned SQLite handles: a Database closes its connection, a Statement finalizes itself,
 // a Transaction rolls back unless committed. Errors throw StoreError with SQLite's message.
+//
+// A busy database is waited on, never an error: every connection (writers and readers) has
+// a busy handler that keeps retrying for as long as another process holds the lock (a user's
+// `sqlite3` shell in a transaction, a backup), and says so on stderr every few seconds,
+// naming the database and, where /proc/locks tells, the process that holds its write lock.
 #pragma once
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,11 +28,24 @@ class StoreError : public Error {
 
 class Statement;
 
+// The state of one connection's wait for a lock (a stable address for SQLite's callback).
+struct BusyWait {
+  using Clock = std::chrono::steady_clock;
+  std::string path;
+  double report_every_s = 5;
+  // Where progress lines go (default: stderr, "locsweep: ..."); tests may collect them.
+  std::function<void(const std::string&)> report;
+  Clock::time_point started{}, last_report{};
+  bool waiting = false, reported = false;
+  void finished();  // the statement that waited went through: say so if we said we wait
+};
+
 class Database {
  public:
   enum class Mode { read_write_create, read_write, read_only };
   Database(const std::string& path, Mode mode);
-  Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+  Database(Database&& other) noexcept
+      : db_(other.db_), path_(std::move(other.path_)), busy_(std::move(other.busy_)) {
     other.db_ = nullptr;
   }
   Database& operator=(Database&&) = delete;
@@ -38,10 +59,12 @@ class Database {
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
   [[noreturn]] void fail(const std::string& what) const;
+  BusyWait& busy() const { return *busy_; }
 
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::unique_ptr<BusyWait> busy_;
 };
 
 class Statement {
@@ -86,8 +109,11 @@ class Statement {
   const Database* db_;
 };
 
-// BEGIN IMMEDIATE on construction (takes the write lock at once, so a busy database fails
-// here, not halfway); ROLLBACK in the destructor unless commit() was called.
+// BEGIN IMMEDIATE on construction (takes the write lock at once, so a busy database is
+// waited on here, not halfway); ROLLBACK in the destructor unless commit() was called.
+// Inside an open transaction it is a SAVEPOINT instead: commit() releases it into the outer
+// transaction, the destructor rolls back to it (so functions that write in a transaction of
+// their own compose into a larger one).
 class Transaction {
  public:
   explicit Transaction(Database& db);
@@ -97,8 +123,13 @@ class Transaction {
 
  private:
   Database& db_;
+  bool nested_ = false;
   bool open_ = true;
 };
+
+// Who holds the write lock of the WAL database at `path` ("pid 4242, sqlite3", "pid 17,
+// locsweep, stopped"), from /proc/locks; empty when that cannot be told.
+std::string write_lock_holder(const std::string& path);
 
 // UTC time as "2026-11-25T20:31:07.123Z", the format every timestamp column uses.
 std::string utc_now();

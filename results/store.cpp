@@ -1,14 +1,16 @@
 #include "results/store.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+#include "results/lease.hpp"
 #include "results/schema.hpp"
 
 namespace locsweep {
@@ -66,14 +68,6 @@ TrialRecord trial_record(const Statement& stmt) {
   return r;
 }
 
-// Whether `pid` on this host is a live locsweep process (not a recycled pid).
-bool local_process_alive(int64_t pid) {
-  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  return text.find("locsweep") != std::string::npos;
-}
-
 }  // namespace
 
 ResultsStore ResultsStore::open_for_writing(const std::string& path) {
@@ -93,7 +87,12 @@ ResultsStore ResultsStore::open_for_writing(const std::string& path) {
         "cannot write the results database '" + path +
         "': the file is read-only (immutable, or on a read-only file system); choose a "
         "writable --db path");
-  ensure_schema(*db, true);  // validates before anything below writes
+  try {
+    ensure_schema(*db, true);  // validates (and upgrades) before anything below writes
+  } catch (const StoreError& e) {
+    throw InputError("cannot write the results database '" + path + "': " + e.what() +
+                     " (choose a writable --db path)");
+  }
   try {
     // WAL: readers (status, results) never block the coordinator, nor it them.
     db->prepare("PRAGMA journal_mode = WAL").run();
@@ -238,65 +237,161 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
   return out;
 }
 
-std::vector<int64_t> ResultsStore::dead_runs(const RunInfo& info, double lease_s) {
-  auto live = db_.prepare(
-      "SELECT id, host, pid, slurm_job_id, (julianday('now') - julianday(heartbeat_at)) * 86400.0 "
-      "FROM runs WHERE status = 'running'");
-  std::vector<int64_t> dead;
-  while (live.step()) {
-    const int64_t id = live.integer(0);
-    const std::string host = live.text(1);
-    const int64_t pid = live.integer(2);
-    const std::string job = live.text(3);
-    const double age = live.real(4);
-    const bool same_host = host == info.host;
-    const bool known_dead = (same_host && !local_process_alive(pid)) ||
-                            (!job.empty() && job == info.slurm_job_id) || age > lease_s;
-    if (!known_dead)
-      throw InputError(
-          "another locsweep run (run " + std::to_string(id) + ", host " + host + ", pid " +
-          std::to_string(pid) + (job.empty() ? "" : ", Slurm job " + job) + ") is using '" +
-          db_.path() + "' (heartbeat " + std::to_string(static_cast<int>(age)) +
-          " s ago). Wait for it to finish; if it died on another machine, its lease expires " +
-          std::to_string(static_cast<int>(lease_s)) + " s after its last heartbeat.");
-    dead.push_back(id);
+std::vector<ResultsStore::RecordedRun> ResultsStore::running_runs() {
+  auto stmt = db_.prepare(
+      "SELECT id, host, pid, COALESCE(slurm_job_id, ''), COALESCE(process, ''), "
+      "COALESCE(lease_s, 30), heartbeat_count || ' ' || heartbeat_at FROM runs "
+      "WHERE status = 'running' ORDER BY id");
+  std::vector<RecordedRun> out;
+  while (stmt.step()) {
+    RecordedRun r;
+    r.id = stmt.integer(0);
+    r.host = stmt.text(1);
+    r.pid = stmt.integer(2);
+    r.job = stmt.text(3);
+    r.process = stmt.text(4);
+    r.lease_s = stmt.real(5);
+    r.heartbeat = stmt.text(6);
+    out.push_back(std::move(r));
   }
-  return dead;
+  return out;
 }
 
-void ResultsStore::check_no_live_run(const RunInfo& info, double lease_s) {
-  (void)dead_runs(info, lease_s);
+void ResultsStore::refuse(const RecordedRun& r, const std::string& why) {
+  throw InputError(fmt::format(
+      "another locsweep run (run {}, host {}, pid {}{}) is using '{}': {}. Wait for it to finish "
+      "(or stop it: SIGTERM makes it checkpoint its trials and exit); a run that died on "
+      "another machine, or is stopped, is taken over once its heartbeat has not advanced for "
+      "its own lease ({:g} s)",
+      r.id, r.host, r.pid, r.job.empty() ? "" : ", Slurm job " + r.job, db_.path(), why,
+      r.lease_s));
 }
 
-int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double lease_s) {
+LeaseCheck ResultsStore::check_no_live_run(const RunInfo& info) {
+  (void)info;  // who asks does not matter: the same host, user or Slurm job is no exception
+  LeaseCheck out;
+  std::vector<RecordedRun> watched;
+  for (auto& r : running_runs()) {
+    switch (recorded_process_liveness(r.host, r.pid, r.process)) {
+      case Liveness::gone:
+        out.dead[r.id] = r.heartbeat;
+        break;
+      case Liveness::running:
+        refuse(r, "its process is running on this machine");
+      case Liveness::stopped:
+      case Liveness::unknown:
+        watched.push_back(std::move(r));
+        break;
+    }
+  }
+  using Clock = std::chrono::steady_clock;
+  const auto began = Clock::now();
+  auto last_note = began - std::chrono::hours(1);
+  while (!watched.empty()) {
+    const double waited = std::chrono::duration<double>(Clock::now() - began).count();
+    if (std::chrono::duration<double>(Clock::now() - last_note).count() >= 10) {
+      last_note = Clock::now();
+      for (const auto& w : watched)
+        fmt::print(stderr,
+                   "locsweep: run {} (host {}, pid {}) is recorded running on '{}' and its process "
+                   "is {} here: watching its heartbeat for its lease ({:g} s, {:.0f} s so far) "
+                   "before taking over\n",
+                   w.id, w.host, w.pid, db_.path(),
+                   recorded_process_liveness(w.host, w.pid, w.process) == Liveness::stopped
+                       ? "stopped"
+                       : "not visible",
+                   w.lease_s, waited);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::map<int64_t, RecordedRun> now;
+    for (auto& r : running_runs()) now.emplace(r.id, std::move(r));
+    for (const auto& [id, r] : now) {
+      const bool known =
+          out.dead.count(id) > 0 || std::any_of(watched.begin(), watched.end(),
+                                                [&](const RecordedRun& w) { return w.id == id; });
+      if (!known) refuse(r, "it started while this run was checking the lease");
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - began).count();
+    std::vector<RecordedRun> still;
+    for (auto& w : watched) {
+      const auto it = now.find(w.id);
+      if (it == now.end()) continue;  // it ended by itself
+      if (it->second.heartbeat != w.heartbeat)
+        refuse(w, "its heartbeat advanced while this run watched it");
+      const Liveness liveness = recorded_process_liveness(w.host, w.pid, w.process);
+      if (liveness == Liveness::running)
+        refuse(w, "its process is running on this machine (it was resumed)");
+      if (liveness == Liveness::gone || elapsed >= w.lease_s)
+        out.dead[w.id] = w.heartbeat;
+      else
+        still.push_back(std::move(w));
+    }
+    watched = std::move(still);
+  }
+  return out;
+}
+
+int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double lease_s,
+                                const LeaseCheck& checked) {
   Transaction tx(db_);
-  const std::vector<int64_t> dead = dead_runs(info, lease_s);
+  // Under the write lock: exactly the runs found dead are still recorded running, unchanged.
+  for (const auto& r : running_runs()) {
+    const auto it = checked.dead.find(r.id);
+    if (it == checked.dead.end() || it->second != r.heartbeat)
+      refuse(r, "it started or refreshed its lease while this run was checking");
+  }
   const std::string now = utc_now();
-  for (int64_t id : dead) {
+  for (const auto& [id, heartbeat] : checked.dead) {
     auto close_attempts = db_.prepare(
         "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
-        "message = 'its run ended without closing it (the job was killed); resumed from the last "
-        "checkpoint' "
+        "message = 'its run ended without closing it (killed, or stopped past its lease); "
+        "resumed from the last checkpoint' "
         "WHERE run_id = ? AND status = 'running'");
     close_attempts.bind(1, now).bind(2, id).run();
-    auto close_run = db_.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ?");
+    auto close_run = db_.prepare(
+        "UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ? AND status = 'running'");
     close_run.bind(1, now).bind(2, id).run();
   }
   // No run is alive now, so no trial can be running.
   db_.exec("UPDATE trials SET status = 'pending' WHERE status = 'running'");
   auto insert = db_.prepare(
       "INSERT INTO runs(sweep_id, host, pid, ranks, slurm_job_id, command, started_at, "
-      "heartbeat_at, status) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')");
+      "heartbeat_at, status, lease_s, heartbeat_count, process) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, 0, ?)");
   insert.bind(1, sweep_id).bind(2, info.host).bind(3, info.pid).bind(4, info.ranks);
   if (info.slurm_job_id.empty())
     insert.bind_null(5);
   else
     insert.bind(5, info.slurm_job_id);
-  insert.bind(6, info.command).bind(7, now).bind(8, now).run();
+  insert.bind(6, info.command).bind(7, now).bind(8, now).bind(9, lease_s).bind(10, info.process);
+  insert.run();
   const int64_t run_id = db_.last_insert_rowid();
   tx.commit();
+  held_run_ = run_id;
   return run_id;
+}
+
+void ResultsStore::confirm_lease(int64_t run_id) {
+  auto& mine = cached("SELECT status, COALESCE(lease_s, 30) FROM runs WHERE id = ?");
+  mine.bind(1, run_id);
+  const bool found = mine.step();
+  const std::string status = found ? mine.text(0) : "missing";
+  const double lease_s = found ? mine.real(1) : 0;
+  mine.reset();
+  if (status == "running") return;
+  // The first run after this one is the one that took over.
+  auto& taker = cached("SELECT id, host, pid FROM runs WHERE id > ? ORDER BY id LIMIT 1");
+  taker.bind(1, run_id);
+  const std::string by = taker.step() ? fmt::format("run {} (host {}, pid {})", taker.integer(0),
+                                                    taker.text(1), taker.integer(2))
+                                      : std::string("a later run");
+  taker.reset();
+  throw LeaseLost(fmt::format(
+      "run {} lost its lease on '{}': {} took the database over (this run is recorded '{}') "
+      "because this run's heartbeat had not advanced for its lease of {:g} s; was this process "
+      "stopped or suspended? It stops here without writing anything more; the other run "
+      "carries on with the sweep",
+      run_id, db_.path(), by, status, lease_s));
 }
 
 size_t ResultsStore::retry_failed(int64_t sweep_id) {
@@ -308,15 +403,30 @@ size_t ResultsStore::retry_failed(int64_t sweep_id) {
 }
 
 void ResultsStore::heartbeat(int64_t run_id) {
-  auto stmt = db_.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ?");
+  auto& stmt = cached(
+      "UPDATE runs SET heartbeat_at = ?, heartbeat_count = heartbeat_count + 1 WHERE id = ?");
   stmt.bind(1, utc_now()).bind(2, run_id).run();
 }
 
-void ResultsStore::end_run(int64_t run_id, std::string_view status) {
-  auto stmt =
-      db_.prepare("UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?");
+void ResultsStore::end_run(int64_t run_id, std::string_view status, const std::string& why) {
+  commit_batch();
+  Transaction tx(db_);
+  confirm_lease(run_id);
   const std::string now = utc_now();
-  stmt.bind(1, status).bind(2, now).bind(3, now).bind(4, run_id).run();
+  auto attempts = db_.prepare(
+      "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
+      "message = ? WHERE run_id = ? AND status = 'running'");
+  attempts.bind(1, now)
+      .bind(2, fmt::format("its run ended ({}{}) before the attempt reported; resumes from its "
+                           "last checkpoint",
+                           status, why.empty() ? "" : ": " + why))
+      .bind(3, run_id)
+      .run();
+  db_.exec("UPDATE trials SET status = 'pending' WHERE status = 'running'");
+  auto run = db_.prepare("UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ? WHERE id = ?");
+  run.bind(1, status).bind(2, now).bind(3, now).bind(4, run_id).run();
+  tx.commit();
+  held_run_.reset();
 }
 
 std::vector<TrialRecord> ResultsStore::sweep_trials(int64_t sweep_id) {
@@ -364,13 +474,31 @@ Statement& ResultsStore::cached(const std::string& sql) {
 
 void ResultsStore::begin_batch() {
   if (batch_open_) return;
-  db_.exec("BEGIN IMMEDIATE");
+  db_.exec("BEGIN IMMEDIATE");  // waits for the write lock (sqlite.hpp), then holds it
   batch_open_ = true;
+  try {
+    if (held_run_) confirm_lease(*held_run_);
+  } catch (...) {
+    abandon_batch();
+    throw;
+  }
 }
 
 void ResultsStore::commit_batch() {
   if (!batch_open_) return;
-  db_.exec("COMMIT");
+  try {
+    if (held_run_) confirm_lease(*held_run_);
+    db_.exec("COMMIT");
+  } catch (...) {
+    abandon_batch();
+    throw;
+  }
+  batch_open_ = false;
+}
+
+void ResultsStore::abandon_batch() {
+  if (!batch_open_) return;
+  sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
   batch_open_ = false;
 }
 

@@ -2,9 +2,18 @@
 // lease so two coordinators never share a database), attempts, per-step and per-head
 // metrics, artifacts, Slurm jobs. Writes are grouped by the caller into transactions
 // (begin_batch/commit_batch), so thousands of events per second cost a few fsyncs.
+//
+// The run lease (docs/results-schema.md, "The run lease"): a run records its own lease
+// length and refreshes it with a heartbeat counter. A later run refuses to start while the
+// holder lives (its process is running on this machine, or its counter advances within the
+// holder's lease) and takes over only a dead one. Fencing: once begin_run() made this store
+// the holder, every batch checks, inside its own write transaction, that the run row is
+// still this run's and running; a run that was taken over (it was stopped past its lease)
+// gets LeaseLost there, before anything of its batch reaches the file.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -41,6 +50,20 @@ struct RunInfo {
   int ranks = 1;
   std::string slurm_job_id;  // empty outside Slurm
   std::string command;
+  std::string process;  // process_identity(pid) (results/lease.hpp): tells a recycled pid
+};
+
+// A write of a run that no longer holds the database's lease (another run took over after
+// this one went without a heartbeat for its lease): nothing of it was written.
+class LeaseLost : public Error {
+ public:
+  using Error::Error;
+};
+
+// What check_no_live_run() found: the runs recorded as running that are dead, each with the
+// heartbeat ("count time") it was seen with; begin_run() takes over exactly these.
+struct LeaseCheck {
+  std::map<int64_t, std::string> dead;
 };
 
 struct AttemptStart {
@@ -70,18 +93,31 @@ class ResultsStore {
   SyncResult sync_sweep(const SweepSpec& spec, const Plan& plan, const std::string& artifacts_root,
                         bool allow_spec_change);
 
-  // Starts a run of a sweep. Refuses (InputError) while another run holds the database:
-  // its heartbeat is fresher than lease_s and its process is not known dead. A dead run's
-  // open attempts are closed as interrupted and its running trials made pending again.
   // Makes the sweep's failed trials pending again with a fresh retry budget (their attempts
   // stay recorded); returns how many.
   size_t retry_failed(int64_t sweep_id);
 
-  int64_t begin_run(int64_t sweep_id, const RunInfo& info, double lease_s);
-  // The same refusal, read-only: lets a second coordinator stop before it writes anything.
-  void check_no_live_run(const RunInfo& info, double lease_s);
+  // Read-only, holding no lock: refuses (InputError) while another run holds the database.
+  // A run whose process this machine sees running is alive; one whose process is gone (or
+  // whose pid was recycled) is dead; any other (another host, a stopped process) is watched
+  // for up to its own lease: alive if its heartbeat counter advances, dead if not. So this
+  // may wait up to the longest such lease, saying so on stderr.
+  LeaseCheck check_no_live_run(const RunInfo& info);
+  // Starts a run of a sweep holding a lease of lease_s: takes over the dead runs `checked`
+  // found (their open attempts closed as interrupted, their running trials pending again),
+  // in one transaction that refuses (InputError, nothing written) if any other run started
+  // or refreshed its lease meanwhile. From here on this store's batches are fenced.
+  int64_t begin_run(int64_t sweep_id, const RunInfo& info, double lease_s,
+                    const LeaseCheck& checked);
+  int64_t begin_run(int64_t sweep_id, const RunInfo& info, double lease_s) {
+    return begin_run(sweep_id, info, lease_s, check_no_live_run(info));
+  }
+  // Refreshes the lease (heartbeat_count + 1, heartbeat_at); a write like any other.
   void heartbeat(int64_t run_id);
-  void end_run(int64_t run_id, std::string_view status);
+  // Ends the run with `status` (complete, interrupted, failed), in one transaction: any of
+  // its attempts still open is closed as interrupted (`why` says how the run ended) and its
+  // running trials become pending. LeaseLost if the run no longer holds the lease.
+  void end_run(int64_t run_id, std::string_view status, const std::string& why = "");
 
   std::vector<TrialRecord> sweep_trials(int64_t sweep_id);
   // What a coordinator needs: the trials of a sweep that may still run (pending or running),
@@ -93,9 +129,11 @@ class ResultsStore {
   };
   OpenTrials open_trials(int64_t sweep_id);
 
-  // Batching: writes between begin_batch() and commit_batch() are one transaction.
+  // Batching: writes between begin_batch() and commit_batch() are one transaction. Both
+  // check the lease of the run this store holds (LeaseLost, the batch rolled back).
   void begin_batch();
   void commit_batch();
+  void abandon_batch();  // rolls back an open batch (after an error); never throws
   bool in_batch() const { return batch_open_; }
 
   int64_t start_attempt(const std::string& hash, int number, int64_t run_id,
@@ -119,12 +157,20 @@ class ResultsStore {
   explicit ResultsStore(Database db) : db_(std::move(db)) {}
   // Hot-path statements are prepared once and reused (reset after each run()).
   Statement& cached(const std::string& sql);
-  // Runs recorded as running whose process is known dead or whose lease expired; throws
-  // InputError if one is alive.
-  std::vector<int64_t> dead_runs(const RunInfo& info, double lease_s);
+  struct RecordedRun {
+    int64_t id = 0;
+    std::string host, job, process, heartbeat;  // heartbeat: "count time", the lease token
+    int64_t pid = 0;
+    double lease_s = 30;
+  };
+  std::vector<RecordedRun> running_runs();
+  [[noreturn]] void refuse(const RecordedRun& run, const std::string& why);
+  // Inside a write transaction: LeaseLost unless run_id's row is still running.
+  void confirm_lease(int64_t run_id);
   Database db_;
   std::unordered_map<std::string, Statement> statements_;
   bool batch_open_ = false;
+  std::optional<int64_t> held_run_;  // the run whose lease this store holds (after begin_run)
 };
 
 }  // namespace locsweep

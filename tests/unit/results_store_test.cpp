@@ -1,8 +1,10 @@
 // The results store on real SQLite files: registering sweeps (new, extended, a clashing spec
-// refused with nothing written), the run lease (a live run refuses a second one; a dead
-// process on this host, an expired heartbeat or the same Slurm job is reclaimed and its
-// attempts closed as interrupted), attempt status transitions, the idempotent per-step
-// upsert, batches that vanish unless committed, and the files open_for_writing refuses.
+// refused with nothing written), the run lease (a live holder is never displaced, whatever the
+// newcomer's lease or Slurm job; a gone, recycled or zombie holder is taken over at once; a
+// stopped or remote one after its own lease without a heartbeat, clock skew notwithstanding;
+// the old holder's writes are fenced off), a busy database waited on, attempt status
+// transitions, the idempotent per-step upsert, batches that vanish unless committed, schema 1
+// upgraded in place, and the files open_for_writing refuses.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -10,13 +12,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "common/error.hpp"
+#include "results/lease.hpp"
 #include "results/queries.hpp"
 #include "results/schema.hpp"
 #include "results/store.hpp"
@@ -150,6 +157,24 @@ TEST(ResultsStoreSync, TwoSweepsShareATrialOnce) {
   EXPECT_EQ(count(store, "SELECT count(*) FROM sweep_trials"), 8);
 }
 
+// --- attempts ---------------------------------------------------------------------------
+
+struct Fixture {
+  TempDir dir;
+  ResultsStore store;
+  std::vector<TrialRecord> trials;
+  int64_t run_id;
+  Fixture() : store(ResultsStore::open_for_writing((dir / "r.sqlite").string())) {
+    const SweepSpec spec = noop_spec("0.1");
+    const auto sync = store.sync_sweep(spec, plan_sweep(spec), (dir / "art").string(), false);
+    trials = store.sweep_trials(sync.sweep_id);
+    RunInfo info;
+    info.host = "node-a";
+    info.pid = 1;
+    run_id = store.begin_run(sync.sweep_id, info, 30);
+  }
+};
+
 // --- the run lease ---------------------------------------------------------------------
 
 // A child process whose command line says "locsweep" (as a live coordinator's would).
@@ -181,65 +206,147 @@ pid_t dead_pid() {
   return pid;
 }
 
-enum class Holder { live_locsweep, dead_pid, alive_not_locsweep };
+// Advances run 1's heartbeat counter every 100 ms from a connection of its own, as a live
+// holder elsewhere would (heartbeat_at optionally skewed by `skew` into the past or future).
+class Heartbeats {
+ public:
+  Heartbeats(const std::string& path, std::string skew)
+      : thread_([this, path, skew] {
+          Database db(path, Database::Mode::read_write);
+          while (!stop_) {
+            db.exec(
+                "UPDATE runs SET heartbeat_count = heartbeat_count + 1, heartbeat_at = "
+                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '" +
+                skew + "') WHERE id = 1");
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+        }) {}
+  ~Heartbeats() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+enum class Holder {
+  running,       // a live process on this host, recorded with its identity
+  stopped,       // the same, SIGSTOPped
+  dead,          // its pid has exited
+  zombie,        // exited, not reaped
+  recycled,      // the pid is alive but its start time is not the recorded one
+  legacy_other,  // a schema-1 row (no identity) whose pid is alive but not locsweep
+  other_host,    // recorded on another machine
+};
 struct LeaseCase {
   std::string name;
-  bool same_host;
   Holder holder;
-  double heartbeat_age_s;  // how long ago the first run's heartbeat was
+  double holder_lease_s;  // the holder's own lease
+  bool heartbeating;      // its counter advances while the newcomer watches
+  std::string skew;       // heartbeat_at offset ("+1 day": clock in the future)
   bool same_slurm_job;
   bool refused;
+  double min_wait_s;  // the newcomer watched at least this long
 };
 class RunLease : public testing::TestWithParam<LeaseCase> {};
 
-TEST_P(RunLease, LiveRunRefusesDeadRunIsReclaimed) {
+TEST_P(RunLease, LiveHolderIsNeverDisplacedDeadOneIsTakenOver) {
   const LeaseCase& c = GetParam();
   TempDir dir;
+  const std::string path = (dir / "r.sqlite").string();
   FakeCoordinator coordinator;
-  ResultsStore store = ResultsStore::open_for_writing((dir / "r.sqlite").string());
+  ResultsStore store = ResultsStore::open_for_writing(path);
   const SweepSpec spec = noop_spec("0.1");
   const auto sync = store.sync_sweep(spec, plan_sweep(spec), (dir / "art").string(), false);
   const auto trials = store.sweep_trials(sync.sweep_id);
 
+  pid_t zombie = -1;
   RunInfo first;
-  first.host = "node-a";
-  first.pid = c.holder == Holder::live_locsweep ? coordinator.pid()
-              : c.holder == Holder::dead_pid
-                  ? dead_pid()
-                  : ::getpid();  // alive, but not locsweep: a recycled pid
+  first.host = c.holder == Holder::other_host ? "node-elsewhere" : host_name();
+  first.pid = coordinator.pid();
+  first.process = process_identity(coordinator.pid());
   first.slurm_job_id = "4711";
-  const int64_t run1 = store.begin_run(sync.sweep_id, first, 30);
+  switch (c.holder) {
+    case Holder::stopped:
+      ::kill(coordinator.pid(), SIGSTOP);
+      break;
+    case Holder::dead:
+      first.pid = dead_pid();
+      break;
+    case Holder::zombie: {
+      const char* argv[] = {"true", nullptr};
+      ASSERT_EQ(
+          posix_spawn(&zombie, "/bin/true", nullptr, nullptr, const_cast<char**>(argv), environ),
+          0);
+      first.pid = zombie;
+      first.process = process_identity(zombie);
+      siginfo_t info{};
+      ::waitid(P_PID, static_cast<id_t>(zombie), &info, WEXITED | WNOWAIT);  // exited, unreaped
+      break;
+    }
+    case Holder::recycled:
+      first.process = first.process.substr(0, first.process.rfind('/') + 1) + "1";
+      break;
+    case Holder::legacy_other:
+      first.pid = ::getpid();  // alive, but unit_tests is not locsweep
+      first.process = "";
+      break;
+    default:
+      break;
+  }
+  const int64_t run1 = store.begin_run(sync.sweep_id, first, c.holder_lease_s);
   const int64_t attempt = store.start_attempt(trials[0].hash, 1, run1, AttemptStart{});
   store.record_checkpoint(trials[0].hash, 20);
-  store.db().exec("UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-" +
-                  std::to_string(c.heartbeat_age_s) + " seconds')");
+  if (!c.skew.empty())
+    store.db().exec("UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '" +
+                    c.skew + "')");
 
+  // The newcomer: its own --lease is irrelevant (1 s); it may share the Slurm job id.
+  ResultsStore second_store = ResultsStore::open_for_writing(path);
   RunInfo second;
-  second.host = c.same_host ? "node-a" : "node-b";
-  second.pid = 12345;
+  second.host = host_name();
+  second.pid = ::getpid();
+  second.process = process_identity(::getpid());
   second.slurm_job_id = c.same_slurm_job ? "4711" : "";
+  std::optional<Heartbeats> beating;
+  if (c.heartbeating) beating.emplace(path, c.skew.empty() ? "+0 seconds" : c.skew);
+  const auto began = std::chrono::steady_clock::now();
   if (c.refused) {
-    const std::string before = contents(store);
     try {
-      store.check_no_live_run(second, 30);
+      second_store.check_no_live_run(second);
       FAIL() << "check_no_live_run: expected InputError";
     } catch (const InputError& e) {
       EXPECT_NE(std::string(e.what()).find("another locsweep run (run 1"), std::string::npos)
           << e.what();
     }
-    EXPECT_THROW(store.begin_run(sync.sweep_id, second, 30), InputError);
+    beating.reset();
+    const std::string before = contents(store);
+    EXPECT_THROW(second_store.begin_run(sync.sweep_id, second, 1, LeaseCheck{}), InputError);
     EXPECT_EQ(contents(store), before) << "a refused run must write nothing";
     EXPECT_EQ(text(store, "SELECT status FROM runs"), "running");
     EXPECT_EQ(text(store, "SELECT status FROM attempts"), "running");
+    ::kill(coordinator.pid(), SIGCONT);
+    if (zombie > 0) ::waitpid(zombie, nullptr, 0);
     return;
   }
-  EXPECT_NO_THROW(store.check_no_live_run(second, 30));
-  const int64_t run2 = store.begin_run(sync.sweep_id, second, 30);
+  const LeaseCheck check = second_store.check_no_live_run(second);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  EXPECT_GE(waited, c.min_wait_s) << "taken over before its own lease was over";
+  EXPECT_LT(waited, c.min_wait_s + 10);
+  const int64_t run2 = second_store.begin_run(sync.sweep_id, second, 1, check);
+  ::kill(coordinator.pid(), SIGCONT);
+  if (zombie > 0) ::waitpid(zombie, nullptr, 0);
   EXPECT_GT(run2, run1);
   EXPECT_EQ(text(store, "SELECT status || ' ' || (ended_at IS NOT NULL) FROM runs WHERE id = " +
                             std::to_string(run1)),
             "crashed 1");
-  EXPECT_EQ(text(store, "SELECT status FROM runs WHERE id = " + std::to_string(run2)), "running");
+  EXPECT_EQ(
+      text(store, "SELECT status || ' ' || lease_s FROM runs WHERE id = " + std::to_string(run2)),
+      "running 1.0")
+      << "the newcomer's row carries its own lease";
   EXPECT_EQ(text(store,
                  "SELECT status || ' ' || outcome || ' ' || (ended_at IS NOT NULL) FROM attempts "
                  "WHERE id = " +
@@ -250,36 +357,178 @@ TEST_P(RunLease, LiveRunRefusesDeadRunIsReclaimed) {
   EXPECT_EQ(after[0].attempts, 1) << "the interrupted attempt still counts as started";
   EXPECT_EQ(after[0].retries_used, 0) << "an interruption is not the trial's fault";
   EXPECT_EQ(after[0].last_step, 20) << "its checkpoint is kept for the resume";
+  // Fencing: the old holder's next batch finds it lost the lease and writes nothing.
+  const std::string before = contents(store);
+  EXPECT_THROW(store.begin_batch(), LeaseLost);
+  EXPECT_FALSE(store.in_batch());
+  EXPECT_THROW(store.end_run(run1, "complete"), LeaseLost);
+  EXPECT_EQ(contents(second_store), before);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     ResultsStore, RunLease,
     testing::Values(
-        LeaseCase{"live_process_this_host", true, Holder::live_locsweep, 0, false, true},
-        LeaseCase{"other_host_fresh_heartbeat", false, Holder::live_locsweep, 5, false, true},
-        LeaseCase{"dead_pid_this_host", true, Holder::dead_pid, 0, false, false},
-        LeaseCase{"recycled_pid_this_host", true, Holder::alive_not_locsweep, 0, false, false},
-        LeaseCase{"other_host_expired_heartbeat", false, Holder::live_locsweep, 120, false, false},
-        LeaseCase{"same_slurm_job_requeued", false, Holder::live_locsweep, 0, true, false}),
+        // A live holder: refused at once, whatever the newcomer's lease or Slurm job.
+        LeaseCase{"running_this_host", Holder::running, 30, false, "", false, true, 0},
+        LeaseCase{"running_same_slurm_job", Holder::running, 30, false, "", true, true, 0},
+        LeaseCase{"running_heartbeat_in_the_past", Holder::running, 1, false, "-1 day", false, true,
+                  0},
+        // Gone for sure: taken over at once.
+        LeaseCase{"dead_pid", Holder::dead, 30, false, "", false, false, 0},
+        LeaseCase{"zombie", Holder::zombie, 30, false, "", false, false, 0},
+        LeaseCase{"recycled_pid", Holder::recycled, 30, false, "", false, false, 0},
+        LeaseCase{"legacy_row_recycled_pid", Holder::legacy_other, 30, false, "", false, false, 0},
+        // Stopped, or on another machine: its heartbeat counter decides, over its own lease.
+        LeaseCase{"stopped_past_its_lease", Holder::stopped, 1.5, false, "", false, false, 1.5},
+        LeaseCase{"stopped_same_slurm_job", Holder::stopped, 1, false, "", true, false, 1},
+        LeaseCase{"stopped_but_heartbeating", Holder::stopped, 2, true, "", false, true, 0},
+        LeaseCase{"other_host_silent", Holder::other_host, 1.5, false, "", false, false, 1.5},
+        LeaseCase{"other_host_silent_heartbeat_in_the_future", Holder::other_host, 1, false,
+                  "+1 day", false, false, 1},
+        LeaseCase{"other_host_heartbeating", Holder::other_host, 2, true, "", false, true, 0},
+        LeaseCase{"other_host_heartbeating_clock_behind", Holder::other_host, 2, true, "-1 day",
+                  false, true, 0}),
     [](const auto& info) { return info.param.name; });
 
-// --- attempts ---------------------------------------------------------------------------
-
-struct Fixture {
-  TempDir dir;
-  ResultsStore store;
-  std::vector<TrialRecord> trials;
-  int64_t run_id;
-  Fixture() : store(ResultsStore::open_for_writing((dir / "r.sqlite").string())) {
-    const SweepSpec spec = noop_spec("0.1");
-    const auto sync = store.sync_sweep(spec, plan_sweep(spec), (dir / "art").string(), false);
-    trials = store.sweep_trials(sync.sweep_id);
-    RunInfo info;
-    info.host = "node-a";
-    info.pid = 1;
-    run_id = store.begin_run(sync.sweep_id, info, 30);
+// kill(pid, 0) fails with EPERM for another user's process: it exists, so it is alive.
+TEST(ResultsStoreLease, ProcessOfAnotherUserIsAlive) {
+  pid_t target = ::getpid();
+  if (::geteuid() != 0) {
+    target = 1;  // init: root's, EPERM for us
+    ASSERT_NE(::kill(1, 0), 0);
+    ASSERT_EQ(errno, EPERM);
+    EXPECT_NE(recorded_process_liveness(host_name(), 1, process_identity(1)), Liveness::gone);
+    return;
   }
-};
+  // As root: a child that drops to nobody looks at this (root's) process.
+  const std::string identity = process_identity(target);
+  ASSERT_FALSE(identity.empty());
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    if (::kill(target, 0) == 0 || errno != EPERM) ::_exit(11);
+    ::_exit(recorded_process_liveness(host_name(), target, identity) == Liveness::running ? 0 : 12);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: cannot drop privileges, 11: no EPERM, 12: not alive";
+}
+
+TEST(ResultsStoreLease, EndRunClosesWhatIsStillOpen) {
+  TempDir dir;
+  ResultsStore store = ResultsStore::open_for_writing((dir / "r.sqlite").string());
+  const SweepSpec spec = noop_spec("0.1");
+  const auto sync = store.sync_sweep(spec, plan_sweep(spec), (dir / "art").string(), false);
+  const auto trials = store.sweep_trials(sync.sweep_id);
+  RunInfo info;
+  info.host = host_name();
+  info.pid = ::getpid();
+  const int64_t run = store.begin_run(sync.sweep_id, info, 30);
+  store.begin_batch();
+  store.start_attempt(trials[0].hash, 1, run, AttemptStart{});
+  store.commit_batch();
+  store.begin_batch();
+  store.start_attempt(trials[1].hash, 1, run, AttemptStart{});  // never committed
+  store.abandon_batch();
+  store.end_run(run, "failed", "disk I/O error");
+  EXPECT_EQ(text(store, "SELECT status FROM runs"), "failed");
+  EXPECT_EQ(text(store, "SELECT status || ' ' || outcome || ' ' || message FROM attempts"),
+            "interrupted preempted its run ended (failed: disk I/O error) before the attempt "
+            "reported; resumes from its last checkpoint");
+  EXPECT_EQ(count(store, "SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(count(store, "SELECT count(*) FROM trials WHERE status = 'running'"), 0);
+}
+
+// A heartbeat advances the counter a newcomer watches.
+TEST(ResultsStoreLease, HeartbeatAdvancesTheCounter) {
+  Fixture f;
+  f.store.begin_batch();
+  f.store.heartbeat(f.run_id);
+  f.store.heartbeat(f.run_id);
+  f.store.commit_batch();
+  EXPECT_EQ(count(f.store, "SELECT heartbeat_count FROM runs"), 2);
+}
+
+// --- a busy database --------------------------------------------------------------------
+
+TEST(ResultsStoreBusy, WriterWaitsForALongTransactionAndSaysSo) {
+  TempDir dir;
+  const std::string path = (dir / "r.sqlite").string();
+  ResultsStore store = ResultsStore::open_for_writing(path);
+  std::vector<std::string> lines;
+  store.db().busy().report_every_s = 0.3;
+  store.db().busy().report = [&](const std::string& line) { lines.push_back(line); };
+  std::atomic<bool> locked{false};
+  std::thread other([&] {
+    Database db(path, Database::Mode::read_write);
+    db.exec("BEGIN EXCLUSIVE; UPDATE meta SET value = 'x' WHERE key = 'created_at'");
+    locked = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    db.exec("COMMIT");
+  });
+  while (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto began = std::chrono::steady_clock::now();
+  {
+    Transaction tx(store.db());
+    store.db().exec("UPDATE meta SET value = 'y' WHERE key = 'created_at'");
+    tx.commit();
+  }
+  other.join();
+  EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count(), 1.0);
+  EXPECT_EQ(text(store, "SELECT value FROM meta WHERE key = 'created_at'"), "y");
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_NE(lines.front().find("waiting for the results database '" + path +
+                               "': another process holds its write lock"),
+            std::string::npos)
+      << lines.front();
+  EXPECT_NE(lines.back().find("is free again"), std::string::npos) << lines.back();
+}
+
+TEST(ResultsStoreBusy, NestedTransactionIsASavepoint) {
+  TempDir dir;
+  ResultsStore store = ResultsStore::open_for_writing((dir / "r.sqlite").string());
+  {
+    Transaction outer(store.db());
+    store.db().exec("INSERT INTO meta VALUES ('a', '1')");
+    {
+      Transaction inner(store.db());
+      store.db().exec("INSERT INTO meta VALUES ('b', '2')");
+    }  // rolled back to its savepoint only
+    {
+      Transaction inner(store.db());
+      store.db().exec("INSERT INTO meta VALUES ('c', '3')");
+      inner.commit();
+    }
+    outer.commit();
+  }
+  EXPECT_EQ(text(store, "SELECT group_concat(key) FROM meta WHERE key IN ('a', 'b', 'c')"), "a,c");
+}
+
+// A schema-1 database (no lease columns) is read as it is and upgraded by a writer.
+TEST(ResultsStoreOpen, SchemaOneIsUpgradedInPlace) {
+  TempDir dir;
+  const std::string path = (dir / "r.sqlite").string();
+  {
+    ResultsStore store = ResultsStore::open_for_writing(path);
+    store.db().exec(
+        "ALTER TABLE runs DROP COLUMN lease_s; ALTER TABLE runs DROP COLUMN heartbeat_count; "
+        "ALTER TABLE runs DROP COLUMN process; UPDATE meta SET value = '1' WHERE key = "
+        "'schema_version'; INSERT INTO sweeps VALUES (1, 's', '', NULL, 'x', 'x'); INSERT INTO "
+        "runs VALUES (1, 1, 'elsewhere', 7, 1, NULL, NULL, 'x', 'x', 'x', 'complete')");
+  }
+  {
+    Database reader(path, Database::Mode::read_only);
+    ensure_schema(reader, false);
+    EXPECT_EQ(schema_version(reader), 1) << "a reader changes nothing";
+  }
+  ResultsStore store = ResultsStore::open_for_writing(path);
+  EXPECT_EQ(schema_version(store.db()), kSchemaVersion);
+  EXPECT_EQ(text(store,
+                 "SELECT host || ' ' || heartbeat_count || ' ' || (lease_s IS NULL) FROM "
+                 "runs"),
+            "elsewhere 0 1");
+}
 
 struct AttemptCase {
   std::string name;
