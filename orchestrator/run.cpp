@@ -134,9 +134,10 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
                 {"pending", c.pending + c.running}},
                fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", run_id, status,
                            c.done, c.failed, c.pending + c.running, o.db_path));
-  if (ending == Coordinator::Ending::failed)
-    throw Error(
-        "the sweep could not finish: every worker was lost; run the same command again to resume");
+  if (ending == Coordinator::Ending::failed)  // work left, resumable: like an interruption
+    display.note("workers_lost", {},
+                 "the sweep could not finish: every worker rank was lost; run the same command "
+                 "again to resume");
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 
@@ -163,6 +164,35 @@ void work(const WorkerSetup& setup) {
     }
   }
   sends.drain();
+}
+
+// Rank 0 after the sweep (its database closed): a lost worker rank may be stopped or hung
+// and would block MPI_Finalize forever, so the job ends with MPI_Abort instead.
+void abort_if_rank_lost(MpiTransport& transport, int code) {
+  if (transport.lost_workers() == 0) return;
+  const int exit_code = code == kRunComplete ? kRunCompleteRankLost : code;
+  fmt::print(stderr,
+             "locsweep: {} worker rank{} lost; everything is recorded, and the job ends with "
+             "MPI_Abort (exit {}: {}) instead of waiting for {} in MPI_Finalize\n",
+             transport.lost_workers(), transport.lost_workers() == 1 ? " was" : "s were", exit_code,
+             exit_code == kRunCompleteRankLost ? "the sweep is complete" : "work is left",
+             transport.lost_workers() == 1 ? "it" : "them");
+  std::fflush(stderr);
+  transport.abort_all(exit_code);
+}
+
+// The same for an error escaping the coordinator: its message, then MPI_Abort.
+void abort_if_rank_lost(MpiTransport& transport, const std::exception_ptr& error) {
+  if (transport.lost_workers() == 0) return;
+  int code = 1;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "locsweep: {}\n", e.what());
+    code = exit_code_for(e);
+  } catch (...) {
+  }
+  abort_if_rank_lost(transport, code);
 }
 
 }  // namespace
@@ -195,6 +225,7 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
   try {
     const int code =
         coordinate(o, transport, session.size(), session.library_version(), command, stop);
+    abort_if_rank_lost(transport, code);
     transport.drain();
     return code;
   } catch (...) {
@@ -207,6 +238,7 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
       if (auto m = transport.receive(100000); m && m->second.value("type", "") == protocol::kBye)
         ++byes;
     transport.drain();
+    abort_if_rank_lost(transport, std::current_exception());
     throw;
   }
 }
