@@ -283,7 +283,7 @@ void Coordinator::check_silent_workers() {
     const double silent = std::chrono::duration<double>(now - worker.last_heard).count();
     if (silent < options_.worker_silence_s) continue;
     lose_worker(w, Outcome::lost,
-                fmt::format("worker rank {} was silent for {:.0f} s (--worker-silence {:g}): lost",
+                fmt::format("worker rank {} was silent for {:.1f} s (--worker-silence {:g}): lost",
                             w + 1, silent, options_.worker_silence_s));
   }
 }

@@ -48,7 +48,7 @@ echo "mpirun exited $rc, $took s after the stop"
 [[ $rc == 76 ]] || { cat "$tmp/run.out" >&2; fail "mpirun exited $rc, expected 76 (complete, a rank lost)"; }
 # silence + the rerun's 6 s + the short trials; the rest is a bound for a loaded machine.
 [[ $took -le $((silence + 8 + 30)) ]] || fail "the sweep took $took s to end after the stop"
-grep -q "worker rank $victim was silent for [0-9]* s (--worker-silence $silence): lost.*its trial goes back to pending" "$tmp/run.out" ||
+grep -q "worker rank $victim was silent for [0-9.]* s (--worker-silence $silence): lost.*its trial goes back to pending" "$tmp/run.out" ||
   fail "no lost-rank message: $(tail -5 "$tmp/run.out")"
 grep -q "run 1 complete: 3 done, 0 failed, 0 left" "$tmp/run.out" || fail "summary: $(tail -5 "$tmp/run.out")"
 

@@ -42,7 +42,7 @@ echo "mpirun exited $rc, $took s after the stop"
 [[ $rc == 76 ]] || { cat "$tmp/run.out" >&2; fail "mpirun exited $rc, expected 76 (complete, a rank lost)"; }
 # 3 s of trials + 5 s of silence; the rest is a generous bound for a loaded machine.
 [[ $took -le $((3 + silence + 30)) ]] || fail "the sweep took $took s to end after the stop"
-grep -q "worker rank $idle was silent for [0-9]* s (--worker-silence $silence): lost" "$tmp/run.out" ||
+grep -q "worker rank $idle was silent for [0-9.]* s (--worker-silence $silence): lost" "$tmp/run.out" ||
   fail "no lost-rank message: $(tail -5 "$tmp/run.out")"
 grep -q "1 worker rank was lost; everything is recorded.*exit 76: the sweep is complete" "$tmp/run.out" ||
   fail "no abort message: $(tail -5 "$tmp/run.out")"
