@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/error.hpp"
@@ -232,11 +233,15 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
     // Workers are waiting for work: release them so every rank reaches MPI_Finalize.
     for (int w = 0; w < transport.worker_count(); ++w)
       transport.send(w, {{"type", protocol::kShutdown}});
-    int byes = 0;
+    std::set<int> byes;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (byes < transport.worker_count() && std::chrono::steady_clock::now() < deadline)
+    while (static_cast<int>(byes.size()) < transport.worker_count() - transport.lost_workers() &&
+           std::chrono::steady_clock::now() < deadline)
       if (auto m = transport.receive(100000); m && m->second.value("type", "") == protocol::kBye)
-        ++byes;
+        byes.insert(m->first);
+    // A rank that did not say bye may be stopped or hung: MPI_Finalize would wait for it.
+    for (int w = 0; w < transport.worker_count(); ++w)
+      if (!byes.count(w)) transport.give_up_on(w);
     transport.drain();
     abort_if_rank_lost(transport, std::current_exception());
     throw;
