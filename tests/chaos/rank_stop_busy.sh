@@ -11,7 +11,7 @@ export ORCH_TEST_NAME=rank_stop_busy
 # shellcheck source-path=SCRIPTDIR source=rank_lib.sh
 source "$(dirname "$0")/rank_lib.sh"
 
-silence=5
+silence=8
 cat >"$tmp/busy.yaml" <<EOF
 name: busy-stop
 kind: noop
@@ -47,6 +47,7 @@ took=$((SECONDS - stopped_at))
 echo "mpirun exited $rc, $took s after the stop"
 [[ $rc == 76 ]] || { cat "$tmp/run.out" >&2; fail "mpirun exited $rc, expected 76 (complete, a rank lost)"; }
 # silence + the rerun's 6 s + the short trials; the rest is a bound for a loaded machine.
+[[ $took -ge $((silence - 1)) ]] || fail "the sweep ended $took s after the stop, before the rank could be lost"
 [[ $took -le $((silence + 8 + 30)) ]] || fail "the sweep took $took s to end after the stop"
 grep -q "worker rank $victim was silent for [0-9.]* s (--worker-silence $silence): lost.*its trial goes back to pending" "$tmp/run.out" ||
   fail "no lost-rank message: $(tail -5 "$tmp/run.out")"

@@ -10,7 +10,7 @@ export ORCH_TEST_NAME=rank_stop_idle
 # shellcheck source-path=SCRIPTDIR source=rank_lib.sh
 source "$(dirname "$0")/rank_lib.sh"
 
-silence=5
+silence=8
 cat >"$tmp/idle.yaml" <<EOF
 name: idle-stop
 kind: noop
@@ -40,7 +40,8 @@ wait "$job" || rc=$?
 took=$((SECONDS - stopped_at))
 echo "mpirun exited $rc, $took s after the stop"
 [[ $rc == 76 ]] || { cat "$tmp/run.out" >&2; fail "mpirun exited $rc, expected 76 (complete, a rank lost)"; }
-# 3 s of trials + 5 s of silence; the rest is a generous bound for a loaded machine.
+# 3 s of trials + the silence; the rest is a generous bound for a loaded machine.
+[[ $took -ge $((silence - 1)) ]] || fail "the sweep ended $took s after the stop, before the rank could be lost"
 [[ $took -le $((3 + silence + 30)) ]] || fail "the sweep took $took s to end after the stop"
 grep -q "worker rank $idle was silent for [0-9.]* s (--worker-silence $silence): lost" "$tmp/run.out" ||
   fail "no lost-rank message: $(tail -5 "$tmp/run.out")"
