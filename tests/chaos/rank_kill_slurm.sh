@@ -9,7 +9,7 @@
 # for `locsweep run` that exits 76 (complete, but a rank was lost and the step aborted): the
 # job ends COMPLETED without a requeue. Exit 77 (skipped) without root, Slurm or munge.
 set -euo pipefail
-SLURM_TEST_NAME=rank-kill-slurm
+SLURM_TEST_NAME="rank-kill-slurm"
 # shellcheck source-path=SCRIPTDIR source=../integration/slurm_lib.sh
 source "$(dirname "$0")/../integration/slurm_lib.sh"
 
@@ -64,6 +64,7 @@ none_left() { [[ -z $(locsweep_left) ]]; }
 wait_for 15 none_left || fail "processes survive: $(locsweep_left | xargs -r ps -o pid,stat,args -p)"
 
 echo "== exit 76 (complete, a rank lost): no requeue (${SECONDS} s)"
+# shellcheck disable=SC2016 # $SLURM_PROCID expands in the stand-in, not here
 printf '#!/bin/sh\necho "stand-in: rank ${SLURM_PROCID:-?} exits 76"\nexit 76\n' >"$tmp/exit76"
 chmod 755 "$tmp/exit76"
 job2=$(submit_job "$tmp/kill.yaml" --time 10 --locsweep-binary "$tmp/exit76")
