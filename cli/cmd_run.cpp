@@ -7,9 +7,31 @@
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
 #include "common/error.hpp"
+#include "orchestrator/protocol.hpp"
 #include "orchestrator/run.hpp"
 
 namespace locsweep::cli {
+
+namespace {
+
+// --worker-silence must leave room for several missed heartbeats, or healthy ranks are lost.
+CLI::Validator worker_silence_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v) || !(v >= protocol::kMinWorkerSilenceS) || v > 1e9)
+          return fmt::format(
+              "--worker-silence {}: must be a number of seconds from {:g} to 1e9; every worker "
+              "rank sends a heartbeat each {:g} s, and a silence of fewer than {} heartbeat "
+              "periods would declare healthy ranks lost (e.g. --worker-silence 60)",
+              text, protocol::kMinWorkerSilenceS, protocol::kRankHeartbeatS,
+              protocol::kMinSilenceHeartbeats);
+        return "";
+      },
+      fmt::format("SECONDS>={:g}", protocol::kMinWorkerSilenceS));
+}
+
+}  // namespace
 
 void add_run_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--db", o.db_path, "Results database (SQLite; created if absent)")->required();
@@ -51,8 +73,11 @@ void add_run_options(CLI::App* cmd, RunOptions& o) {
          "Override execution.timeout_s (seconds per attempt)")
       ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--worker-silence", o.worker_silence_s,
-                  "Seconds a busy worker may stay silent before it is lost")
-      ->check(CLI::Range(1.0, 1e9));
+                  fmt::format("Seconds a worker rank (idle or busy) may stay silent before it is "
+                              "lost; at least {:g} ({} heartbeat periods of {:g} s)",
+                              protocol::kMinWorkerSilenceS, protocol::kMinSilenceHeartbeats,
+                              protocol::kRankHeartbeatS))
+      ->check(worker_silence_check());
 }
 
 void add_run_command(CLI::App& app, int* argc, char*** argv) {

@@ -36,7 +36,9 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
   std::stable_partition(pending.begin(), pending.end(),
                         [&](size_t i) { return trials_[i].last_step > 0; });
   queue_.assign(pending.begin(), pending.end());
-  last_run_heartbeat_ = Clock::now();
+  last_run_heartbeat_ = last_silence_check_ = Clock::now();
+  for (auto& w : workers_)
+    w.last_heard = last_silence_check_;  // a rank that never speaks is lost too
 }
 
 SweepCounts Coordinator::counts() const {
@@ -125,6 +127,7 @@ void Coordinator::commit_if_due(bool force) {
 
 void Coordinator::handle(int w, const json& message) {
   Worker& worker = workers_.at(static_cast<size_t>(w));
+  if (worker.lost) return;  // it was sent `abandon`; its trial runs elsewhere
   worker.last_heard = Clock::now();
   const std::string type = message.value("type", "");
   if (type == protocol::kReady) {
@@ -181,6 +184,10 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
   } else if (r.outcome == Outcome::preempted) {
     next = TrialStatus::pending;  // resumes from its checkpoint; not the trial's fault
     verdict = "interrupted at step " + std::to_string(r.steps_done) + " (will resume)";
+    if (!stopping_) queue_.push_front(index);
+  } else if (r.outcome == Outcome::lost) {
+    next = TrialStatus::pending;  // its rank was lost, not the trial's fault: runs elsewhere
+    verdict = r.message + "; the trial runs again on another rank";
     if (!stopping_) queue_.push_front(index);
   } else if (is_retryable(r.outcome) && t.retries_used < max_retries_of(t)) {
     ++t.retries_used;
@@ -261,22 +268,52 @@ void Coordinator::dispatch() {
   }
 }
 
+// Silence counts only while the coordinator listens: a turn that took longer than a heartbeat
+// period (a slow commit, a busy database) does not make every rank look silent.
 void Coordinator::check_silent_workers() {
   const auto now = Clock::now();
+  const auto away = now - last_silence_check_ -
+                    std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(protocol::kRankHeartbeatS));
+  last_silence_check_ = now;
   for (size_t w = 0; w < workers_.size(); ++w) {
     Worker& worker = workers_[w];
-    if (worker.lost || worker.done || worker.attempt_id < 0) continue;
-    if (std::chrono::duration<double>(now - worker.last_heard).count() < options_.worker_silence_s)
-      continue;
-    worker.lost = true;
-    TrialResult r;
-    r.outcome = Outcome::lost;
-    r.message =
-        fmt::format("worker rank {} went silent for {:.0f} s", w + 1, options_.worker_silence_s);
-    const int64_t id = worker.attempt_id;
-    worker.attempt_id = -1;
-    close_attempt(id, r);
+    if (worker.lost || worker.done) continue;
+    if (away > Clock::duration::zero()) worker.last_heard += away;
+    const double silent = std::chrono::duration<double>(now - worker.last_heard).count();
+    if (silent < options_.worker_silence_s) continue;
+    lose_worker(w, Outcome::lost,
+                fmt::format("worker rank {} was silent for {:.1f} s (--worker-silence {:g}): lost",
+                            w + 1, silent, options_.worker_silence_s));
   }
+}
+
+// Gives up on a worker rank for good: it is told to abandon its trial (should it ever run
+// again), is sent nothing else, and the job does not wait for it at its end. Its attempt ends
+// with `outcome`.
+void Coordinator::lose_worker(size_t w, Outcome outcome, const std::string& why) {
+  Worker& worker = workers_[w];
+  worker.lost = true;
+  transport_.send(static_cast<int>(w), {{"type", protocol::kAbandon}});
+  transport_.give_up_on(static_cast<int>(w));
+  const json info = worker.info.is_object() ? worker.info : json::object();  // null: never ready
+  const std::string where =
+      fmt::format("{} pid {}", info.value("host", "?"), info.value("pid", int64_t{0}));
+  display_.note("worker_lost",
+                {{"rank", w + 1},
+                 {"host", info.value("host", "")},
+                 {"pid", info.value("pid", int64_t{0})},
+                 {"busy", worker.attempt_id >= 0},
+                 {"message", why}},
+                fmt::format("{} ({}, {}); it gets no more work", why, where,
+                            worker.attempt_id >= 0 ? "its trial goes back to pending" : "idle"));
+  if (worker.attempt_id < 0) return;
+  TrialResult r;
+  r.outcome = outcome;
+  r.message = why;
+  const int64_t id = worker.attempt_id;
+  worker.attempt_id = -1;
+  close_attempt(id, r);
 }
 
 void Coordinator::request_stop() {
@@ -305,13 +342,17 @@ Coordinator::Ending Coordinator::run() {
   for (;;) {
     if (options_.stop && options_.stop->load()) request_stop();
     // Drain what has arrived, then dispatch, then look after time-based duties.
+    bool backlog = true;  // messages still waiting: silence cannot be judged yet
     for (int burst = 0; burst < 256; ++burst) {
       auto message = transport_.receive(burst == 0 ? 2000 : 0);
-      if (!message) break;
+      if (!message) {
+        backlog = false;
+        break;
+      }
       handle(message->first, message->second);
     }
     dispatch();
-    check_silent_workers();
+    if (!backlog) check_silent_workers();
     commit_if_due();
     const auto now = Clock::now();
     if (std::chrono::duration<double>(now - last_run_heartbeat_).count() >=
@@ -332,17 +373,11 @@ Coordinator::Ending Coordinator::run() {
     if (workers_gone()) break;
     if (stopping_ &&
         std::chrono::duration<double>(now - stop_at_).count() > options_.stop_grace_s) {
-      // Workers that did not report in time: their attempts end as lost (checkpoints stay).
-      for (auto& w : workers_)
-        if (!w.done && !w.lost) {
-          w.lost = true;
-          if (w.attempt_id >= 0) {
-            TrialResult r;
-            r.outcome = Outcome::preempted;
-            r.message = "no report within the stop grace period";
-            close_attempt(w.attempt_id, r);
-          }
-        }
+      // Workers that did not report in time: their attempts end interrupted (checkpoints stay).
+      for (size_t w = 0; w < workers_.size(); ++w)
+        if (!workers_[w].done && !workers_[w].lost)
+          lose_worker(w, Outcome::preempted,
+                      fmt::format("worker rank {}: no report within the stop grace period", w + 1));
       break;
     }
     bool any_alive = false;

@@ -21,7 +21,10 @@ namespace locsweep {
 
 struct CoordinatorOptions {
   DispatchOrder order = DispatchOrder::longest_first;
-  double worker_silence_s = 300;  // a busy worker quiet this long (no events, no heartbeat) is lost
+  // A worker rank not heard from this long (any message counts; every rank sends at least a
+  // heartbeat each protocol::kRankHeartbeatS, idle or busy) is lost: its trial goes back to
+  // pending (not counted as the trial's failure) and it gets no more work.
+  double worker_silence_s = 300;
   double commit_interval_s = 0.05;  // group commit: at most this long between a write and its fsync
   double run_heartbeat_s = 5;       // refreshes the run's lease
   double stop_grace_s = 180;        // after a stop, how long to wait for trials to checkpoint
@@ -67,6 +70,7 @@ class Coordinator {
   void close_attempt(int64_t attempt_id, const TrialResult& result);
   void dispatch();
   void check_silent_workers();
+  void lose_worker(size_t w, Outcome outcome, const std::string& why);
   void request_stop();
   void write_began();
   void commit_if_due(bool force = false);
@@ -87,7 +91,7 @@ class Coordinator {
   std::deque<size_t> queue_;
   SweepCounts counts_;
   bool stopping_ = false;
-  Clock::time_point stop_at_{}, batch_began_{}, last_run_heartbeat_{};
+  Clock::time_point stop_at_{}, batch_began_{}, last_run_heartbeat_{}, last_silence_check_{};
 };
 
 }  // namespace locsweep

@@ -57,7 +57,7 @@ void MpiSession::abort(int code) {
 
 void PendingSends::send(const nlohmann::json& message, int dest) {
   progress();
-  sends_.push_back({message.dump(), MPI_REQUEST_NULL});
+  sends_.push_back({message.dump(), dest, MPI_REQUEST_NULL});
   auto& s = sends_.back();
   MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_CHAR, dest, protocol::kTag,
             MPI_COMM_WORLD, &s.request);
@@ -71,9 +71,10 @@ void PendingSends::progress() {
   }
 }
 
-void PendingSends::drain() {
-  for (auto& s : sends_) MPI_Wait(&s.request, MPI_STATUS_IGNORE);
-  sends_.clear();
+void PendingSends::drain(const std::set<int>& skip) {
+  for (auto& s : sends_)
+    if (!skip.count(s.dest)) MPI_Wait(&s.request, MPI_STATUS_IGNORE);
+  sends_.remove_if([&](const Send& s) { return !skip.count(s.dest); });
 }
 
 PendingSends::~PendingSends() {

@@ -9,6 +9,7 @@
 #include <list>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "orchestrator/transport.hpp"
@@ -40,12 +41,15 @@ class PendingSends {
  public:
   void send(const nlohmann::json& message, int dest);
   void progress();  // frees completed sends
-  void drain();     // waits for all (before finalize)
+  // Waits for all (before finalize) except those to the ranks in `skip`, which are
+  // abandoned: a stopped rank may never take them.
+  void drain(const std::set<int>& skip = {});
   ~PendingSends();
 
  private:
   struct Send {
     std::string bytes;
+    int dest;
     MPI_Request request;
   };
   std::list<Send> sends_;
@@ -59,15 +63,18 @@ class MpiTransport : public Transport {
   explicit MpiTransport(MpiSession& session) : session_(session) {}
   int worker_count() const override { return session_.size() - 1; }
   void send(int worker, const nlohmann::json& message) override {
-    sends_.send(message, worker + 1);
+    if (!lost_.count(worker + 1)) sends_.send(message, worker + 1);
   }
   std::optional<std::pair<int, nlohmann::json>> receive(int timeout_us) override;
   void abort_all(int code) override { session_.abort(code); }
-  void drain() { sends_.drain(); }
+  void give_up_on(int worker) override { lost_.insert(worker + 1); }
+  int lost_workers() const override { return static_cast<int>(lost_.size()); }
+  void drain() { sends_.drain(lost_); }
 
  private:
   MpiSession& session_;
   PendingSends sends_;
+  std::set<int> lost_;  // ranks given up on
 };
 
 }  // namespace locsweep

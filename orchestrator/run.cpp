@@ -246,15 +246,10 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     }
     std::rethrow_exception(outcome);
   }
-  if (ending == Coordinator::Ending::failed) {
-    // The lost workers may yet answer (as before: up to 30 s) and reach MPI_Finalize with us.
-    std::vector<bool> unfinished(static_cast<size_t>(transport.worker_count()));
-    for (int w = 0; w < transport.worker_count(); ++w)
-      unfinished[static_cast<size_t>(w)] = !coordinator->worker_done(w);
-    release_workers(transport, unfinished, unfinished, 30);
-    throw Error(
-        "the sweep could not finish: every worker was lost; run the same command again to resume");
-  }
+  if (ending == Coordinator::Ending::failed)  // work left, resumable: like an interruption
+    display->note("workers_lost", {},
+                  "the sweep could not finish: every worker rank was lost; run the same command "
+                  "again to resume");
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 
@@ -281,6 +276,21 @@ void work(const WorkerSetup& setup) {
     }
   }
   sends.drain();
+}
+
+// Rank 0 after the sweep (its database closed): a lost worker rank may be stopped or hung
+// and would block MPI_Finalize forever, so the job ends with MPI_Abort instead.
+void abort_if_rank_lost(MpiTransport& transport, int code) {
+  if (transport.lost_workers() == 0) return;
+  const int exit_code = code == kRunComplete ? kRunCompleteRankLost : code;
+  fmt::print(stderr,
+             "locsweep: {} worker rank{} lost; everything is recorded, and the job ends with "
+             "MPI_Abort (exit {}: {}) instead of waiting for {} in MPI_Finalize\n",
+             transport.lost_workers(), transport.lost_workers() == 1 ? " was" : "s were", exit_code,
+             exit_code == kRunCompleteRankLost ? "the sweep is complete" : "work is left",
+             transport.lost_workers() == 1 ? "it" : "them");
+  std::fflush(stderr);
+  transport.abort_all(exit_code);
 }
 
 }  // namespace
@@ -310,9 +320,10 @@ int run_sweep(const RunOptions& o, int* argc, char*** argv) {
     return kRunComplete;
   }
   MpiTransport transport(session);
-  // coordinate() releases the workers on every path (they reach MPI_Finalize with rank 0).
+  // coordinate() releases the workers on every path; a lost rank would block MPI_Finalize.
   const int code =
       coordinate(o, transport, session.size(), session.library_version(), command, stop);
+  abort_if_rank_lost(transport, code);
   transport.drain();
   return code;
 }

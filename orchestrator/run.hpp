@@ -28,14 +28,21 @@ struct RunOptions {
   double lease_s = 30;
   std::optional<int> max_retries;
   std::optional<double> timeout_s;
-  double worker_silence_s = 300;
+  double worker_silence_s = 300;  // at least protocol::kMinWorkerSilenceS (the CLI checks)
 };
 
 // Exit codes of `locsweep run`.
-inline constexpr int kRunComplete = 0;      // every trial done or finally failed
-inline constexpr int kRunInterrupted = 75;  // stopped by a signal with work left (EX_TEMPFAIL)
+inline constexpr int kRunComplete = 0;  // every trial done or finally failed
+// Work left: stopped by a signal, or every worker rank was lost (EX_TEMPFAIL; run again).
+inline constexpr int kRunInterrupted = 75;
+// Every trial done or finally failed, but a worker rank was lost (stopped, hung, dead): once
+// the database was closed, rank 0 ended the job with MPI_Abort instead of waiting for that
+// rank in MPI_Finalize. With work left as well, the code is kRunInterrupted.
+inline constexpr int kRunCompleteRankLost = 76;
 
 // Runs (or resumes) the sweep; returns kRunComplete or kRunInterrupted, throws on errors.
+// On rank 0 of an MPI job that lost a worker rank it does not return: MPI_Abort ends every
+// rank with kRunCompleteRankLost (or kRunInterrupted, or the error's exit code).
 int run_sweep(const RunOptions& options, int* argc, char*** argv);
 
 // Default artifacts folder for a database path.

@@ -21,6 +21,11 @@ class Transport {
   virtual std::optional<std::pair<int, nlohmann::json>> receive(int timeout_us) = 0;
   // Gives up on the job: ends every rank (used when a worker is lost and cannot finalize).
   virtual void abort_all(int code) = 0;
+  // The coordinator declared `worker` lost (stopped, hung or dead): what is still queued for
+  // it may stay undelivered, nothing more is sent to it after this, and the job must not wait
+  // for it at its end (run_sweep aborts instead of finalizing).
+  virtual void give_up_on(int worker) = 0;
+  virtual int lost_workers() const = 0;
 };
 
 // The single-process mode: the coordinator drives one agent itself.
@@ -31,6 +36,8 @@ class InlineTransport : public Transport {
   void send(int worker, const nlohmann::json& message) override;
   std::optional<std::pair<int, nlohmann::json>> receive(int timeout_us) override;
   void abort_all(int) override {}
+  void give_up_on(int) override {}  // the agent is this process: it cannot be lost
+  int lost_workers() const override { return 0; }
 
  private:
   WorkerAgent agent_;

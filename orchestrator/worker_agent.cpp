@@ -35,7 +35,7 @@ TrialConfig noop_config_from_json(const json& config) {
 
 }  // namespace
 
-WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)) {}
+WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)), last_sent_(Clock::now()) {}
 
 json WorkerAgent::ready_message() const {
   return {{"type", protocol::kReady},
@@ -55,7 +55,18 @@ void WorkerAgent::on_message(const json& message) {
     stop_running();
   } else if (type == protocol::kShutdown) {
     shutdown_ = true;
+  } else if (type == protocol::kAbandon) {
+    abandon();
   }
+}
+
+// The coordinator gave up on this rank (it was stopped or stalled) and runs its trial
+// elsewhere: the trial dies at once, unreported, so two copies never share its folder.
+void WorkerAgent::abandon() {
+  process_.reset();  // SIGKILLs the process group and reaps it
+  inline_assign_.reset();
+  attempt_id_ = -1;
+  shutdown_ = true;
 }
 
 void WorkerAgent::start(const json& assign) {
@@ -175,13 +186,14 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
         }
       }
       out.push_back(finish(result_from_exit(*status)));
-    } else if (std::chrono::duration<double>(Clock::now() - last_sent_).count() >
-               setup_.heartbeat_s) {
-      out.push_back({{"type", protocol::kHeartbeat}, {"attempt_id", attempt_id_}});
-      last_sent_ = Clock::now();
     }
   } else if (timeout_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+  }
+  if (!done_ &&
+      std::chrono::duration<double>(Clock::now() - last_sent_).count() >= setup_.heartbeat_s) {
+    out.push_back({{"type", protocol::kHeartbeat}, {"attempt_id", attempt_id_}});
+    last_sent_ = Clock::now();
   }
   if (!busy() && (stopping_ || shutdown_) && !done_) {
     out.push_back({{"type", protocol::kBye}});

@@ -1,8 +1,11 @@
 // A worker rank's state machine: takes assignments, runs each attempt as a child process
 // (`locsweep trial-exec`), enforces its hard timeout, streams its progress and reports how it
-// ended. A resumed attempt's stream begins with the earlier attempts' steps up to its
-// checkpoint (from their events files), so the database gets every step even when a killed
-// job never sent or committed them. Transport-free: the MPI loop (or the single-process
+// ended, and sends a heartbeat every protocol::kRankHeartbeatS that it has nothing else to
+// send, idle or busy (rank liveness never depends on trial progress; poll() must be called
+// at least that often, and never blocks longer than its timeout — except an inline noop
+// trial, which runs inside poll()). A resumed attempt's stream begins with the earlier attempts'
+// steps up to its checkpoint (from their events files), so the database gets every step even when a
+// killed job never sent or committed them. Transport-free: the MPI loop (or the single-process
 // mode) feeds it messages and sends what poll() returns.
 #pragma once
 
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/protocol.hpp"
 #include "orchestrator/trial_process.hpp"
 
 namespace locsweep {
@@ -25,7 +29,7 @@ struct WorkerSetup {
   int threads = 1;
   std::string executable;    // the locsweep binary for `trial-exec`
   bool inline_noop = false;  // run noop trials in this process (orchestration benchmarks)
-  double heartbeat_s = 5.0;
+  double heartbeat_s = protocol::kRankHeartbeatS;
   double stop_grace_s = 120.0;  // after a stop, SIGKILL a trial that has not checkpointed
   const std::atomic<bool>* stop = nullptr;  // this process's stop signal
 };
@@ -46,6 +50,7 @@ class WorkerAgent {
   nlohmann::json finish(const nlohmann::json& result);
   nlohmann::json result_from_exit(const ExitStatus& status);
   void stop_running();
+  void abandon();
 
   WorkerSetup setup_;
   std::optional<TrialProcess> process_;
