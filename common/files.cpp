@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -36,6 +37,41 @@ fs::path resolve_path(const std::string& path, const std::string& base_dir) {
   const fs::path p(path);
   if (p.is_absolute() || base_dir.empty()) return p;
   return fs::path(base_dir) / p;
+}
+
+namespace {
+
+// The first existing ancestor of `path` (or `path` itself) that is not a folder, if any.
+std::optional<fs::path> blocking_file(const fs::path& path) {
+  std::error_code ec;
+  for (fs::path p = path; !p.empty(); p = p.parent_path()) {
+    const auto status = fs::status(p, ec);
+    if (fs::exists(status)) return fs::is_directory(status) ? std::nullopt : std::optional(p);
+    if (p == p.parent_path()) break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ensure_writable_folder(const fs::path& folder, const std::string& what) {
+  const std::string where = what + " '" + folder.string() + "'";
+  const std::string fix = "; choose another folder with " + what;
+  if (const auto file = blocking_file(folder))
+    throw InputError(where + ": '" + file->string() + "' is a file, not a folder" + fix);
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec && !fs::is_directory(folder))
+    throw InputError(where + ": cannot create the folder: " + ec.message() + fix);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const fs::path probe =
+      folder / (".locsweep-write-test-" + std::string(host) + "-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw InputError(where + ": cannot create files in it: " + std::strerror(errno) + fix);
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 fs::path temporary_sibling(const fs::path& path) {
