@@ -61,8 +61,9 @@ void add_run_command(CLI::App& app, int* argc, char*** argv) {
   cmd->add_option("SWEEP", o->sweep_path, "Sweep spec (YAML)")->required();
   add_run_options(cmd, *o);
   cmd->callback([o, argc, argv] {
-    // Every rank checks the artifacts folder before MPI starts and before the DB is touched,
-    // so a bad one stops all ranks alike with exit 2 (no rank is left waiting for another).
+    // Every rank checks the artifacts folder (writes nothing) before MPI starts and before the DB
+    // is touched, so a bad one stops all ranks alike with exit 2 (no rank is left waiting for
+    // another).
     ensure_writable_folder(o->artifacts.empty() ? default_artifacts_dir(o->db_path) : o->artifacts,
                            o->artifacts.empty() ? "the artifacts folder (default: <db>-artifacts; "
                                                   "set --artifacts)"

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <optional>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -41,37 +40,31 @@ fs::path resolve_path(const std::string& path, const std::string& base_dir) {
 
 namespace {
 
-// The first existing ancestor of `path` (or `path` itself) that is not a folder, if any.
-std::optional<fs::path> blocking_file(const fs::path& path) {
+// `path` itself or its nearest ancestor that exists (lexically; "" for none).
+fs::path nearest_existing(const fs::path& path) {
   std::error_code ec;
-  for (fs::path p = path; !p.empty(); p = p.parent_path()) {
-    const auto status = fs::status(p, ec);
-    if (fs::exists(status)) return fs::is_directory(status) ? std::nullopt : std::optional(p);
-    if (p == p.parent_path()) break;
+  for (fs::path p = path;; p = p.parent_path()) {
+    if (fs::exists(fs::status(p, ec))) return p;
+    if (p.empty() || p == p.parent_path()) return {};
   }
-  return std::nullopt;
 }
 
 }  // namespace
 
 void ensure_writable_folder(const fs::path& folder, const std::string& what) {
+  const fs::path absolute = fs::absolute(folder);
   const std::string where = what + " '" + folder.string() + "'";
   const std::string fix = "; choose another folder with " + what;
-  if (const auto file = blocking_file(folder))
-    throw InputError(where + ": '" + file->string() + "' is a file, not a folder" + fix);
-  std::error_code ec;
-  fs::create_directories(folder, ec);
-  if (ec && !fs::is_directory(folder))
-    throw InputError(where + ": cannot create the folder: " + ec.message() + fix);
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  const fs::path probe =
-      folder / (".locsweep-write-test-" + std::string(host) + "-" + std::to_string(::getpid()));
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw InputError(where + ": cannot create files in it: " + std::strerror(errno) + fix);
-  ::close(fd);
-  ::unlink(probe.c_str());
+  const fs::path existing = nearest_existing(absolute);
+  if (existing.empty()) throw InputError(where + ": no part of the path exists" + fix);
+  if (!fs::is_directory(existing))
+    throw InputError(where + ": '" + existing.string() + "' is a file, not a folder" + fix);
+  // Writing in `existing` is what creating the rest of the path (or files in it) needs.
+  if (::access(existing.c_str(), W_OK | X_OK) != 0)
+    throw InputError(
+        where + ": cannot " +
+        (existing == absolute ? "create files in it" : "create it in '" + existing.string() + "'") +
+        ": " + std::strerror(errno) + fix);
 }
 
 fs::path temporary_sibling(const fs::path& path) {
