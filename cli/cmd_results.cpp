@@ -17,6 +17,7 @@ void add_results_command(CLI::App& app) {
     std::string db, sweep, sort = "position", format = "table", sql;
     std::vector<std::string> where;
     bool per_layer = false, descending = false;
+    SqlLimits limits;
   };
   auto o = std::make_shared<Options>();
   auto* cmd =
@@ -30,10 +31,16 @@ void add_results_command(CLI::App& app) {
   cmd->add_flag("--per-layer", o->per_layer, "One row per configuration and layer");
   cmd->add_option("--format", o->format, "table, csv, json or markdown");
   cmd->add_option("--sql", o->sql, "Run one read-only SQL statement instead");
+  cmd->add_option("--sql-timeout", o->limits.timeout_s,
+                  "Seconds a --sql query may run before it is stopped (exit 2)")
+      ->check(CLI::Range(0.001, 86400.0));
+  cmd->add_option("--max-rows", o->limits.max_rows,
+                  "Rows a --sql query may return; more is an error (exit 2), not a cut")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
   cmd->callback([o] {
     const TableFormat format = table_format_from_string(o->format);
     if (!o->sql.empty()) {
-      fmt::print("{}", run_read_only_sql(o->db, o->sql, format));
+      fmt::print("{}", run_read_only_sql(o->db, o->sql, format, o->limits));
       return;
     }
     ResultsQuery q;

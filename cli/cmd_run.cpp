@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/run.hpp"
 
@@ -86,6 +87,13 @@ void add_run_command(CLI::App& app, int* argc, char*** argv) {
   cmd->add_option("SWEEP", o->sweep_path, "Sweep spec (YAML)")->required();
   add_run_options(cmd, *o);
   cmd->callback([o, argc, argv] {
+    // Every rank checks the artifacts folder (writes nothing) before MPI starts and before the DB
+    // is touched, so a bad one stops all ranks alike with exit 2 (no rank is left waiting for
+    // another).
+    ensure_writable_folder(o->artifacts.empty() ? default_artifacts_dir(o->db_path) : o->artifacts,
+                           o->artifacts.empty() ? "the artifacts folder (default: <db>-artifacts; "
+                                                  "set --artifacts)"
+                                                : "--artifacts");
     const int code = run_sweep(*o, argc, argv);
     if (code != kRunComplete) throw ExitCode(code);
   });

@@ -38,6 +38,35 @@ fs::path resolve_path(const std::string& path, const std::string& base_dir) {
   return fs::path(base_dir) / p;
 }
 
+namespace {
+
+// `path` itself or its nearest ancestor that exists (lexically; "" for none).
+fs::path nearest_existing(const fs::path& path) {
+  std::error_code ec;
+  for (fs::path p = path;; p = p.parent_path()) {
+    if (fs::exists(fs::status(p, ec))) return p;
+    if (p.empty() || p == p.parent_path()) return {};
+  }
+}
+
+}  // namespace
+
+void ensure_writable_folder(const fs::path& folder, const std::string& what) {
+  const fs::path absolute = fs::absolute(folder);
+  const std::string where = what + " '" + folder.string() + "'";
+  const std::string fix = "; choose another folder with " + what;
+  const fs::path existing = nearest_existing(absolute);
+  if (existing.empty()) throw InputError(where + ": no part of the path exists" + fix);
+  if (!fs::is_directory(existing))
+    throw InputError(where + ": '" + existing.string() + "' is a file, not a folder" + fix);
+  // Writing in `existing` is what creating the rest of the path (or files in it) needs.
+  if (::access(existing.c_str(), W_OK | X_OK) != 0)
+    throw InputError(
+        where + ": cannot " +
+        (existing == absolute ? "create files in it" : "create it in '" + existing.string() + "'") +
+        ": " + std::strerror(errno) + fix);
+}
+
 fs::path temporary_sibling(const fs::path& path) {
   static std::atomic<int> counter{0};
   return fs::path(path.string() + ".tmp-" + std::to_string(::getpid()) + "-" +

@@ -25,6 +25,12 @@ std::string file_sha256(const std::filesystem::path& path);
 // `path` as written if absolute, else relative to `base_dir` (a spec file's folder).
 std::filesystem::path resolve_path(const std::string& path, const std::string& base_dir);
 
+// Checks, without writing anything, that `folder` can be used for output: it exists and is
+// writable, or its nearest existing ancestor is a writable folder (so it can be created).
+// Throws InputError naming `what` (e.g. "--artifacts"), the path and the reason: a part of
+// the path that is a regular file, a permission, a read-only file system.
+void ensure_writable_folder(const std::filesystem::path& folder, const std::string& what);
+
 // A temporary name beside `path` that no other process uses (pid and a counter).
 std::filesystem::path temporary_sibling(const std::filesystem::path& path);
 

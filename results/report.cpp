@@ -674,7 +674,13 @@ fs::path write_report(Database& db, const std::string& sweep, const fs::path& ou
        "href=\"#spec\">Specification</a></nav>\n";
 
   h += "<section id=\"results\">\n<h2>Results</h2>\n";
-  if (table.rows.empty()) h += "<p class=\"note\">No done trials yet: nothing to tabulate.</p>\n";
+  if (table.unmeasured > 0)
+    h += fmt::format(
+        "<p class=\"note\" id=\"unmeasured\">{} done trial{} without a validation perplexity "
+        "(kind: noop measures none) {} in no row of the table.</p>\n",
+        table.unmeasured, table.unmeasured == 1 ? "" : "s", table.unmeasured == 1 ? "is" : "are");
+  else if (table.rows.empty())
+    h += "<p class=\"note\">No done trials yet: nothing to tabulate.</p>\n";
   h += "<div class=\"table-scroll\">\n" + results_table_html(table) + "</div>\n";
   h += "<p class=\"meta\">One row per configuration (its done trials over seeds). PPL: "
        "validation perplexity, mean over seeds, with the half-width of its 95 % confidence "

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -38,13 +39,36 @@ std::string cell(Statement& s, int i) {
   }
 }
 
+// Interrupts the query once its deadline has passed (sqlite3 calls this every N VM steps).
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  bool passed = false;
+};
+
+extern "C" int check_deadline(void* arg) {
+  auto* deadline = static_cast<Deadline*>(arg);
+  if (std::chrono::steady_clock::now() >= deadline->at) deadline->passed = true;
+  return deadline->passed ? 1 : 0;  // non-zero: SQLITE_INTERRUPT
+}
+
+std::string timeout_message(double timeout_s) {
+  return fmt::format(
+      "--sql stopped: the query ran longer than --sql-timeout {:g} s; make it cheaper (a "
+      "LIMIT, a bounded recursive CTE) or raise --sql-timeout",
+      timeout_s);
+}
+
 }  // namespace
 
 std::string run_read_only_sql(const std::string& db_path, const std::string& sql,
-                              TableFormat format) {
+                              TableFormat format, const SqlLimits& limits) {
   Database db = open_results_read_only(db_path);
   db.exec("PRAGMA query_only = 1");
   sqlite3_set_authorizer(db.handle(), authorize, nullptr);
+  Deadline deadline{std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(limits.timeout_s))};
+  sqlite3_progress_handler(db.handle(), 1000, check_deadline, &deadline);
   const char* tail = nullptr;
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail) !=
@@ -68,7 +92,20 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
   for (int i = 0; i < stmt.columns(); ++i) header.push_back(stmt.column_name(i));
   std::vector<std::vector<std::string>> rows;
   nlohmann::json json_rows = nlohmann::json::array();
-  while (stmt.step()) {
+  while (true) {
+    bool more = false;
+    try {
+      more = stmt.step();
+    } catch (const Error&) {
+      if (deadline.passed) throw InputError(timeout_message(limits.timeout_s));
+      throw;
+    }
+    if (!more) break;
+    if (rows.size() == limits.max_rows)
+      throw InputError(fmt::format(
+          "--sql stopped: the query returns more than --max-rows {} rows; add a LIMIT or a "
+          "WHERE, or raise --max-rows",
+          limits.max_rows));
     std::vector<std::string> row;
     nlohmann::json obj = nlohmann::json::object();
     for (int i = 0; i < stmt.columns(); ++i) {

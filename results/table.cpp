@@ -39,13 +39,22 @@ json without(json j, std::initializer_list<const char*> keys) {
   return j;
 }
 
+// A string of the trial's locality section ("mechanism", "schedule"); nullopt for trials
+// without one: a noop trial's canonical configuration has only kind, seed and noop.*.
+std::optional<std::string> locality_value(const json& canonical, const char* key) {
+  const auto section = canonical.find("locality");
+  if (section == canonical.end() || !section->is_object()) return std::nullopt;
+  const auto value = section->find(key);
+  if (value == section->end() || !value->is_string()) return std::nullopt;
+  return value->get<std::string>();
+}
+
 // A filter key's value for a trial: a column, or a dotted path into its canonical config.
 std::optional<std::string> lookup(const Trial& t, const std::string& key) {
   if (key == "label") return t.label;
   if (key == "status") return t.status;
   if (key == "hash") return t.hash.substr(0, std::min<size_t>(t.hash.size(), 64));
-  if (key == "mechanism") return t.canonical["locality"].value("mechanism", "");
-  if (key == "schedule") return t.canonical["locality"].value("schedule", "");
+  if (key == "mechanism" || key == "schedule") return locality_value(t.canonical, key.c_str());
   const json* node = &t.canonical;
   size_t start = 0;
   for (size_t dot;; start = dot + 1) {
@@ -66,6 +75,15 @@ bool value_matches(const std::string& actual, const std::string& wanted) {
   if (end == actual.c_str() || *end) return false;
   const double w = std::strtod(wanted.c_str(), &end);
   return end != wanted.c_str() && !*end && a == w;  // "5" matches 5.0
+}
+
+// Says why done trials are missing from the rows; empty when none are.
+std::string unmeasured_note(const ResultsTable& t) {
+  if (t.unmeasured == 0) return "";
+  return fmt::format(
+      "\n{} done trial{} without a validation perplexity (kind: noop measures none) {} in no "
+      "row; `locsweep status` counts them\n",
+      t.unmeasured, t.unmeasured == 1 ? "" : "s", t.unmeasured == 1 ? "is" : "are");
 }
 
 std::string fmt_opt(const std::optional<double>& v, const char* spec) {
@@ -145,9 +163,9 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
                                    [&](const Trial& t) { return lookup(t, key).has_value(); });
     if (!known)
       throw InputError(
-          "--where: unknown column '" + key +
+          "--where: no trial of sweep '" + sweep + "' has a value for '" + key +
           "' (valid: label, status, hash, mechanism, schedule, seed, or a config key such as "
-          "train.lr or locality.kappa)");
+          "train.lr or locality.kappa; noop trials have no locality keys)");
     std::erase_if(trials, [&](const Trial& t) {
       const auto v = lookup(t, key);
       return !v || !value_matches(*v, value);
@@ -176,20 +194,25 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
   // Distributed trials by (baseline, seed): the denominators of the ratios.
   std::map<std::string, double> distributed;
   for (const auto& t : trials)
-    if (t.status == "done" && t.canonical["locality"].value("mechanism", "") == "none")
+    if (t.status == "done" && locality_value(t.canonical, "mechanism") == "none")
       distributed[t.baseline] = t.ppl;
 
   std::map<std::string, std::vector<const Trial*>> groups;
-  for (const auto& t : trials)
-    if (t.status == "done" && t.ppl > 0) groups[t.group].push_back(&t);
+  for (const auto& t : trials) {
+    if (t.status != "done") continue;
+    if (t.ppl > 0)
+      groups[t.group].push_back(&t);
+    else
+      ++table.unmeasured;  // noop trials measure no perplexity
+  }
 
   std::map<std::string, double> ratio_of_group;
   for (const auto& [key, members] : groups) {
     const Trial& first = *members.front();
     ConfigRow row;
     row.config = first.config;
-    row.mechanism = first.canonical["locality"].value("mechanism", "");
-    row.schedule = first.canonical["locality"].value("schedule", "");
+    row.mechanism = locality_value(first.canonical, "mechanism").value_or("");
+    row.schedule = locality_value(first.canonical, "schedule").value_or("");
     row.canonical = without(first.canonical, {"seed"});
     row.position = first.position;
     if (row.schedule.rfind("poly:", 0) == 0) row.beta = std::stod(row.schedule.substr(5));
@@ -354,7 +377,8 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
       }
     }
     return json{{"sweep", t.sweep},   {"trials", t.trials},   {"done", t.done},
-                {"failed", t.failed}, {"pending", t.pending}, {"rows", rows}}
+                {"failed", t.failed}, {"pending", t.pending}, {"unmeasured", t.unmeasured},
+                {"rows", rows}}
                .dump(2) +
            "\n";
   }
@@ -363,7 +387,8 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
   return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "",
                      t.sweep, t.trials, t.done, t.failed, t.pending, md ? "**" : "") +
          render_text_table(header, cells,
-                           md ? TextTableFormat::markdown : TextTableFormat::aligned);
+                           md ? TextTableFormat::markdown : TextTableFormat::aligned) +
+         unmeasured_note(t);
 }
 
 }  // namespace locsweep

@@ -40,6 +40,7 @@ struct ConfigRow {
 struct ResultsTable {
   std::string sweep;
   int trials = 0, done = 0, failed = 0, pending = 0;
+  int unmeasured = 0;  // done trials without a validation perplexity (kind: noop): in no row
   std::vector<ConfigRow> rows;
 };
 

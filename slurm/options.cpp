@@ -100,22 +100,75 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kReserve
     {"constraint", "use --constraint"},
 }};
 
+// The arguments sbatch reads from "#SBATCH <text>" (Slurm's _get_argument): split at
+// whitespace outside quotes, ' and " quote, a backslash escapes the next character, and an
+// unquoted '#' ends the line. Unbalanced quotes and a trailing backslash are refused.
+std::vector<std::string> sbatch_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false, escaped = false;
+  char quote = 0;
+  for (const char c : text) {
+    if (escaped) {
+      word += c;
+      escaped = false;
+    } else if (c == '\\') {
+      escaped = in_word = true;
+    } else if (quote) {
+      if (c == quote)
+        quote = 0;
+      else
+        word += c;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else if (c == '#') {
+      break;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote || escaped)
+    fail("--sbatch", shown(text) +
+                         " has an unclosed quote or a trailing backslash; sbatch would read "
+                         "the rest of the line differently");
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+// Throws when `word` (one argument sbatch reads) sets an option locsweep submit controls.
+void check_not_reserved(const std::string& line, const std::string& word) {
+  if (word.size() < 3 || word.compare(0, 2, "--") != 0) return;
+  const std::string name = word.substr(2, word.find('=') - 2);
+  for (const auto& [reserved, why] : kReserved)
+    if (!name.empty() && reserved.starts_with(name))  // sbatch accepts unambiguous abbreviations
+      fail("--sbatch", shown(line) + " sets --" + std::string(reserved) +
+                           ", which `locsweep submit` controls: " + std::string(why));
+}
+
+// One --sbatch value becomes one "#SBATCH <value>" line, of which sbatch reads every
+// argument: so every argument is checked, and the value must be exactly one option.
 void check_extra_line(const std::string& line) {
-  if (line.size() < 3 || line.compare(0, 2, "--") != 0 || !is_name_char(line[2]) || line[2] == '-')
-    fail("--sbatch", shown(line) +
-                         " is not a long sbatch option: give one option per --sbatch, "
-                         "starting with '--' (e.g. --sbatch=--mail-type=END)");
   if (!all_chars(line, [](char c) { return !is_control(c); }))
     fail("--sbatch", shown(line) +
                          " contains a newline or another control character; give one "
                          "option per --sbatch, on one line");
-  const std::string name = line.substr(2, line.find_first_of("= \t") - 2);
-  for (const auto& [reserved, why] : kReserved)
-    if (reserved.starts_with(name))  // sbatch accepts unambiguous abbreviations
-      fail("--sbatch", shown(line) + " sets --" + std::string(reserved) +
-                           ", which `locsweep "
-                           "submit` controls: " +
-                           std::string(why));
+  const std::vector<std::string> words = sbatch_words(line);
+  for (const auto& word : words) check_not_reserved(line, word);
+  if (words.size() != 1 || words[0].size() < 3 || words[0].compare(0, 2, "--") != 0 ||
+      !is_name_char(words[0][2]) || words[0][2] == '-')
+    fail("--sbatch", shown(line) +
+                         " is not one long sbatch option: give one option per --sbatch, "
+                         "starting with '--', its value joined by '=' (e.g. "
+                         "--sbatch=--mail-type=END; quote a value with spaces: "
+                         "--sbatch='--comment=\"two words\"')");
+  if (line.find('#') != std::string::npos && words[0].find('#') == std::string::npos)
+    fail("--sbatch", shown(line) + " has an unquoted '#', which sbatch reads as a comment");
 }
 
 void check_path(std::string_view flag, const fs::path& path, bool required) {

@@ -33,41 +33,35 @@ const std::string& scalar(const YAML::Node& node, std::string_view expected) {
   return node.Scalar();
 }
 
-int read_int(const YAML::Node& node, int lo, int hi) {
+[[noreturn]] void out_of_range(const NumericRange& range, const std::string& text) {
+  throw FieldError{"must be " + std::string(range.integer ? "a whole number from " : "in ") +
+                   range.text() + ", got " + text};
+}
+
+int read_int(const YAML::Node& node, const NumericRange& range) {
   const std::string& text = scalar(node, "an integer");
   size_t used = 0;
   long long value = 0;
   try {
     value = std::stoll(text, &used);
+  } catch (const std::out_of_range&) {
+    out_of_range(range, text);
   } catch (const std::exception&) {
     used = 0;
   }
   if (used == 0 || used != text.size()) throw FieldError{"expected an integer, got '" + text + "'"};
-  if (value < lo || value > hi)
-    throw FieldError{"must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                     ", got " + text};
+  if (!range.contains(static_cast<double>(value))) out_of_range(range, text);
   return static_cast<int>(value);
 }
 
-struct Range {
-  double lo, hi;
-  bool lo_open = false;  // lo itself is not allowed
-};
-
-double read_double(const YAML::Node& node, Range range) {
+double read_double(const YAML::Node& node, const NumericRange& range) {
   const std::string& text = scalar(node, "a number");
   double value = 0;
   // YAML's own reading, so .inf and .nan are recognised (and then refused as not finite).
   if (!YAML::convert<double>::decode(node, value))
     throw FieldError{"expected a number, got '" + text + "'"};
   if (!std::isfinite(value)) throw FieldError{"must be a finite number, got '" + text + "'"};
-  const bool low = range.lo_open ? value <= range.lo : value < range.lo;
-  if (low || value > range.hi) {
-    std::string bounds =
-        std::string(range.lo_open ? "(" : "[") + format_number(range.lo) + ", " +
-        (std::isinf(range.hi) ? std::string("inf)") : format_number(range.hi) + "]");
-    throw FieldError{"must be in " + bounds + ", got " + text};
-  }
+  if (!range.contains(value)) out_of_range(range, text);
   return value;
 }
 
@@ -93,12 +87,15 @@ std::string read_choice(const YAML::Node& node, const std::vector<std::string>& 
   throw FieldError{"'" + text + "' is not one of: " + list};
 }
 
+constexpr NumericRange kUnit{0.0, 1.0};  // a lambda
+constexpr NumericRange kSeedRange{0, 2147483647, false, false, true};
+
 Schedule read_schedule(const YAML::Node& node) {
   try {
     if (node.IsScalar()) return Schedule::parse(node.Scalar());
     if (node.IsSequence()) {
       std::vector<double> values;
-      for (const auto& item : node) values.push_back(read_double(item, {0.0, 1.0}));
+      for (const auto& item : node) values.push_back(read_double(item, kUnit));
       return Schedule::explicit_values(std::move(values));
     }
     if (node.IsMap()) {
@@ -118,15 +115,15 @@ Schedule read_schedule(const YAML::Node& node) {
       if (type == "polynomial" || type == "poly") {
         allow({"type", "beta", "lambda_min", "lambda_max"});
         if (!node["beta"]) throw FieldError{"a polynomial schedule needs 'beta'"};
-        const double beta = read_double(node["beta"], {0.0, INFINITY, true});
-        const double lo = node["lambda_min"] ? read_double(node["lambda_min"], {0, 1}) : 0.0;
-        const double hi = node["lambda_max"] ? read_double(node["lambda_max"], {0, 1}) : 1.0;
+        const double beta = read_double(node["beta"], {0.0, INFINITY, true, true});
+        const double lo = node["lambda_min"] ? read_double(node["lambda_min"], kUnit) : 0.0;
+        const double hi = node["lambda_max"] ? read_double(node["lambda_max"], kUnit) : 1.0;
         return Schedule::polynomial(beta, lo, hi);
       }
       if (type == "uniform") {
         allow({"type", "lambda"});
         if (!node["lambda"]) throw FieldError{"a uniform schedule needs 'lambda'"};
-        return Schedule::uniform(read_double(node["lambda"], {0, 1}));
+        return Schedule::uniform(read_double(node["lambda"], kUnit));
       }
       if (type == "reverse") {
         allow({"type", "of"});
@@ -151,27 +148,35 @@ Schedule read_schedule(const YAML::Node& node) {
   }
 }
 
+// The doc of a numeric key: its meaning, then its range.
+std::string with_range(const std::string& doc, const NumericRange& range) {
+  return doc + "; " + (range.integer ? "" : "in ") + range.text();
+}
+
 // Field builders over pointer-to-members: section S of TrialConfig, member T of S.
 template <class S>
 Field int_field(std::string path, bool hashed, S TrialConfig::*section, int S::*member, int lo,
                 int hi, std::string doc) {
+  const NumericRange range{static_cast<double>(lo), static_cast<double>(hi), false, false, true};
   return {path,
-          doc,
+          with_range(doc, range),
           hashed,
           false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
-          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_int(n, lo, hi); }};
+          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_int(n, range); },
+          range};
 }
 
 template <class S>
 Field double_field(std::string path, bool hashed, S TrialConfig::*section, double S::*member,
-                   Range range, std::string doc) {
+                   NumericRange range, std::string doc) {
   return {path,
-          doc,
+          with_range(doc, range),
           hashed,
           false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
-          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_double(n, range); }};
+          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_double(n, range); },
+          range};
 }
 
 template <class S>
@@ -182,7 +187,8 @@ Field string_field(std::string path, bool hashed, S TrialConfig::*section, std::
           hashed,
           false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
-          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_string(n); }};
+          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_string(n); },
+          std::nullopt};
 }
 
 template <class S>
@@ -193,21 +199,22 @@ Field bool_field(std::string path, bool hashed, S TrialConfig::*section, bool S:
           hashed,
           false,
           [=](const TrialConfig& c) { return json(c.*section.*member); },
-          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_bool(n); }};
+          [=](TrialConfig& c, const YAML::Node& n) { c.*section.*member = read_bool(n); },
+          std::nullopt};
 }
 
 std::vector<Field> make_fields() {
   using C = TrialConfig;
-  constexpr double inf = INFINITY;
   std::vector<Field> f;
   f.push_back({"kind", "trial kind: gpt2 (train and evaluate) or noop (orchestration tests)", true,
                false, [](const C& c) { return json(to_string(c.kind)); },
                [](C& c, const YAML::Node& n) {
                  c.kind = trial_kind_from_string(read_choice(n, {"gpt2", "noop"}));
-               }});
-  f.push_back({"seed", "seed of initialisation, data order and dropout", true, false,
-               [](const C& c) { return json(c.seed); },
-               [](C& c, const YAML::Node& n) { c.seed = read_int(n, 0, 2147483647); }});
+               },
+               std::nullopt});
+  f.push_back({"seed", with_range("seed of initialisation, data order and dropout", kSeedRange),
+               true, false, [](const C& c) { return json(c.seed); },
+               [](C& c, const YAML::Node& n) { c.seed = read_int(n, kSeedRange); }, kSeedRange});
 
   f.push_back(int_field("model.n_layer", true, &C::model, &ModelConfig::n_layer, 1, 96,
                         "transformer blocks L"));
@@ -220,7 +227,7 @@ std::vector<Field> make_fields() {
   f.push_back(int_field("model.vocab_size", true, &C::model, &ModelConfig::vocab_size, 0, 1 << 20,
                         "vocabulary size; 0 takes the tokenizer's"));
   f.push_back(double_field("model.dropout", true, &C::model, &ModelConfig::dropout,
-                           {0.0, 1.0, false}, "dropout probability in [0, 1)"));
+                           {0.0, 1.0, false, true}, "dropout probability"));
   f.push_back(string_field("model.init", true, &C::model, &ModelConfig::init,
                            "scratch | hf:<model.safetensors> | checkpoint:<file.h5>"));
 
@@ -244,11 +251,11 @@ std::vector<Field> make_fields() {
                         100000000, "steps of linear warm-up"));
   f.push_back(double_field("train.weight_decay", true, &C::train, &TrainConfig::weight_decay,
                            {0.0, 10.0}, "AdamW weight decay (matrices only)"));
-  f.push_back(double_field("train.beta1", true, &C::train, &TrainConfig::beta1, {0.0, 1.0},
-                           "AdamW beta1 in [0, 1)"));
-  f.push_back(double_field("train.beta2", true, &C::train, &TrainConfig::beta2, {0.0, 1.0},
-                           "AdamW beta2 in [0, 1)"));
-  f.push_back(double_field("train.grad_clip", true, &C::train, &TrainConfig::grad_clip, {0.0, inf},
+  f.push_back(double_field("train.beta1", true, &C::train, &TrainConfig::beta1,
+                           {0.0, 1.0, false, true}, "AdamW beta1"));
+  f.push_back(double_field("train.beta2", true, &C::train, &TrainConfig::beta2,
+                           {0.0, 1.0, false, true}, "AdamW beta2"));
+  f.push_back(double_field("train.grad_clip", true, &C::train, &TrainConfig::grad_clip, {0.0, 1e6},
                            "clip the global gradient norm to this; 0: off"));
 
   f.push_back({"locality.mechanism", "none | window | block | mask | penalty", true, false,
@@ -256,11 +263,12 @@ std::vector<Field> make_fields() {
                [](C& c, const YAML::Node& n) {
                  c.locality.mechanism = mechanism_from_string(
                      read_choice(n, {"none", "window", "block", "mask", "penalty"}));
-               }});
-  f.push_back({"locality.schedule",
-               std::string("lambda per layer: ") + std::string(schedule_syntax_help()), true, true,
-               [](const C& c) { return json(c.locality.schedule.canonical()); },
-               [](C& c, const YAML::Node& n) { c.locality.schedule = read_schedule(n); }});
+               },
+               std::nullopt});
+  f.push_back(
+      {"locality.schedule", std::string("lambda per layer: ") + std::string(schedule_syntax_help()),
+       true, true, [](const C& c) { return json(c.locality.schedule.canonical()); },
+       [](C& c, const YAML::Node& n) { c.locality.schedule = read_schedule(n); }, std::nullopt});
   f.push_back({"locality.blocks", "sentence | fixed:<N> | adaptive:<tau>", true, false,
                [](const C& c) { return json(c.locality.blocks.canonical()); },
                [](C& c, const YAML::Node& n) {
@@ -269,16 +277,17 @@ std::vector<Field> make_fields() {
                  } catch (const InputError& e) {
                    throw FieldError{e.what()};
                  }
-               }});
+               },
+               std::nullopt});
   f.push_back(double_field("locality.sigma", true, &C::locality, &LocalityConfig::sigma,
-                           {0.0, inf, true}, "window: distance scale in tokens"));
-  f.push_back(double_field("locality.kappa", true, &C::locality, &LocalityConfig::kappa, {0.0, inf},
+                           {1e-3, 1e6}, "window: distance scale in tokens"));
+  f.push_back(double_field("locality.kappa", true, &C::locality, &LocalityConfig::kappa, {0.0, 1e6},
                            "block/mask: cross-block logit penalty"));
   f.push_back(double_field("locality.theta", true, &C::locality, &LocalityConfig::theta,
                            {0.0, 1.0, true}, "mask: strict masking where lambda >= theta"));
   f.push_back(double_field("locality.rho", true, &C::locality, &LocalityConfig::rho, {0.0, 1.0},
                            "penalty: target in-block attention mass"));
-  f.push_back(double_field("locality.gamma", true, &C::locality, &LocalityConfig::gamma, {0.0, inf},
+  f.push_back(double_field("locality.gamma", true, &C::locality, &LocalityConfig::gamma, {0.0, 1e6},
                            "penalty: weight of the locality loss"));
 
   f.push_back(int_field("eval.every", false, &C::eval, &EvalConfig::every, 0, 100000000,
@@ -297,7 +306,7 @@ std::vector<Field> make_fields() {
                          "also export the trained model as model.safetensors"));
 
   f.push_back(double_field("execution.timeout_s", false, &C::execution, &ExecutionConfig::timeout_s,
-                           {0.0, inf}, "hard time limit per attempt in seconds; 0: none"));
+                           {0.0, 1e9}, "hard time limit per attempt in seconds; 0: none"));
   f.push_back(int_field("execution.max_retries", false, &C::execution,
                         &ExecutionConfig::max_retries, 0, 1000,
                         "retries after a crash, timeout or out-of-memory"));
@@ -305,14 +314,15 @@ std::vector<Field> make_fields() {
                         &ExecutionConfig::checkpoint_every, 1, 100000000,
                         "steps between checkpoints"));
 
-  f.push_back(double_field("noop.duration_s", true, &C::noop, &NoopConfig::duration_s, {0.0, inf},
+  f.push_back(double_field("noop.duration_s", true, &C::noop, &NoopConfig::duration_s, {0.0, 1e9},
                            "noop: seconds to sleep"));
   f.push_back(
       {"noop.fail", "noop: none | crash | abort | hang | nan | oom | error", true, false,
        [](const C& c) { return json(c.noop.fail); },
        [](C& c, const YAML::Node& n) {
          c.noop.fail = read_choice(n, {"none", "crash", "abort", "hang", "nan", "oom", "error"});
-       }});
+       },
+       std::nullopt});
   f.push_back(int_field("noop.fail_attempts", true, &C::noop, &NoopConfig::fail_attempts, -1,
                         1000000, "noop: fail only in the first N attempts; -1: always"));
   return f;
@@ -369,6 +379,18 @@ void read_map(const YAML::Node& map, const std::string& prefix, const std::strin
 }
 
 }  // namespace
+
+bool NumericRange::contains(double value) const {
+  return (lo_open ? value > lo : value >= lo) && (hi_open ? value < hi : value <= hi);
+}
+
+std::string NumericRange::text() const {
+  if (integer)
+    return std::to_string(static_cast<long long>(lo)) + " to " +
+           std::to_string(static_cast<long long>(hi));
+  return std::string(lo_open ? "(" : "[") + format_number(lo) + ", " +
+         (std::isinf(hi) ? std::string("inf") : format_number(hi)) + (hi_open ? ")" : "]");
+}
 
 const std::vector<Field>& trial_fields() {
   static const std::vector<Field> fields = make_fields();

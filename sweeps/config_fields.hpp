@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,13 +22,25 @@ struct FieldError {
   std::string message;
 };
 
+// The values a numeric key accepts, stated once: Field::set refuses the others and the key's
+// doc (hence `locsweep keys` and docs/sweep-spec.md) prints text().
+struct NumericRange {
+  double lo, hi;
+  bool lo_open = false;  // lo itself is not allowed
+  bool hi_open = false;  // hi itself is not allowed
+  bool integer = false;  // whole numbers only
+  bool contains(double value) const;
+  std::string text() const;  // "[0, 1)", "(0, 10]"; integers: "0 to 96"
+};
+
 struct Field {
   std::string path;  // "train.lr"
-  std::string doc;   // "peak learning rate (> 0)"
+  std::string doc;   // "peak learning rate; in (0, 10]" (numeric keys end with their range)
   bool hashed;       // part of the trial's identity
   bool accepts_map;  // the value may be a mapping (locality.schedule)
   std::function<nlohmann::json(const TrialConfig&)> get;
   std::function<void(TrialConfig&, const YAML::Node&)> set;
+  std::optional<NumericRange> range;  // set for every int and double key
 };
 
 const std::vector<Field>& trial_fields();

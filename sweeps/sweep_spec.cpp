@@ -1,5 +1,6 @@
 #include "sweeps/sweep_spec.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "common/error.hpp"
@@ -9,6 +10,8 @@
 
 namespace locsweep {
 namespace {
+
+constexpr std::int64_t kMaxSeed = 2147483647;  // the range of the 'seed' key
 
 const std::vector<std::string> kSweepKeys = {"name",   "description", "grid", "zip",
                                              "points", "seeds",       "order"};
@@ -67,12 +70,13 @@ std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
     try {
       if (n.IsScalar()) {
         const long long v = std::stoll(n.Scalar());
-        if (std::to_string(v) == n.Scalar() && v >= 0 && v <= 2147483647)
-          return static_cast<int>(v);
+        if (std::to_string(v) == n.Scalar() && v >= 0 && v <= kMaxSeed) return static_cast<int>(v);
       }
     } catch (const std::exception&) {
     }
-    throw SpecError(file, n.Mark(), what + " must be a whole number >= 0");
+    throw SpecError(file, n.Mark(),
+                    what + " must be a whole number from 0 to " + std::to_string(kMaxSeed) +
+                        ", got " + (n.IsScalar() ? "'" + n.Scalar() + "'" : "not a number"));
   };
   if (node.IsSequence()) {
     if (node.size() == 0) throw SpecError(file, node.Mark(), "seeds: the list is empty");
@@ -95,6 +99,18 @@ std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
       throw SpecError(file, node.Mark(), "seeds needs 'count' (write {start: 0, count: N})");
     const int count = read_int(node["count"], "seeds.count");
     if (count < 1) throw SpecError(file, node["count"].Mark(), "seeds.count must be >= 1");
+    if (static_cast<std::int64_t>(start) + count - 1 > kMaxSeed)
+      throw SpecError(file, node.Mark(),
+                      "seeds {start: " + std::to_string(start) +
+                          ", count: " + std::to_string(count) + "} would run seeds up to " +
+                          std::to_string(static_cast<std::int64_t>(start) + count - 1) +
+                          ", beyond the largest seed " + std::to_string(kMaxSeed) +
+                          "; lower start or count");
+    if (static_cast<std::uint64_t>(count) > kMaxTrialsPerSweep)
+      throw SpecError(file, node["count"].Mark(),
+                      "seeds.count " + std::to_string(count) + " is more than the limit of " +
+                          std::to_string(kMaxTrialsPerSweep) +
+                          " trials per sweep; split the seeds over several sweeps");
     for (int i = 0; i < count; ++i) seeds.push_back(start + i);
   } else {
     throw SpecError(file, node.Mark(),
@@ -103,7 +119,63 @@ std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
   return seeds;
 }
 
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t out = 0;
+  return __builtin_mul_overflow(a, b, &out) ? UINT64_MAX : out;
+}
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t out = 0;
+  return __builtin_add_overflow(a, b, &out) ? UINT64_MAX : out;
+}
+
+// "1000 x 1000 (grid) x 3 (zip) + 2 points, x 10 seeds"
+std::string size_formula(const SweepSpec& spec) {
+  std::string out;
+  for (const Axis& axis : spec.grid)
+    out += (out.empty() ? "" : " x ") + std::to_string(axis.values.size());
+  if (!spec.grid.empty()) out += " (grid)";
+  if (!spec.zip.empty())
+    out += (out.empty() ? "" : " x ") + std::to_string(spec.zip.front().values.size()) + " (zip)";
+  if (!spec.points.empty())
+    out += (out.empty() ? "" : " + ") + std::to_string(spec.points.size()) + " points";
+  if (!spec.seeds.empty())
+    out += (out.empty() ? "1" : "") + std::string(", x ") + std::to_string(spec.seeds.size()) +
+           " seeds";
+  return out;
+}
+
+// Refuses a sweep of more than kMaxTrialsPerSweep trials, before any expansion.
+void check_size(const SweepSpec& spec) {
+  const std::uint64_t count = combination_count(spec);
+  if (count <= kMaxTrialsPerSweep) return;
+  const YAML::Node& root = spec.root;
+  const YAML::Mark mark = root["grid"]    ? root["grid"].Mark()
+                          : root["zip"]   ? root["zip"].Mark()
+                          : root["seeds"] ? spec.seeds_mark
+                                          : root["points"].Mark();
+  throw SpecError(
+      spec.file, mark,
+      "the sweep expands into " +
+          (count == UINT64_MAX ? std::string("more than 1.8e19") : std::to_string(count)) +
+          " trials (" + size_formula(spec) + "), more than the limit of " +
+          std::to_string(kMaxTrialsPerSweep) +
+          " trials per sweep; split it into several sweeps (each with its own name) "
+          "or shorten the lists");
+}
+
 }  // namespace
+
+std::uint64_t combination_count(const SweepSpec& spec) {
+  std::uint64_t combos = 0;
+  if (!spec.grid.empty() || !spec.zip.empty() || spec.points.empty()) {
+    combos = 1;
+    for (const Axis& axis : spec.grid) combos = saturating_mul(combos, axis.values.size());
+    if (!spec.zip.empty()) combos = saturating_mul(combos, spec.zip.front().values.size());
+  }
+  combos = saturating_add(combos, spec.points.size());
+  return saturating_mul(combos, std::max<std::uint64_t>(1, spec.seeds.size()));
+}
 
 std::string_view to_string(DispatchOrder order) {
   return order == DispatchOrder::fifo ? "fifo" : "longest-first";
@@ -169,6 +241,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file,
     }
   }
   if (root["seeds"]) {
+    spec.seeds_mark = root["seeds"].Mark();
     spec.seeds = read_seeds(root["seeds"], file);
     for (const auto& axes : {&spec.grid, &spec.zip})
       for (const auto& axis : *axes)
@@ -176,6 +249,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file,
           throw SpecError(file, axis.mark,
                           "give seeds either in 'seeds' or as a 'seed' axis, not both");
   }
+  check_size(spec);
   if (root["order"]) {
     const std::string order = scalar_or_throw(root["order"], file, "order");
     if (order == "fifo")

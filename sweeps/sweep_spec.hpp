@@ -18,6 +18,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -54,8 +55,18 @@ struct SweepSpec {
   std::vector<Axis> zip;
   std::vector<std::vector<Assignment>> points;
   std::vector<int> seeds;  // empty: the base seed only
+  YAML::Mark seeds_mark;   // where 'seeds' was written
   DispatchOrder order = DispatchOrder::longest_first;
 };
+
+// The most trials one sweep may expand into (combinations before duplicates are merged):
+// a larger spec is refused before anything is expanded, with the count and this cap.
+inline constexpr std::uint64_t kMaxTrialsPerSweep = 1'000'000;
+
+// How many trials `spec` expands into before duplicates are merged: (grid product x zip
+// length, or 1 without either and without points) + points, each x seeds. Saturates at
+// UINT64_MAX instead of overflowing.
+std::uint64_t combination_count(const SweepSpec& spec);
 
 // Reads and checks a sweep file; throws SpecError (file:line:col) or InputError.
 SweepSpec load_sweep(const std::filesystem::path& file);

@@ -31,11 +31,11 @@ db="$hostile/results.sqlite"
 
 echo "== --dry-run with hostile paths and --sbatch lines"
 "$LOCSWEEP" submit "$hostile/demo.yaml" --db "$db" --artifacts "$hostile/art" --dry-run \
-  --sbatch=--mail-type=END --sbatch '--comment=a "quoted" $(touch pwned) comment' \
+  --sbatch=--mail-type=END --sbatch '--comment="a \"quoted\" $(touch pwned) comment"' \
   --partition debug --time 1-12 --gpus-per-node 2 >"$tmp/job.sbatch" || fail "dry run failed"
 bash -n "$tmp/job.sbatch" || fail "bash rejects the script"
 grep -qx '#SBATCH --mail-type=END' "$tmp/job.sbatch" || fail "extra --sbatch line missing"
-grep -qxF '#SBATCH --comment=a "quoted" $(touch pwned) comment' "$tmp/job.sbatch" ||
+grep -qxF '#SBATCH --comment="a \"quoted\" $(touch pwned) comment"' "$tmp/job.sbatch" ||
   fail "the second --sbatch line was changed"
 grep -qx '#SBATCH --gpus-per-node=2' "$tmp/job.sbatch" || fail "gpu line missing"
 grep -qx '#SBATCH --time=1-12' "$tmp/job.sbatch" || fail "time line missing"

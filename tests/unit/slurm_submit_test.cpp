@@ -204,6 +204,7 @@ struct OptionCase {
   std::string label;
   std::function<void(SubmitOptions&)> change;
   std::string error_flag;  // empty: valid
+  std::string says = "";   // a phrase the message must contain too
 };
 
 void PrintTo(const OptionCase& c, std::ostream* os) {
@@ -224,6 +225,7 @@ TEST_P(OptionValidation, AcceptsOrNamesTheFlag) {
     FAIL() << "accepted: " << GetParam().label;
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()).rfind(GetParam().error_flag + ":", 0), 0u) << e.what();
+    EXPECT_NE(std::string(e.what()).find(GetParam().says), std::string::npos) << e.what();
   }
 }
 
@@ -290,6 +292,33 @@ const OptionCase kOptionCases[] = {
      "--sbatch"},
     {"extra time", [](SubmitOptions& o) { o.extra_sbatch = {"--time=5"}; }, "--sbatch"},
     {"extra output", [](SubmitOptions& o) { o.extra_sbatch = {"--output=/x"}; }, "--sbatch"},
+    // sbatch reads every argument of an #SBATCH line, not only the first.
+    {"extra second option reserved",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=x --no-requeue --signal=KILL@1"}; },
+     "--sbatch", "sets --no-requeue"},
+    {"extra third option reserved",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=x --exclusive --sig=KILL@1"}; },
+     "--sbatch", "sets --signal"},
+    {"extra tab then reserved",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=x\t--time=1"}; }, "--sbatch"},
+    {"extra two harmless options",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--exclusive --mail-type=END"}; }, "--sbatch",
+     "not one long sbatch option"},
+    {"extra short after long", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=x -t 5"}; },
+     "--sbatch", "not one long sbatch option"},
+    {"extra quote closes early",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=\"a\" --requeue"}; }, "--sbatch",
+     "sets --requeue"},
+    {"extra unclosed quote", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=\"a --time=1"}; },
+     "--sbatch", "unclosed quote"},
+    {"extra trailing backslash", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\\"}; },
+     "--sbatch", "trailing backslash"},
+    {"extra unquoted hash", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a#b"}; },
+     "--sbatch", "comment"},
+    {"extra quoted spaces ok",
+     [](SubmitOptions& o) { o.extra_sbatch = {"--comment=\"x --no-requeue\""}; }, ""},
+    {"extra escaped space ok", [](SubmitOptions& o) { o.extra_sbatch = {"--comment=a\\ b"}; }, ""},
+    {"extra quoted hash ok", [](SubmitOptions& o) { o.extra_sbatch = {"--comment='a#b'"}; }, ""},
     {"db relative", [](SubmitOptions& o) { o.db = "results.sqlite"; }, "--db"},
     {"db missing", [](SubmitOptions& o) { o.db.clear(); }, "--db"},
     {"sweep relative", [](SubmitOptions& o) { o.sweep_path = "sweep.yaml"; }, "SWEEP"},

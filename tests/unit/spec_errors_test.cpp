@@ -97,7 +97,23 @@ INSTANTIATE_TEST_SUITE_P(
                   "must not exceed lr"},
         ErrorCase{"bad_init", "name: x\nmodel: {init: gpt2}\n", 2, 15, "scratch, hf:"},
         ErrorCase{"bad_point", "name: x\npoints:\n  - {train.lrr: 1}\n", 3, 6, "not a trial key"},
-        ErrorCase{"inf_number", "name: x\ntrain: {lr: .inf}\n", 2, 13, "finite"}));
+        ErrorCase{"inf_number", "name: x\ntrain: {lr: .inf}\n", 2, 13, "finite"},
+        // Input limits: the documented ranges, seeds and the size of a sweep.
+        ErrorCase{"dropout_one", "name: x\nmodel: {dropout: 1.0}\n", 2, 18, "must be in [0, 1)"},
+        ErrorCase{"beta1_one", "name: x\ntrain: {beta1: 1.0}\n", 2, 16, "must be in [0, 1)"},
+        ErrorCase{"beta2_one", "name: x\ntrain:\n  beta2: 1\n", 3, 10, "must be in [0, 1)"},
+        ErrorCase{"int_beyond_long_long", "name: x\ntrain: {steps: 99999999999999999999}\n", 2, 16,
+                  "from 0 to 100000000"},
+        ErrorCase{"seeds_past_int_max", "name: x\nseeds: {start: 2147483647, count: 2}\n", 2, 8,
+                  "beyond the largest seed 2147483647"},
+        ErrorCase{"seed_past_int_max", "name: x\nseeds: [2147483648]\n", 2, 9,
+                  "from 0 to 2147483647"},
+        ErrorCase{"seeds_count_past_cap", "name: x\nseeds: {count: 1000001}\n", 2, 16,
+                  "limit of 1000000 trials"},
+        ErrorCase{"grid_times_seeds_past_cap",
+                  "name: x\nkind: noop\ngrid:\n  noop.duration_s: [0, 1]\n"
+                  "seeds: {count: 500001}\n",
+                  4, 3, "expands into 1000002 trials (2 (grid), x 500001 seeds)"}));
 
 TEST(SpecErrors, EmptyFileSaysWhatIsNeeded) {
   try {
