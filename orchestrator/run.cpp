@@ -122,9 +122,12 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   Coordinator coordinator(store, run_id, std::move(open.trials), settled, transport, display, co);
   const Coordinator::Ending ending = coordinator.run();
   const SweepCounts c = coordinator.counts();
-  const char* status = ending == Coordinator::Ending::complete      ? "complete"
-                       : ending == Coordinator::Ending::interrupted ? "interrupted"
-                                                                    : "failed";
+  // A paused run is recorded `interrupted` (resumable); its trials' outcome says disk_full.
+  const char* status =
+      ending == Coordinator::Ending::complete ? "complete"
+      : ending == Coordinator::Ending::interrupted || ending == Coordinator::Ending::paused
+          ? "interrupted"
+          : "failed";
   store.end_run(run_id, status);
   display.note("run_ended",
                {{"run_id", run_id},
@@ -137,6 +140,10 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   if (ending == Coordinator::Ending::failed)
     throw Error(
         "the sweep could not finish: every worker was lost; run the same command again to resume");
+  if (ending == Coordinator::Ending::paused) {
+    fmt::print(stderr, "locsweep: sweep paused: {}\n", coordinator.pause_message());
+    return kRunPaused;
+  }
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 

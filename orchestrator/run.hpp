@@ -34,8 +34,11 @@ struct RunOptions {
 // Exit codes of `locsweep run`.
 inline constexpr int kRunComplete = 0;      // every trial done or finally failed
 inline constexpr int kRunInterrupted = 75;  // stopped by a signal with work left (EX_TEMPFAIL)
+inline constexpr int kRunPaused =
+    74;  // a disk filled up: paused, resumable, not requeued (EX_IOERR)
 
-// Runs (or resumes) the sweep; returns kRunComplete or kRunInterrupted, throws on errors.
+// Runs (or resumes) the sweep; returns kRunComplete, kRunInterrupted or kRunPaused, throws on
+// errors.
 int run_sweep(const RunOptions& options, int* argc, char*** argv);
 
 // Default artifacts folder for a database path.

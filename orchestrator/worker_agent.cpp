@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/disk_space.hpp"
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "sweeps/trial_config.hpp"
@@ -35,6 +36,10 @@ TrialConfig noop_config_from_json(const json& config) {
 
 }  // namespace
 
+bool WorkerAgent::out_dir_has_no_space() const {
+  return is_disk_full(out_dir_, 1 << 20, 0);
+}
+
 WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)) {}
 
 json WorkerAgent::ready_message() const {
@@ -61,6 +66,8 @@ void WorkerAgent::on_message(const json& message) {
 void WorkerAgent::start(const json& assign) {
   attempt_id_ = assign.at("attempt_id").get<int64_t>();
   timeout_s_ = assign.value("timeout_s", 0.0);
+  kill_grace_s_ = assign.value("kill_grace_s", 60.0);
+  timed_out_ = false;
   started_ = last_sent_ = Clock::now();
   result_ = nullptr;
   const json& config = assign.at("config");
@@ -78,7 +85,8 @@ void WorkerAgent::start(const json& assign) {
   process_.emplace(TrialProcess::spawn(
       {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
        out_dir.string(), "--resume", "--attempt", std::to_string(number), "--device", setup_.device,
-       "--threads", std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid())},
+       "--threads", std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid()),
+       "--kill-grace", std::to_string(kill_grace_s_)},
       out_dir / ("attempt-" + std::to_string(number) + ".log"),
       attempt_events_file(out_dir, number)));
 }
@@ -99,14 +107,47 @@ json WorkerAgent::finish(const json& result) {
   return message;
 }
 
+// At its time limit an attempt gets SIGTERM (it checkpoints at its next step and reports
+// preempted), and SIGKILL kill_grace_s later if it is still there; either way it ends as a
+// timeout, resumed from its last checkpoint if retried.
+void WorkerAgent::enforce_time_limit() {
+  const auto now = Clock::now();
+  if (!timed_out_) {
+    if (timeout_s_ <= 0 || stopping_ ||
+        std::chrono::duration<double>(now - started_).count() <= timeout_s_)
+      return;
+    timed_out_ = true;
+    term_sent_ = now;
+    process_->signal(SIGTERM);
+  } else if (std::chrono::duration<double>(now - term_sent_).count() > kill_grace_s_) {
+    process_->kill_hard();
+  }
+}
+
+std::string WorkerAgent::time_limit_text() const {
+  return "its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+}
+
 json WorkerAgent::result_from_exit(const ExitStatus& status) {
-  if (!result_.is_null()) return result_;  // the trial said how it ended
+  if (!result_.is_null()) {  // the trial said how it ended
+    if (!timed_out_ || result_.value("outcome", "") != to_string(Outcome::preempted))
+      return result_;
+    json r = result_;  // it stopped at the SIGTERM of its time limit
+    r["outcome"] = to_string(Outcome::timeout);
+    r["message"] = "stopped at " + time_limit_text() + " (SIGTERM); checkpointed at step " +
+                   std::to_string(r.value("steps_done", 0)) + ", resumes from there";
+    return r;
+  }
   TrialResult r;
   const std::string log = process_ ? process_->log_tail() : "";
-  if (status.killed_by_us && !stopping_) {
+  if (timed_out_) {
     r.outcome = Outcome::timeout;
-    r.message =
-        "killed after its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+    r.message = "killed after " + time_limit_text() + ": still running " +
+                std::to_string(static_cast<int>(kill_grace_s_)) +
+                " s (execution.kill_grace_s) after SIGTERM; resumes from its last checkpoint";
+  } else if (!status.signaled && status.code == kTrialExecDiskFull && out_dir_has_no_space()) {
+    r.outcome = Outcome::disk_full;
+    r.message = describe_disk_full(out_dir_) + ": the trial process could not write its result";
   } else if (status.signaled && (status.signal == SIGTERM || status.signal == SIGINT)) {
     r.outcome = Outcome::preempted;
     r.message = "ended by " + status.describe() + " before reporting";
@@ -161,8 +202,7 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
       out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", events}});
       last_sent_ = Clock::now();
     }
-    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    if (timeout_s_ > 0 && elapsed > timeout_s_ && !stopping_) process_->kill_hard();
+    enforce_time_limit();
     if (stopping_ &&
         std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
       process_->kill_hard();

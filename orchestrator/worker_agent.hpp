@@ -1,9 +1,11 @@
 // A worker rank's state machine: takes assignments, runs each attempt as a child process
-// (`locsweep trial-exec`), enforces its hard timeout, streams its progress and reports how it
-// ended. A resumed attempt's stream begins with the earlier attempts' steps up to its
-// checkpoint (from their events files), so the database gets every step even when a killed
-// job never sent or committed them. Transport-free: the MPI loop (or the single-process
-// mode) feeds it messages and sends what poll() returns.
+// (`locsweep trial-exec`), enforces its hard timeout (SIGTERM: checkpoint; SIGKILL after
+// execution.kill_grace_s), streams its progress and reports how it ended. The child ends
+// with this process whatever it ignores (common/parent_watchdog.hpp): drive the agent from
+// the thread that lives longest, the main one. A resumed attempt's stream begins with the earlier
+// attempts' steps up to its checkpoint (from their events files), so the database gets every step
+// even when a killed job never sent or committed them. Transport-free: the MPI loop (or the
+// single-process mode) feeds it messages and sends what poll() returns.
 #pragma once
 
 #include <atomic>
@@ -46,6 +48,9 @@ class WorkerAgent {
   nlohmann::json finish(const nlohmann::json& result);
   nlohmann::json result_from_exit(const ExitStatus& status);
   void stop_running();
+  void enforce_time_limit();
+  std::string time_limit_text() const;
+  bool out_dir_has_no_space() const;
 
   WorkerSetup setup_;
   std::optional<TrialProcess> process_;
@@ -55,7 +60,9 @@ class WorkerAgent {
   int64_t attempt_id_ = -1;
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;
-  std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_;
+  double kill_grace_s_ = 60;  // from its time limit's SIGTERM to SIGKILL
+  bool timed_out_ = false;    // SIGTERM sent at the time limit
+  std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_, term_sent_;
   bool stopping_ = false;  // a stop arrived: no new work, say bye when idle
   bool shutdown_ = false;  // no more work: say bye when idle
   bool done_ = false;
