@@ -75,20 +75,28 @@ void WorkerAgent::start(const json& assign) {
     inline_assign_ = assign;
     return;
   }
-  const fs::path out_dir = assign.at("out_dir").get<std::string>();
-  fs::create_directories(out_dir);
-  const int number = assign.value("number", 1);
-  const fs::path config_path = out_dir / ("attempt-" + std::to_string(number) + ".config.json");
-  write_file_atomic(config_path, config.dump());
-  out_dir_ = out_dir;
-  number_ = number;
-  process_.emplace(TrialProcess::spawn(
-      {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
-       out_dir.string(), "--resume", "--attempt", std::to_string(number), "--device", setup_.device,
-       "--threads", std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid()),
-       "--kill-grace", std::to_string(kill_grace_s_)},
-      out_dir / ("attempt-" + std::to_string(number) + ".log"),
-      attempt_events_file(out_dir, number)));
+  out_dir_ = assign.at("out_dir").get<std::string>();
+  number_ = assign.value("number", 1);
+  try {
+    fs::create_directories(out_dir_);
+    const fs::path config_path = out_dir_ / ("attempt-" + std::to_string(number_) + ".config.json");
+    write_file_atomic(config_path, config.dump());
+    process_.emplace(TrialProcess::spawn(
+        {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
+         out_dir_.string(), "--resume", "--attempt", std::to_string(number_), "--device",
+         setup_.device, "--threads", std::to_string(setup_.threads), "--parent-pid",
+         std::to_string(::getpid()), "--kill-grace", std::to_string(kill_grace_s_)},
+        out_dir_ / ("attempt-" + std::to_string(number_) + ".log"),
+        attempt_events_file(out_dir_, number_)));
+  } catch (const std::exception& e) {
+    // Not even started (its folder's disk is full, a file system error): reported as the
+    // attempt's end at the next poll; the worker goes on.
+    TrialResult r;
+    r.outcome = out_dir_has_no_space() ? Outcome::disk_full : Outcome::crash;
+    r.message = (r.outcome == Outcome::disk_full ? describe_disk_full(out_dir_) + ": " : "") +
+                "cannot start the trial process: " + e.what();
+    start_failure_ = to_json(r);
+  }
 }
 
 void WorkerAgent::stop_running() {
@@ -103,6 +111,7 @@ json WorkerAgent::finish(const json& result) {
   attempt_id_ = -1;
   process_.reset();
   inline_assign_.reset();
+  start_failure_.reset();
   last_sent_ = Clock::now();
   return message;
 }
@@ -180,6 +189,8 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
       r.message = e.what();
     }
     out.push_back(finish(to_json(r)));
+  } else if (start_failure_) {
+    out.push_back(finish(*start_failure_));
   } else if (process_) {
     json events = json::array();
     for (const auto& line : process_->read_lines(timeout_ms)) {

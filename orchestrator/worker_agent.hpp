@@ -55,8 +55,9 @@ class WorkerAgent {
   WorkerSetup setup_;
   std::optional<TrialProcess> process_;
   std::optional<nlohmann::json> inline_assign_;
-  std::filesystem::path out_dir_;  // of the running attempt
-  int number_ = 0;                 // its attempt number
+  std::optional<nlohmann::json> start_failure_;  // the result of an attempt that could not start
+  std::filesystem::path out_dir_;                // of the running attempt
+  int number_ = 0;                               // its attempt number
   int64_t attempt_id_ = -1;
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;
