@@ -97,6 +97,13 @@ void add_run_flags(CLI::App* cmd, TrialFlags& f) {
       ->check(CLI::Range(0, 1024));
 }
 
+void unblock_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGPIPE}) sigaddset(&set, s);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 }  // namespace
 
 void add_trial_command(CLI::App& app) {
@@ -150,6 +157,7 @@ void add_trial_exec_command(CLI::App& app) {
     // The worker rank reads JSON lines from our stdout; everything else goes to stderr.
     JsonLinesProgress progress(stdout);
     const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
+    unblock_stop_signals();  // the worker starts us with them blocked (trial_process.hpp)
     // If the worker rank dies (kill -9 of the job), checkpoint and stop rather than linger;
     // still here kill_grace_s later (a hung step), the watchdog SIGKILLs us.
     std::optional<ParentWatchdog> watchdog;

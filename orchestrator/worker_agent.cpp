@@ -149,11 +149,15 @@ json WorkerAgent::result_from_exit(const ExitStatus& status) {
   }
   TrialResult r;
   const std::string log = process_ ? process_->log_tail() : "";
-  if (timed_out_) {
+  if (timed_out_ && status.killed_by_us) {
     r.outcome = Outcome::timeout;
     r.message = "killed after " + time_limit_text() + ": still running " +
                 std::to_string(static_cast<int>(kill_grace_s_)) +
                 " s (execution.kill_grace_s) after SIGTERM; resumes from its last checkpoint";
+  } else if (timed_out_) {
+    r.outcome = Outcome::timeout;
+    r.message = "stopped at " + time_limit_text() + " (SIGTERM), ended with " + status.describe() +
+                " before reporting; resumes from its last checkpoint";
   } else if (!status.signaled && status.code == kTrialExecDiskFull && out_dir_has_no_space()) {
     r.outcome = Outcome::disk_full;
     r.message = describe_disk_full(out_dir_) + ": the trial process could not write its result";

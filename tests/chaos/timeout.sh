@@ -45,11 +45,12 @@ bad=$(sql "$db" "SELECT a.number || ':' || a.outcome || ':' || a.resumed_from ||
 no_running_rows "$db"
 echo "ok: $((n - 1)) timeouts, each checkpointed at SIGTERM and resumed there: $(sql "$db" "SELECT group_concat(resumed_from || '-' || steps_done, ' ') FROM attempts")"
 
-echo "== (2) and (3): noop trials that handle / ignore SIGTERM (limit 1 s, grace 3 s)"
+# A limit of 3 s: a trial process needs up to a second or two to start on a loaded machine.
+echo "== (2) and (3): noop trials that handle / ignore SIGTERM (limit 3 s, grace 5 s)"
 cat >"$tmp/noop.yaml" <<YAML
 name: noop-timeouts
 kind: noop
-execution: {timeout_s: 1, kill_grace_s: 3, max_retries: 0}
+execution: {timeout_s: 3, kill_grace_s: 5, max_retries: 0}
 points:
   - {noop.duration_s: 600}
   - {noop.fail: hang}
@@ -62,12 +63,13 @@ seconds() {  # FAIL: the attempt's duration in seconds and its outcome and messa
              FROM attempts a JOIN trials t ON t.hash = a.trial_hash WHERE json_extract(t.config_json, '\$.noop.fail') = '$1'"
 }
 IFS='|' read -r took outcome message <<<"$(seconds none)"
-[[ $outcome == timeout && $message == "stopped at its time limit of 1 s (SIGTERM)"* ]] || fail "SIGTERM-handling trial: $outcome $message"
-awk -v t="$took" 'BEGIN { exit !(t >= 0.9 && t < 3.5) }' || fail "SIGTERM-handling trial took $took s (expected ~1 s: stopped by SIGTERM, not SIGKILL)"
+[[ $outcome == timeout && $message == "stopped at its time limit of 3 s (SIGTERM); checkpointed at step 0"* ]] ||
+  fail "SIGTERM-handling trial: $outcome $message"
+awk -v t="$took" 'BEGIN { exit !(t >= 2.9 && t < 7.5) }' || fail "SIGTERM-handling trial took $took s (expected ~3 s: stopped by SIGTERM, not SIGKILL at 8 s)"
 IFS='|' read -r took outcome message <<<"$(seconds hang)"
-[[ $outcome == timeout && $message == "killed after its time limit of 1 s: still running 3 s (execution.kill_grace_s) after SIGTERM"* ]] ||
+[[ $outcome == timeout && $message == "killed after its time limit of 3 s: still running 5 s (execution.kill_grace_s) after SIGTERM"* ]] ||
   fail "hang trial: $outcome $message"
-awk -v t="$took" 'BEGIN { exit !(t >= 3.9) }' || fail "the hang trial was killed after $took s, before its grace"
+awk -v t="$took" 'BEGIN { exit !(t >= 7.9) }' || fail "the hang trial was killed after $took s, before its grace"
 [[ $(sql "$db" "SELECT group_concat(status, ',') FROM trials") == "failed,failed" ]] || fail "trials not failed"
 no_running_rows "$db"
 no_process_left || fail "processes left"
