@@ -87,7 +87,7 @@ struct TrialFlags {
   int threads = 0;
   int attempt = 1;
   int parent_pid = 0;
-  double kill_grace_s = 60;
+  double kill_grace_s = ExecutionConfig{}.kill_grace_s;
 };
 
 void add_run_flags(CLI::App* cmd, TrialFlags& f) {

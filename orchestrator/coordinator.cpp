@@ -76,7 +76,8 @@ int Coordinator::max_retries_of(const TrialRecord& t) const {
 }
 
 int Coordinator::max_preemptions_of(const TrialRecord& t) const {
-  return t.config.value("execution", json::object()).value("max_preemptions", 10);
+  return t.config.value("execution", json::object())
+      .value("max_preemptions", ExecutionConfig{}.max_preemptions);
 }
 
 std::string Coordinator::preemption_verdict(const TrialRecord& t, int interruptions) const {
@@ -313,14 +314,16 @@ void Coordinator::dispatch() {
     worker.last_heard = Clock::now();
     const json execution = t.config.value("execution", json::object());
     const double timeout = options_.timeout_s.value_or(execution.value("timeout_s", 0.0));
-    transport_.send(static_cast<int>(w), {{"type", protocol::kAssign},
-                                          {"attempt_id", attempt_id},
-                                          {"hash", t.hash},
-                                          {"number", number},
-                                          {"config", t.config},
-                                          {"out_dir", t.out_dir},
-                                          {"timeout_s", timeout},
-                                          {"kill_grace_s", execution.value("kill_grace_s", 60.0)}});
+    transport_.send(
+        static_cast<int>(w),
+        {{"type", protocol::kAssign},
+         {"attempt_id", attempt_id},
+         {"hash", t.hash},
+         {"number", number},
+         {"config", t.config},
+         {"out_dir", t.out_dir},
+         {"timeout_s", timeout},
+         {"kill_grace_s", execution.value("kill_grace_s", ExecutionConfig{}.kill_grace_s)}});
   }
 }
 

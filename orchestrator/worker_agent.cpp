@@ -66,7 +66,7 @@ void WorkerAgent::on_message(const json& message) {
 void WorkerAgent::start(const json& assign) {
   attempt_id_ = assign.at("attempt_id").get<int64_t>();
   timeout_s_ = assign.value("timeout_s", 0.0);
-  kill_grace_s_ = assign.value("kill_grace_s", 60.0);
+  kill_grace_s_ = assign.value("kill_grace_s", ExecutionConfig{}.kill_grace_s);
   timed_out_ = false;
   started_ = last_sent_ = Clock::now();
   result_ = nullptr;

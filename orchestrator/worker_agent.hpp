@@ -61,8 +61,8 @@ class WorkerAgent {
   int64_t attempt_id_ = -1;
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;
-  double kill_grace_s_ = 60;  // from its time limit's SIGTERM to SIGKILL
-  bool timed_out_ = false;    // SIGTERM sent at the time limit
+  double kill_grace_s_ = 0;  // from its time limit's SIGTERM to SIGKILL (set per attempt)
+  bool timed_out_ = false;   // SIGTERM sent at the time limit
   std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_, term_sent_;
   bool stopping_ = false;  // a stop arrived: no new work, say bye when idle
   bool shutdown_ = false;  // no more work: say bye when idle

@@ -58,7 +58,7 @@ db=$tmp/a.sqlite
 child=$(start_and_orphan "$db" "$tmp/a.yaml")
 killed_at=$SECONDS
 # It outlives the SIGTERM of its parent's death (ignored) ...
-kill -0 "$child" 2>/dev/null || fail "the hang child died at once: it was meant to ignore SIGTERM"
+alive "$child" || fail "the hang child died at once: it was meant to ignore SIGTERM"
 [[ $(awk '/^PPid:/ {print $2}' "/proc/$child/status") != "$$" ]] || fail "unexpected parent"
 # ... but not its grace: the watchdog SIGKILLs it, and nothing of the sweep is left.
 wait_for 15 no_process_left || fail "still alive 15 s after the kill: $(pids_under_tmp | xargs -r ps -o pid,args -p)"
@@ -74,14 +74,14 @@ echo "== the rerun starts while the orphan is still in its grace (kill_grace_s: 
 write_sweep "$tmp/b.yaml" 6
 db=$tmp/b.sqlite
 child=$(start_and_orphan "$db" "$tmp/b.yaml")
-kill -0 "$child" 2>/dev/null || fail "the orphan died before the rerun started"
+alive "$child" || fail "the orphan died before the rerun started"
 timeout -k 5 60 "$LOCSWEEP" run "$tmp/b.yaml" --db "$db" --threads 1 >"$tmp/b.run2.out" 2>&1 ||
   { rc=$?; cat "$tmp/b.run2.out" >&2; fail "the rerun exited $rc"; }
 check_db "$db"
 hang_dir=$(sql "$db" "SELECT out_dir FROM trials WHERE json_extract(config_json, '\$.noop.fail') = 'hang'")
 grep -q "waiting for pid $child (a previous attempt)" "$hang_dir/attempt-2.log" ||
   fail "attempt 2 did not wait for the orphan $child: $(cat "$hang_dir/attempt-2.log")"
-kill -0 "$child" 2>/dev/null && fail "the orphan $child outlived the rerun"
+alive "$child" && fail "the orphan $child outlived the rerun"
 no_process_left || fail "processes left after the rerun"
 echo "ok: attempt 2 waited for the orphan (pid $child) to end before it started"
 echo "PASS"

@@ -22,6 +22,14 @@ ignores_sigterm() {
   [[ -n $mask ]] && (((16#$mask >> 14) & 1))
 }
 
+# alive PID: the process exists and is not a zombie (an orphan killed under a parent that
+# has not reaped it yet is dead).
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z && $state != X ]]
+}
+
 # no_process_left: nothing started from $tmp runs any more.
 no_process_left() { [[ -z $(pids_under_tmp) ]]; }
 
