@@ -4,7 +4,6 @@
 // `locsweep trial-exec` (hidden): what a worker rank runs in a child process per attempt;
 //   progress and the result as JSON lines on stdout (worker/progress.hpp).
 #include <fmt/format.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,10 +11,13 @@
 #include <cstdio>
 #include <memory>
 #include <new>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/folder_lock.hpp"
+#include "common/parent_watchdog.hpp"
 #include "common/stop_signal.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "worker/attention_file.hpp"
@@ -85,6 +87,7 @@ struct TrialFlags {
   int threads = 0;
   int attempt = 1;
   int parent_pid = 0;
+  double kill_grace_s = ExecutionConfig{}.kill_grace_s;
 };
 
 void add_run_flags(CLI::App* cmd, TrialFlags& f) {
@@ -92,6 +95,13 @@ void add_run_flags(CLI::App* cmd, TrialFlags& f) {
   cmd->add_option("--device", f.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", f.threads, "Intra-op threads (0: libtorch's default)")
       ->check(CLI::Range(0, 1024));
+}
+
+void unblock_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGPIPE}) sigaddset(&set, s);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 }  // namespace
@@ -105,6 +115,8 @@ void add_trial_command(CLI::App& app) {
   cmd->callback([flags] {
     const TrialConfig config = load_trial_config(flags->config);
     const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
+    // One trial process per folder: a second one would overwrite the first one's checkpoint.
+    const FolderLock lock = FolderLock::acquire(flags->out, 0);
     ConsoleProgress progress;
     TrialRunOptions options;
     options.out_dir = flags->out;
@@ -137,19 +149,32 @@ void add_trial_exec_command(CLI::App& app) {
   cmd->add_flag("--resume", flags->resume, "Continue from a valid checkpoint if there is one");
   cmd->add_option("--attempt", flags->attempt, "Attempt number, from 1");
   cmd->add_option("--parent-pid", flags->parent_pid, "The worker rank's pid: end when it dies");
+  cmd->add_option("--kill-grace", flags->kill_grace_s,
+                  "Seconds from the worker rank's death (SIGTERM: checkpoint) to SIGKILL");
   cmd->callback([flags] {
-    // If the worker rank dies (kill -9 of the job), checkpoint and stop rather than linger;
-    // and never die of SIGPIPE while checkpointing because nobody reads our output any more.
+    // Never die of SIGPIPE while checkpointing because nobody reads our output any more.
     ::signal(SIGPIPE, SIG_IGN);
     // The worker rank reads JSON lines from our stdout; everything else goes to stderr.
     JsonLinesProgress progress(stdout);
     const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
-    if (flags->parent_pid > 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != flags->parent_pid) ::raise(SIGTERM);  // it died before prctl
-    }
+    unblock_stop_signals();  // the worker starts us with them blocked (trial_process.hpp)
+    // If the worker rank dies (kill -9 of the job), checkpoint and stop rather than linger;
+    // still here kill_grace_s later (a hung step), the watchdog SIGKILLs us.
+    std::optional<ParentWatchdog> watchdog;
+    if (flags->parent_pid > 0) watchdog.emplace(flags->parent_pid, flags->kill_grace_s);
     TrialResult result;
+    std::optional<FolderLock> lock;  // held until this process ends
     try {
+      // A previous attempt still in this folder (orphaned by a killed worker, checkpointing
+      // within its grace) is waited for: two processes never work on one trial at once.
+      lock = FolderLock::acquire(flags->out, flags->kill_grace_s + 30, [&](pid_t holder) {
+        fmt::print(stderr, "waiting for pid {} (a previous attempt) to leave {}\n", holder,
+                   flags->out);
+        progress.event({{"event", "warning"},
+                        {"message", fmt::format("waiting for pid {} (a previous attempt of "
+                                                "this trial) to end",
+                                                holder)}});
+      });
       const TrialConfig config =
           trial_config_from_json(nlohmann::json::parse(read_file(flags->config)));
       TrialRunOptions options;
@@ -161,7 +186,11 @@ void add_trial_exec_command(CLI::App& app) {
       options.attempt = flags->attempt;
       options.progress = &progress;
       options.stop = &stop;
+      options.parent_pid = flags->parent_pid;
       result = run_trial(config, options);
+    } catch (const FolderBusyError& e) {
+      result.outcome = Outcome::crash;  // retried: the other process has ended by then
+      result.message = e.what();
     } catch (const std::bad_alloc&) {
       result.outcome = Outcome::oom;
       result.message = "out of memory (std::bad_alloc)";
@@ -178,6 +207,11 @@ void add_trial_exec_command(CLI::App& app) {
     nlohmann::json event = to_json(result);
     event["event"] = "result";
     progress.event(event);
+    if (std::ferror(stdout)) {
+      fmt::print(stderr, "cannot write the result ({}): {}\n", to_string(result.outcome),
+                 result.message);
+      throw ExitCode(kTrialExecDiskFull);
+    }
   });
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/disk_space.hpp"
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/trial_process.hpp"
@@ -26,6 +27,7 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
       counts_(settled) {
   for (const auto& t : trials_) count(t.status, +1);
   adopt_finished_results();
+  apply_preemption_budget();
   std::vector<size_t> pending;
   for (size_t i = 0; i < trials_.size(); ++i)
     if (trials_[i].status == TrialStatus::pending) pending.push_back(i);
@@ -73,6 +75,53 @@ void Coordinator::set_status(TrialRecord& t, TrialStatus status) {
 int Coordinator::max_retries_of(const TrialRecord& t) const {
   if (options_.max_retries) return *options_.max_retries;
   return t.config.value("execution", json::object()).value("max_retries", 2);
+}
+
+int Coordinator::max_preemptions_of(const TrialRecord& t) const {
+  return t.config.value("execution", json::object())
+      .value("max_preemptions", ExecutionConfig{}.max_preemptions);
+}
+
+std::string Coordinator::preemption_verdict(const TrialRecord& t, int interruptions) const {
+  return fmt::format(
+      "interrupted {} times in a row (execution.max_preemptions: {}); a trial that is always "
+      "preempted, or that kills its own job, is not resumed forever: look at its log in {}, "
+      "then run again with --retry-failed",
+      interruptions, max_preemptions_of(t), t.out_dir);
+}
+
+// Interruptions a previous run could not count: its job was killed (by Slurm, by hand, by
+// the trial itself), and the next run closed its attempts as interrupted.
+void Coordinator::apply_preemption_budget() {
+  const auto streaks = store_.preemption_streaks();
+  preemptions_.assign(trials_.size(), 0);
+  for (size_t i = 0; i < trials_.size(); ++i) {
+    TrialRecord& t = trials_[i];
+    const auto it = streaks.find(t.hash);
+    if (it == streaks.end()) continue;
+    preemptions_[i] = it->second;
+    if (t.status != TrialStatus::pending || preemptions_[i] <= max_preemptions_of(t)) continue;
+    const std::string message = preemption_verdict(t, preemptions_[i]);
+    write_began();
+    store_.fail_preempted_trial(t.hash, message);
+    set_status(t, TrialStatus::failed);
+    display_.note("trial_ended",
+                  {{"trial", t.label},
+                   {"hash", t.hash},
+                   {"outcome", to_string(Outcome::preempted)},
+                   {"status", to_string(TrialStatus::failed)},
+                   {"message", message}},
+                  t.label + " failed: " + message);
+  }
+  commit_if_due(true);
+}
+
+void Coordinator::pause_for_disk_full(const TrialRecord& t) {
+  if (paused_) return;
+  paused_ = true;
+  pause_message_ = describe_disk_full(t.out_dir) + ": free space and run the same command again";
+  display_.note("sweep_paused", {{"path", t.out_dir}, {"message", pause_message_}},
+                "sweep paused (no new trials; running ones finish): " + pause_message_);
 }
 
 // A trial that finished but whose result never reached the database (the coordinator was
@@ -170,17 +219,26 @@ void Coordinator::handle_events(int64_t attempt_id, const Attempt& attempt, cons
   }
 }
 
-void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
+void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& result) {
   const auto it = attempts_.find(attempt_id);
   if (it == attempts_.end()) return;  // stale (a worker we gave up on came back)
   const size_t index = it->second.trial;
   TrialRecord& t = trials_[index];
   attempts_.erase(it);
 
+  TrialResult r = result;
   TrialStatus next = TrialStatus::done;
   std::string verdict;
+  if (r.outcome == Outcome::preempted)
+    ++preemptions_[index];
+  else if (r.outcome != Outcome::disk_full)
+    preemptions_[index] = 0;
   if (r.outcome == Outcome::done) {
     verdict = r.val_tokens > 0 ? fmt::format("done: val ppl {:.3f}", r.val_ppl) : "done";
+  } else if (r.outcome == Outcome::preempted && preemptions_[index] > max_preemptions_of(t)) {
+    next = TrialStatus::failed;
+    r.message = preemption_verdict(t, preemptions_[index]) + " (last: " + r.message + ")";
+    verdict = "failed: " + r.message;
   } else if (r.outcome == Outcome::preempted) {
     next = TrialStatus::pending;  // resumes from its checkpoint; not the trial's fault
     verdict = "interrupted at step " + std::to_string(r.steps_done) + " (will resume)";
@@ -189,6 +247,11 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& r) {
     next = TrialStatus::pending;  // its rank was lost, not the trial's fault: runs elsewhere
     verdict = r.message + "; the trial runs again on another rank";
     if (!stopping_) queue_.push_front(index);
+  } else if (r.outcome == Outcome::disk_full) {
+    next = TrialStatus::pending;  // not the trial's fault either: resumes once there is room
+    verdict = "stopped: " + r.message;
+    queue_.push_front(index);
+    pause_for_disk_full(t);
   } else if (is_retryable(r.outcome) && t.retries_used < max_retries_of(t)) {
     ++t.retries_used;
     next = TrialStatus::pending;
@@ -227,7 +290,7 @@ void Coordinator::handle_finished(int w, const json& message) {
 }
 
 void Coordinator::dispatch() {
-  if (stopping_) return;
+  if (stopping_ || paused_) return;
   for (size_t w = 0; w < workers_.size() && !queue_.empty(); ++w) {
     Worker& worker = workers_[w];
     if (!worker.ready || worker.done || worker.lost || worker.attempt_id >= 0) continue;
@@ -256,15 +319,18 @@ void Coordinator::dispatch() {
     worker.attempt_id = attempt_id;
     worker.trial = index;
     worker.last_heard = Clock::now();
-    double timeout = options_.timeout_s.value_or(
-        t.config.value("execution", json::object()).value("timeout_s", 0.0));
-    transport_.send(static_cast<int>(w), {{"type", protocol::kAssign},
-                                          {"attempt_id", attempt_id},
-                                          {"hash", t.hash},
-                                          {"number", number},
-                                          {"config", t.config},
-                                          {"out_dir", t.out_dir},
-                                          {"timeout_s", timeout}});
+    const json execution = t.config.value("execution", json::object());
+    const double timeout = options_.timeout_s.value_or(execution.value("timeout_s", 0.0));
+    transport_.send(
+        static_cast<int>(w),
+        {{"type", protocol::kAssign},
+         {"attempt_id", attempt_id},
+         {"hash", t.hash},
+         {"number", number},
+         {"config", t.config},
+         {"out_dir", t.out_dir},
+         {"timeout_s", timeout},
+         {"kill_grace_s", execution.value("kill_grace_s", ExecutionConfig{}.kill_grace_s)}});
   }
 }
 
@@ -363,7 +429,8 @@ Coordinator::Ending Coordinator::run() {
     }
     display_.update(counts());
 
-    if (!stopping_ && all_settled() && !shutdown_sent) {
+    // Done, or paused with nothing running any more: release the workers.
+    if (!stopping_ && !shutdown_sent && (all_settled() || (paused_ && attempts_.empty()))) {
       commit_if_due(true);
       for (size_t w = 0; w < workers_.size(); ++w)
         if (!workers_[w].done && !workers_[w].lost)
@@ -386,6 +453,7 @@ Coordinator::Ending Coordinator::run() {
   }
   commit_if_due(true);
   display_.update(counts(), true);
+  if (paused_) return Ending::paused;  // before interrupted: a requeue would find no space either
   if (stopping_) return Ending::interrupted;
   return all_settled() ? Ending::complete : Ending::failed;
 }

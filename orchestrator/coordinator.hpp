@@ -1,7 +1,9 @@
 // The coordinator (rank 0): hands trials to workers as they ask (longest-first or FIFO),
 // records everything in the results store in batched transactions, retries what is worth
 // retrying from its last checkpoint, notices lost workers, and on a stop signal gets every
-// running trial checkpointed and recorded as interrupted before it exits.
+// running trial checkpointed and recorded as interrupted before it exits. A trial interrupted
+// more than execution.max_preemptions times in a row fails; a trial that finds its disk full
+// pauses the sweep (nothing new starts, running trials finish, the run ends paused).
 #pragma once
 
 #include <atomic>
@@ -36,7 +38,7 @@ struct CoordinatorOptions {
 
 class Coordinator {
  public:
-  enum class Ending { complete, interrupted, failed };
+  enum class Ending { complete, interrupted, failed, paused };
 
   // `trials`: those that may still run (ResultsStore::open_trials); `settled`: how many
   // others of the sweep are done or failed already (for the counts).
@@ -48,6 +50,8 @@ class Coordinator {
   // For the clean-up after an error: whether worker w said bye, or was given up on as lost.
   bool worker_done(int w) const { return workers_.at(static_cast<size_t>(w)).done; }
   bool worker_lost(int w) const { return workers_.at(static_cast<size_t>(w)).lost; }
+  // Why the run paused (Ending::paused): what to free, and that the same command resumes.
+  const std::string& pause_message() const { return pause_message_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -77,6 +81,10 @@ class Coordinator {
   bool all_settled() const;
   bool workers_gone() const;
   int max_retries_of(const TrialRecord& t) const;
+  int max_preemptions_of(const TrialRecord& t) const;
+  void apply_preemption_budget();
+  std::string preemption_verdict(const TrialRecord& t, int interruptions) const;
+  void pause_for_disk_full(const TrialRecord& t);
   void count(TrialStatus status, int delta);
   void set_status(TrialRecord& t, TrialStatus status);  // every status change goes through here
 
@@ -90,7 +98,10 @@ class Coordinator {
   std::map<int64_t, Attempt> attempts_;
   std::deque<size_t> queue_;
   SweepCounts counts_;
+  std::vector<int> preemptions_;  // per trial: attempts interrupted in a row
   bool stopping_ = false;
+  bool paused_ = false;  // a disk is full: dispatch nothing more
+  std::string pause_message_;
   Clock::time_point stop_at_{}, batch_began_{}, last_run_heartbeat_{}, last_silence_check_{};
 };
 

@@ -196,9 +196,12 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display, co);
     ending = coordinator->run();
     const SweepCounts c = coordinator->counts();
-    const char* status = ending == Coordinator::Ending::complete      ? "complete"
-                         : ending == Coordinator::Ending::interrupted ? "interrupted"
-                                                                      : "failed";
+    // A paused run is recorded `interrupted` (resumable); its trials' outcome says disk_full.
+    const char* status =
+        ending == Coordinator::Ending::complete ? "complete"
+        : ending == Coordinator::Ending::interrupted || ending == Coordinator::Ending::paused
+            ? "interrupted"
+            : "failed";
     store->end_run(run_id, status,
                    ending == Coordinator::Ending::failed ? "every worker was lost" : "");
     const int64_t ended = run_id;
@@ -250,6 +253,10 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     display->note("workers_lost", {},
                   "the sweep could not finish: every worker rank was lost; run the same command "
                   "again to resume");
+  if (ending == Coordinator::Ending::paused) {
+    fmt::print(stderr, "locsweep: sweep paused: {}\n", coordinator->pause_message());
+    return kRunPaused;
+  }
   return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
 }
 

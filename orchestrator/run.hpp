@@ -35,14 +35,16 @@ struct RunOptions {
 inline constexpr int kRunComplete = 0;  // every trial done or finally failed
 // Work left: stopped by a signal, or every worker rank was lost (EX_TEMPFAIL; run again).
 inline constexpr int kRunInterrupted = 75;
+// A disk filled up: paused, resumable once space is freed, not requeued (EX_IOERR).
+inline constexpr int kRunPaused = 74;
 // Every trial done or finally failed, but a worker rank was lost (stopped, hung, dead): once
 // the database was closed, rank 0 ended the job with MPI_Abort instead of waiting for that
-// rank in MPI_Finalize. With work left as well, the code is kRunInterrupted.
+// rank in MPI_Finalize. With work left as well, the code is kRunInterrupted (or kRunPaused).
 inline constexpr int kRunCompleteRankLost = 76;
 
-// Runs (or resumes) the sweep; returns kRunComplete or kRunInterrupted, throws on errors.
-// On rank 0 of an MPI job that lost a worker rank it does not return: MPI_Abort ends every
-// rank with kRunCompleteRankLost (or kRunInterrupted, or the error's exit code).
+// Runs (or resumes) the sweep; returns kRunComplete, kRunInterrupted or kRunPaused, throws on
+// errors. On rank 0 of an MPI job that lost a worker rank it does not return: MPI_Abort ends
+// every rank with kRunCompleteRankLost (or the code it would have returned, or the error's).
 int run_sweep(const RunOptions& options, int* argc, char*** argv);
 
 // Default artifacts folder for a database path.

@@ -86,9 +86,10 @@ TrialProcess TrialProcess::spawn(const std::vector<std::string>& argv,
   sigemptyset(&defaults);
   for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGPIPE}) sigaddset(&defaults, s);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
+  // Stop signals blocked until the child has installed its handlers (trial-exec unblocks
+  // them): a time limit or a stop that arrives while it is still loading stays pending
+  // instead of killing it by the default action.
+  posix_spawnattr_setsigmask(&attr, &defaults);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 

@@ -31,7 +31,9 @@ struct ExitStatus {
 class TrialProcess {
  public:
   // Starts argv[0] with argv in its own process group, its stdout appended to events_path
-  // (read from its current end on). Throws Error if it cannot start.
+  // (read from its current end on), SIGTERM, SIGINT, SIGUSR1 and SIGPIPE at their defaults
+  // and blocked: the child unblocks them once it handles them. Call it from the thread that
+  // lives as long as the child (common/parent_watchdog.hpp). Throws Error if it cannot start.
   static TrialProcess spawn(const std::vector<std::string>& argv,
                             const std::filesystem::path& log_path,
                             const std::filesystem::path& events_path);

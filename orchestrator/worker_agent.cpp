@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/disk_space.hpp"
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "sweeps/trial_config.hpp"
@@ -34,6 +35,10 @@ TrialConfig noop_config_from_json(const json& config) {
 }
 
 }  // namespace
+
+bool WorkerAgent::out_dir_has_no_space() const {
+  return is_disk_full(out_dir_, 1 << 20, 0);
+}
 
 WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)), last_sent_(Clock::now()) {}
 
@@ -72,6 +77,8 @@ void WorkerAgent::abandon() {
 void WorkerAgent::start(const json& assign) {
   attempt_id_ = assign.at("attempt_id").get<int64_t>();
   timeout_s_ = assign.value("timeout_s", 0.0);
+  kill_grace_s_ = assign.value("kill_grace_s", ExecutionConfig{}.kill_grace_s);
+  timed_out_ = false;
   started_ = last_sent_ = Clock::now();
   result_ = nullptr;
   const json& config = assign.at("config");
@@ -79,19 +86,28 @@ void WorkerAgent::start(const json& assign) {
     inline_assign_ = assign;
     return;
   }
-  const fs::path out_dir = assign.at("out_dir").get<std::string>();
-  fs::create_directories(out_dir);
-  const int number = assign.value("number", 1);
-  const fs::path config_path = out_dir / ("attempt-" + std::to_string(number) + ".config.json");
-  write_file_atomic(config_path, config.dump());
-  out_dir_ = out_dir;
-  number_ = number;
-  process_.emplace(TrialProcess::spawn(
-      {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
-       out_dir.string(), "--resume", "--attempt", std::to_string(number), "--device", setup_.device,
-       "--threads", std::to_string(setup_.threads), "--parent-pid", std::to_string(::getpid())},
-      out_dir / ("attempt-" + std::to_string(number) + ".log"),
-      attempt_events_file(out_dir, number)));
+  out_dir_ = assign.at("out_dir").get<std::string>();
+  number_ = assign.value("number", 1);
+  try {
+    fs::create_directories(out_dir_);
+    const fs::path config_path = out_dir_ / ("attempt-" + std::to_string(number_) + ".config.json");
+    write_file_atomic(config_path, config.dump());
+    process_.emplace(TrialProcess::spawn(
+        {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
+         out_dir_.string(), "--resume", "--attempt", std::to_string(number_), "--device",
+         setup_.device, "--threads", std::to_string(setup_.threads), "--parent-pid",
+         std::to_string(::getpid()), "--kill-grace", std::to_string(kill_grace_s_)},
+        out_dir_ / ("attempt-" + std::to_string(number_) + ".log"),
+        attempt_events_file(out_dir_, number_)));
+  } catch (const std::exception& e) {
+    // Not even started (its folder's disk is full, a file system error): reported as the
+    // attempt's end at the next poll; the worker goes on.
+    TrialResult r;
+    r.outcome = out_dir_has_no_space() ? Outcome::disk_full : Outcome::crash;
+    r.message = (r.outcome == Outcome::disk_full ? describe_disk_full(out_dir_) + ": " : "") +
+                "cannot start the trial process: " + e.what();
+    start_failure_ = to_json(r);
+  }
 }
 
 void WorkerAgent::stop_running() {
@@ -106,18 +122,56 @@ json WorkerAgent::finish(const json& result) {
   attempt_id_ = -1;
   process_.reset();
   inline_assign_.reset();
+  start_failure_.reset();
   last_sent_ = Clock::now();
   return message;
 }
 
+// At its time limit an attempt gets SIGTERM (it checkpoints at its next step and reports
+// preempted), and SIGKILL kill_grace_s later if it is still there; either way it ends as a
+// timeout, resumed from its last checkpoint if retried.
+void WorkerAgent::enforce_time_limit() {
+  const auto now = Clock::now();
+  if (!timed_out_) {
+    if (timeout_s_ <= 0 || stopping_ ||
+        std::chrono::duration<double>(now - started_).count() <= timeout_s_)
+      return;
+    timed_out_ = true;
+    term_sent_ = now;
+    process_->signal(SIGTERM);
+  } else if (std::chrono::duration<double>(now - term_sent_).count() > kill_grace_s_) {
+    process_->kill_hard();
+  }
+}
+
+std::string WorkerAgent::time_limit_text() const {
+  return "its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+}
+
 json WorkerAgent::result_from_exit(const ExitStatus& status) {
-  if (!result_.is_null()) return result_;  // the trial said how it ended
+  if (!result_.is_null()) {  // the trial said how it ended
+    if (!timed_out_ || result_.value("outcome", "") != to_string(Outcome::preempted))
+      return result_;
+    json r = result_;  // it stopped at the SIGTERM of its time limit
+    r["outcome"] = to_string(Outcome::timeout);
+    r["message"] = "stopped at " + time_limit_text() + " (SIGTERM); checkpointed at step " +
+                   std::to_string(r.value("steps_done", 0)) + ", resumes from there";
+    return r;
+  }
   TrialResult r;
   const std::string log = process_ ? process_->log_tail() : "";
-  if (status.killed_by_us && !stopping_) {
+  if (timed_out_ && status.killed_by_us) {
     r.outcome = Outcome::timeout;
-    r.message =
-        "killed after its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+    r.message = "killed after " + time_limit_text() + ": still running " +
+                std::to_string(static_cast<int>(kill_grace_s_)) +
+                " s (execution.kill_grace_s) after SIGTERM; resumes from its last checkpoint";
+  } else if (timed_out_) {
+    r.outcome = Outcome::timeout;
+    r.message = "stopped at " + time_limit_text() + " (SIGTERM), ended with " + status.describe() +
+                " before reporting; resumes from its last checkpoint";
+  } else if (!status.signaled && status.code == kTrialExecDiskFull && out_dir_has_no_space()) {
+    r.outcome = Outcome::disk_full;
+    r.message = describe_disk_full(out_dir_) + ": the trial process could not write its result";
   } else if (status.signaled && (status.signal == SIGTERM || status.signal == SIGINT)) {
     r.outcome = Outcome::preempted;
     r.message = "ended by " + status.describe() + " before reporting";
@@ -150,6 +204,8 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
       r.message = e.what();
     }
     out.push_back(finish(to_json(r)));
+  } else if (start_failure_) {
+    out.push_back(finish(*start_failure_));
   } else if (process_) {
     json events = json::array();
     for (const auto& line : process_->read_lines(timeout_ms)) {
@@ -172,8 +228,7 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
       out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", events}});
       last_sent_ = Clock::now();
     }
-    const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    if (timeout_s_ > 0 && elapsed > timeout_s_ && !stopping_) process_->kill_hard();
+    enforce_time_limit();
     if (stopping_ &&
         std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
       process_->kill_hard();

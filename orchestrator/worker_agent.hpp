@@ -1,12 +1,14 @@
 // A worker rank's state machine: takes assignments, runs each attempt as a child process
-// (`locsweep trial-exec`), enforces its hard timeout, streams its progress and reports how it
-// ended, and sends a heartbeat every protocol::kRankHeartbeatS that it has nothing else to
-// send, idle or busy (rank liveness never depends on trial progress; poll() must be called
-// at least that often, and never blocks longer than its timeout — except an inline noop
-// trial, which runs inside poll()). A resumed attempt's stream begins with the earlier attempts'
-// steps up to its checkpoint (from their events files), so the database gets every step even when a
-// killed job never sent or committed them. Transport-free: the MPI loop (or the single-process
-// mode) feeds it messages and sends what poll() returns.
+// (`locsweep trial-exec`), enforces its hard timeout (SIGTERM: checkpoint; SIGKILL after
+// execution.kill_grace_s), streams its progress and reports how it ended, and sends a
+// heartbeat every protocol::kRankHeartbeatS that it has nothing else to send, idle or busy
+// (rank liveness never depends on trial progress; poll() must be called at least that often,
+// and never blocks longer than its timeout — except an inline noop trial, which runs inside
+// poll()). The child ends with this process whatever it ignores (common/parent_watchdog.hpp):
+// drive the agent from the thread that lives longest, the main one. A resumed attempt's stream
+// begins with the earlier attempts' steps up to its checkpoint (from their events files), so the
+// database gets every step even when a killed job never sent or committed them. Transport-free:
+// the MPI loop (or the single-process mode) feeds it messages and sends what poll() returns.
 #pragma once
 
 #include <atomic>
@@ -51,16 +53,22 @@ class WorkerAgent {
   nlohmann::json result_from_exit(const ExitStatus& status);
   void stop_running();
   void abandon();
+  void enforce_time_limit();
+  std::string time_limit_text() const;
+  bool out_dir_has_no_space() const;
 
   WorkerSetup setup_;
   std::optional<TrialProcess> process_;
   std::optional<nlohmann::json> inline_assign_;
-  std::filesystem::path out_dir_;  // of the running attempt
-  int number_ = 0;                 // its attempt number
+  std::optional<nlohmann::json> start_failure_;  // the result of an attempt that could not start
+  std::filesystem::path out_dir_;                // of the running attempt
+  int number_ = 0;                               // its attempt number
   int64_t attempt_id_ = -1;
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;
-  std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_;
+  double kill_grace_s_ = 0;  // from its time limit's SIGTERM to SIGKILL (set per attempt)
+  bool timed_out_ = false;   // SIGTERM sent at the time limit
+  std::chrono::steady_clock::time_point started_, last_sent_, stop_sent_, term_sent_;
   bool stopping_ = false;  // a stop arrived: no new work, say bye when idle
   bool shutdown_ = false;  // no more work: say bye when idle
   bool done_ = false;

@@ -552,9 +552,12 @@ void ResultsStore::record_checkpoint(const std::string& hash, int64_t step) {
 void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, const TrialResult& r,
                                   TrialStatus trial_status, int retries_used) {
   const std::string now = utc_now();
-  const char* attempt_status = r.outcome == Outcome::done          ? "done"
-                               : (r.outcome == Outcome::preempted) ? "interrupted"
-                                                                   : "failed";
+  // Interrupted: it will resume (a trial failed for good ends its last attempt failed).
+  const bool resumes = (r.outcome == Outcome::preempted || r.outcome == Outcome::disk_full) &&
+                       trial_status == TrialStatus::pending;
+  const char* attempt_status = r.outcome == Outcome::done ? "done"
+                               : resumes                  ? "interrupted"
+                                                          : "failed";
   auto& attempt = cached(
       "UPDATE attempts SET status = ?, outcome = ?, message = ?, resumed_from = ?, steps_done = ?, "
       "ended_at = ?, device = COALESCE(NULLIF(?, ''), device) WHERE id = ?");
@@ -614,6 +617,29 @@ void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, c
         .bind(5, a.sha256)
         .bind(6, now)
         .run();
+}
+
+std::unordered_map<std::string, int> ResultsStore::preemption_streaks() {
+  auto stmt = db_.prepare(
+      "SELECT a.trial_hash, count(*) FROM attempts a JOIN trials t ON t.hash = a.trial_hash "
+      "WHERE t.status IN ('pending', 'running') AND a.status = 'interrupted' AND "
+      "a.outcome = 'preempted' AND a.number > (SELECT coalesce(max(b.number), 0) FROM attempts "
+      "b WHERE b.trial_hash = a.trial_hash AND b.status IN ('done', 'failed')) "
+      "GROUP BY a.trial_hash");
+  std::unordered_map<std::string, int> out;
+  while (stmt.step()) out[stmt.text(0)] = static_cast<int>(stmt.integer(1));
+  return out;
+}
+
+void ResultsStore::fail_preempted_trial(const std::string& hash, const std::string& message) {
+  auto attempt = db_.prepare(
+      "UPDATE attempts SET status = 'failed', message = ?1 WHERE trial_hash = ?2 AND number = "
+      "(SELECT max(number) FROM attempts WHERE trial_hash = ?2)");
+  attempt.bind(1, message).bind(2, hash).run();
+  auto trial = db_.prepare(
+      "UPDATE trials SET status = 'failed', outcome = 'preempted', message = ?, finished_at = ? "
+      "WHERE hash = ?");
+  trial.bind(1, message).bind(2, utc_now()).bind(3, hash).run();
 }
 
 void ResultsStore::record_slurm_job(int64_t sweep_id, const std::string& job_id,

@@ -146,6 +146,12 @@ class ResultsStore {
   // attempt will be retried or resumed).
   void finish_attempt(int64_t attempt_id, const std::string& hash, const TrialResult& result,
                       TrialStatus trial_status, int retries_used);
+  // For each trial still to run whose latest attempts were interrupted by preemption (a
+  // stop signal, its run killed): how many in a row, since its last done or failed attempt.
+  std::unordered_map<std::string, int> preemption_streaks();
+  // Fails a trial whose preemption streak ran out (execution.max_preemptions): its last
+  // attempt becomes `failed` with `message`, which the trial gets too (outcome preempted).
+  void fail_preempted_trial(const std::string& hash, const std::string& message);
   void record_slurm_job(int64_t sweep_id, const std::string& job_id, const std::string& script_path,
                         const nlohmann::json& options);
   // The id of a sweep by name, if recorded.

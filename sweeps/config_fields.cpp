@@ -310,19 +310,27 @@ std::vector<Field> make_fields() {
   f.push_back(int_field("execution.max_retries", false, &C::execution,
                         &ExecutionConfig::max_retries, 0, 1000,
                         "retries after a crash, timeout or out-of-memory"));
+  f.push_back(int_field("execution.max_preemptions", false, &C::execution,
+                        &ExecutionConfig::max_preemptions, 0, 100000,
+                        "interruptions in a row (preemption, stop signal, job killed) a trial "
+                        "resumes from; one more fails it"));
+  f.push_back(double_field("execution.kill_grace_s", false, &C::execution,
+                           &ExecutionConfig::kill_grace_s, {0.0, 86400.0},
+                           "seconds a trial told to stop (time limit, its worker died) has to "
+                           "checkpoint before SIGKILL"));
   f.push_back(int_field("execution.checkpoint_every", false, &C::execution,
                         &ExecutionConfig::checkpoint_every, 1, 100000000,
                         "steps between checkpoints"));
 
   f.push_back(double_field("noop.duration_s", true, &C::noop, &NoopConfig::duration_s, {0.0, 1e9},
                            "noop: seconds to sleep"));
-  f.push_back(
-      {"noop.fail", "noop: none | crash | abort | hang | nan | oom | error", true, false,
-       [](const C& c) { return json(c.noop.fail); },
-       [](C& c, const YAML::Node& n) {
-         c.noop.fail = read_choice(n, {"none", "crash", "abort", "hang", "nan", "oom", "error"});
-       },
-       std::nullopt});
+  f.push_back({"noop.fail", "noop: none | crash | abort | hang | nan | oom | error | kill_parent",
+               true, false, [](const C& c) { return json(c.noop.fail); },
+               [](C& c, const YAML::Node& n) {
+                 c.noop.fail = read_choice(
+                     n, {"none", "crash", "abort", "hang", "nan", "oom", "error", "kill_parent"});
+               },
+               std::nullopt});
   f.push_back(int_field("noop.fail_attempts", true, &C::noop, &NoopConfig::fail_attempts, -1,
                         1000000, "noop: fail only in the first N attempts; -1: always"));
   return f;

@@ -83,6 +83,8 @@ struct RecordConfig {
 struct ExecutionConfig {
   double timeout_s = 0.0;     // hard limit per attempt; 0: none
   int max_retries = 2;        // attempts after the first that crashes/timeouts/OOMs may use
+  int max_preemptions = 10;   // interruptions in a row a trial resumes from; one more fails it
+  double kill_grace_s = 60;   // SIGTERM (checkpoint) to SIGKILL at a time limit or orphaning
   int checkpoint_every = 50;  // steps between checkpoints
 };
 

@@ -2,8 +2,12 @@
 // fails the way noop.fail says, for the first noop.fail_attempts attempts (-1: every one).
 // Real failures, not flags: crash dereferences null (SIGSEGV), abort calls abort(), hang
 // blocks forever ignoring SIGTERM, oom allocates under an address-space limit until
-// allocation fails.
+// allocation fails, kill_parent SIGKILLs the worker process that started this trial child
+// (in one-process mode the coordinator: a job killed by its own trial) and then waits to be
+// stopped.
+#include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -63,6 +67,15 @@ TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& opt
       result.message = "noop: loss became NaN (configured)";
     } else if (how == "error") {
       throw InputError("noop: configured to fail with an error");
+    } else if (how == "kill_parent") {
+      if (options.parent_pid <= 0 || ::getppid() != options.parent_pid)
+        throw InputError("noop.fail: kill_parent needs a trial child process (not --inline-noop)");
+      ::kill(options.parent_pid, SIGKILL);
+      while (!(options.stop && options.stop->load()))  // SIGTERM at the parent's death
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      result.outcome = Outcome::preempted;
+      result.message = "noop: killed its parent (configured), then stopped by signal";
+      return result;
     }
   }
   result.steps_done = 1;

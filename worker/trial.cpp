@@ -10,6 +10,7 @@
 #include <deque>
 #include <numeric>
 
+#include "common/disk_space.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "worker/adamw.hpp"
@@ -166,10 +167,15 @@ void write_result(const fs::path& out_dir, const TrialResult& result) {
   write_file_atomic(out_dir / "result.json", to_json(result).dump(2) + "\n");
 }
 
-}  // namespace
+// What a failed write needs to be told apart (a full disk or not) and reported.
+struct WriteState {
+  uint64_t needed = 1 << 20;     // about what the next large write (a checkpoint) takes, bytes
+  int64_t checkpoint_step = -1;  // step of the last complete checkpoint (-1: none yet)
+  int64_t resumed_from = 0;
+};
 
-TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
-  if (c.kind == TrialKind::noop) return run_noop_trial(c, options_in);
+TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& options_in,
+                               WriteState& writes) {
   TrialRunOptions options = options_in;
   options.out_dir = fs::absolute(options.out_dir);  // artifact paths are recorded as given
   const auto start = Clock::now();
@@ -224,6 +230,11 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
       nlohmann::json{{"hash", hash}, {"label", trial_label(c)}, {"config", to_json(c)}}.dump(2) +
           "\n");
   const int64_t resumed_from = state.step;
+  writes.resumed_from = resumed_from;
+  if (fs::exists(checkpoint_path)) writes.checkpoint_step = resumed_from;
+  // A checkpoint holds the parameters and AdamW's two moments (float32), and is written
+  // beside the previous one before replacing it.
+  writes.needed = static_cast<uint64_t>(model.num_parameters()) * 12 + (1 << 20);
   progress.event({{"event", "start"},
                   {"attempt", options.attempt},
                   {"resumed_from", resumed_from},
@@ -237,6 +248,8 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
     state.recent_loss.assign(recent.begin(), recent.end());
     const auto info = save_checkpoint(checkpoint_path, hash, config_json, at::get_num_threads(),
                                       model, optimizer, state);
+    writes.checkpoint_step = state.step;
+    writes.needed = std::max<uint64_t>(writes.needed, static_cast<uint64_t>(info.bytes));
     progress.event({{"event", "checkpoint"},
                     {"step", state.step},
                     {"path", checkpoint_path.string()},
@@ -362,6 +375,35 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options_in) {
   result.seconds = seconds_since(start);
   write_result(options.out_dir, result);
   return result;
+}
+
+}  // namespace
+
+TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options) {
+  const auto start = Clock::now();
+  WriteState writes;
+  try {
+    if (c.kind == TrialKind::noop) return run_noop_trial(c, options);
+    return train_and_evaluate(c, options, writes);
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // A full disk is not the trial's fault: the sweep pauses, the trial resumes later from
+    // its last complete checkpoint (checkpoints are replaced atomically, so it is intact).
+    const int error_number = errno;
+    if (options.out_dir.empty()) throw;
+    const fs::path dir = fs::absolute(options.out_dir);
+    if (!is_disk_full(dir, writes.needed, error_number)) throw;
+    TrialResult r = failed(
+        Outcome::disk_full,
+        describe_disk_full(dir) + ": " + e.what() +
+            (writes.checkpoint_step >= 0 ? "; the checkpoint of step " +
+                                               std::to_string(writes.checkpoint_step) + " is intact"
+                                         : std::string("; no checkpoint yet")),
+        std::max<int64_t>(writes.checkpoint_step, 0), start);
+    r.resumed_from = static_cast<int>(writes.resumed_from);
+    return r;
+  }
 }
 
 }  // namespace locsweep

@@ -29,10 +29,14 @@ struct TrialRunOptions {
   ProgressSink* progress = nullptr;
   // Polled once per step; when set, the trial checkpoints and returns Outcome::preempted.
   const std::atomic<bool>* stop = nullptr;
+  // The worker process that started this one as a trial child (0: none, e.g. `locsweep trial`
+  // or a noop run inside the worker); noop.fail: kill_parent kills it.
+  int parent_pid = 0;
 };
 
-// Runs the trial to completion, preemption or a classified failure (nan, oom, error) and
-// returns its result. Throws InputError for bad input found before training starts.
+// Runs the trial to completion, preemption or a classified failure (nan, oom, error; a write
+// in out_dir that failed for lack of space: disk_full) and returns its result. Throws
+// InputError for bad input found before training starts.
 TrialResult run_trial(const TrialConfig& config, const TrialRunOptions& options);
 
 // The noop kind (worker/noop_trial.cpp): no torch, for orchestration tests and benchmarks.

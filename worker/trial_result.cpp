@@ -7,8 +7,9 @@ namespace locsweep {
 using nlohmann::json;
 
 namespace {
-constexpr Outcome kOutcomes[] = {Outcome::done, Outcome::crash, Outcome::timeout,   Outcome::oom,
-                                 Outcome::nan,  Outcome::error, Outcome::preempted, Outcome::lost};
+constexpr Outcome kOutcomes[] = {Outcome::done,      Outcome::crash, Outcome::timeout,
+                                 Outcome::oom,       Outcome::nan,   Outcome::error,
+                                 Outcome::preempted, Outcome::lost,  Outcome::disk_full};
 }
 
 std::string_view to_string(Outcome outcome) {
@@ -29,6 +30,8 @@ std::string_view to_string(Outcome outcome) {
       return "preempted";
     case Outcome::lost:
       return "lost";
+    case Outcome::disk_full:
+      return "disk_full";
   }
   return "?";
 }

@@ -12,9 +12,11 @@
 namespace locsweep {
 
 // How an attempt ended. `done` is success; the rest are failure classes the orchestrator
-// retries (crash, timeout, oom, lost), records as final (nan, error), or resumes without
-// counting against the retry limit (preempted).
-enum class Outcome { done, crash, timeout, oom, nan, error, preempted, lost };
+// retries (crash, timeout, oom, lost), records as final (nan, error), resumes without
+// counting against the retry limit (preempted, up to execution.max_preemptions in a row), or
+// pauses the sweep for (disk_full: a write in the trial's folder found no space; the trial
+// resumes from its last complete checkpoint once there is room).
+enum class Outcome { done, crash, timeout, oom, nan, error, preempted, lost, disk_full };
 std::string_view to_string(Outcome outcome);
 Outcome outcome_from_string(std::string_view text);  // throws InputError
 // Whether a failed attempt of this class is worth another attempt from the last checkpoint.

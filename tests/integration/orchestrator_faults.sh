@@ -19,7 +19,7 @@ points:
   - {noop.fail: none}
   - {noop.fail: crash}
   - {noop.fail: abort}
-  - {noop.fail: hang, execution.timeout_s: 2}
+  - {noop.fail: hang, execution.timeout_s: 2, execution.kill_grace_s: 1}  # SIGTERM ignored: SIGKILL 1 s later
   - {noop.fail: oom, execution.max_retries: 1}  # each oom attempt touches ~4 GiB: one retry only
   - {noop.fail: nan}
   - {noop.fail: error}
