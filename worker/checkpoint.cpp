@@ -12,10 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bounds of the shape-free datasets: a generator state is a few kB, recent_loss holds <= 50.
-constexpr int64_t kMaxRngBytes = 1 << 20;
-constexpr int64_t kMaxRecentLosses = 1 << 16;
-
 torch::Tensor to_cpu(const torch::Tensor& t) {
   return t.detach().to(torch::kCPU).contiguous();
 }
@@ -124,42 +120,25 @@ struct Verified {
   int64_t step = 0;
 };
 
-h5::Element element_of(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32:
-      return h5::Element::float32;
-    case torch::kFloat64:
-      return h5::Element::float64;
-    case torch::kUInt8:
-      return h5::Element::uint8;
+torch::ScalarType scalar_type(h5::Element e) {
+  switch (e) {
+    case h5::Element::float64:
+      return torch::kFloat64;
+    case h5::Element::uint8:
+      return torch::kUInt8;
     default:
-      throw Error("checkpoint: unsupported tensor type");
+      return torch::kFloat32;
   }
-}
-
-// What a checkpoint of this model must hold, in checksum order.
-std::vector<CheckpointDataset> layout_of(const std::vector<Entry>& expected) {
-  std::vector<CheckpointDataset> layout;
-  for (const auto& e : expected) {
-    CheckpointDataset d{e.path, element_of(e.data.scalar_type()), e.data.sizes().vec()};
-    if (e.path == "/rng/dropout") d = {e.path, h5::Element::uint8, {}, true, kMaxRngBytes};
-    if (e.path == "/train/recent_loss")
-      d = {e.path, h5::Element::float64, {}, true, kMaxRecentLosses};
-    layout.push_back(std::move(d));
-  }
-  return layout;
 }
 
 // Reads and verifies the whole file (checkpoint_reader.hpp) into fresh CPU tensors; modifies
 // nothing. An empty `trial_hash` accepts any trial (model.init).
-Verified read_verified(const fs::path& path, const std::string& trial_hash, const Gpt2& model,
-                       AdamW& optimizer) {
-  const auto expected = entries_of(model, optimizer, TrainingState{});
-  const auto layout = layout_of(expected);
+Verified read_verified(const fs::path& path, const std::string& trial_hash, const Gpt2& model) {
+  const auto layout = checkpoint_layout(model);
   Verified out;
   out.entries.resize(layout.size());
   const auto buffer = [&](size_t i, const std::vector<int64_t>& shape) {
-    auto t = torch::empty(shape, torch::TensorOptions().dtype(expected[i].data.scalar_type()));
+    auto t = torch::empty(shape, torch::TensorOptions().dtype(scalar_type(layout[i].type)));
     out.entries[i] = {layout[i].path, t};
     return std::span<std::byte>(static_cast<std::byte*>(t.data_ptr()),
                                 static_cast<size_t>(t.nbytes()));
@@ -170,9 +149,19 @@ Verified read_verified(const fs::path& path, const std::string& trial_hash, cons
 
 }  // namespace
 
+std::vector<CheckpointDataset> checkpoint_layout(const Gpt2& model) {
+  std::vector<CheckpointDataset> layout;
+  for (const char* group : {"/model/", "/optimizer/exp_avg/", "/optimizer/exp_avg_sq/"})
+    for (const auto& p : model.parameters())
+      layout.push_back({group + p.name, h5::Element::float32, p.tensor.sizes().vec()});
+  layout.push_back({"/rng/dropout", h5::Element::uint8, {}, true, kMaxRngStateBytes});
+  layout.push_back({"/train/recent_loss", h5::Element::float64, {}, true, kMaxRecentLosses});
+  return layout;
+}
+
 TrainingState load_checkpoint(const fs::path& path, const std::string& trial_hash, Gpt2& model,
                               AdamW& optimizer) {
-  const Verified v = read_verified(path, trial_hash, model, optimizer);
+  const Verified v = read_verified(path, trial_hash, model);
   // Verified: now copy into the live objects.
   torch::NoGradGuard no_grad;
   const auto& params = model.parameters();
@@ -192,8 +181,7 @@ TrainingState load_checkpoint(const fs::path& path, const std::string& trial_has
 }
 
 void load_model_from_checkpoint(const fs::path& path, Gpt2& model) {
-  AdamW scratch(model.parameters(), AdamWOptions{});  // only to name the entries to verify
-  const Verified v = read_verified(path, "", model, scratch);
+  const Verified v = read_verified(path, "", model);
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < model.parameters().size(); ++i)
     model.parameters()[i].tensor.copy_(v.entries[i].data);

@@ -48,6 +48,10 @@ CheckpointInfo save_checkpoint(const std::filesystem::path& path, const std::str
 TrainingState load_checkpoint(const std::filesystem::path& path, const std::string& trial_hash,
                               Gpt2& model, AdamW& optimizer);
 
+// What a checkpoint of `model` holds, in checksum order (the /model, /optimizer/exp_avg and
+// /optimizer/exp_avg_sq datasets in parameter order, then /rng/dropout, /train/recent_loss).
+std::vector<CheckpointDataset> checkpoint_layout(const Gpt2& model);
+
 // Copies only the model parameters of a checkpoint (any trial with the same shapes):
 // `model.init: checkpoint:<file>`.
 void load_model_from_checkpoint(const std::filesystem::path& path, Gpt2& model);

@@ -20,6 +20,9 @@ namespace locsweep {
 
 inline constexpr const char* kCheckpointFormat = "locsweep-checkpoint";
 inline constexpr int64_t kCheckpointVersion = 1;
+// Bounds of the shape-free datasets: a generator state is a few kB, recent_loss holds <= 50.
+inline constexpr int64_t kMaxRngStateBytes = 1 << 20;
+inline constexpr int64_t kMaxRecentLosses = 1 << 16;
 
 // One dataset a checkpoint must hold. A fixed `shape` must match exactly (else InputError:
 // a checkpoint of another model shape); `any_length` datasets are 1-D of at most max_length.
