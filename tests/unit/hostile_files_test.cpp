@@ -20,6 +20,8 @@
 
 #include "schedules/schedule.hpp"
 #include "support/temp_dir.hpp"
+#include "sweeps/plan.hpp"
+#include "sweeps/sweep_spec.hpp"
 #include "worker/attention_reader.hpp"
 #include "worker/checkpoint_reader.hpp"
 #include "worker/corpus.hpp"
@@ -499,6 +501,25 @@ TEST(HostileSchedule, NestingUpToTheLimitStillFoldsByParity) {
   EXPECT_EQ(Schedule::parse(" reverse: reverse:linear ").canonical(), "linear");
   EXPECT_THROW(Schedule::parse("reverse"), ScheduleError);
   EXPECT_THROW(Schedule::parse("reverse:reverse:"), ScheduleError);
+}
+
+// --- sweep specs ---------------------------------------------------------------------------
+
+// Found by fuzz_sweep_spec: a string that is not UTF-8 made plan_sweep's JSON dump throw
+// nlohmann's type_error (exit 1, a library message). Now the spec is refused where it is read.
+TEST(HostileSweepSpec, InvalidUtf8IsASpecErrorAtItsPosition) {
+  for (const std::string bad :
+       {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    const std::string text = "name: x\nkind: noop\ndescription: ab" + bad + "\n";
+    const std::string e = error_of([&] { plan_sweep(parse_sweep(text, "bad.yaml", "/tmp")); });
+    EXPECT_EQ(e, "input: bad.yaml:3:16: error: the file is not valid UTF-8 (save it as UTF-8)")
+        << e;
+  }
+  EXPECT_EQ(error_of([&] {
+              plan_sweep(parse_sweep("name: x\nkind: noop\ndescription: \u00e9\u20ac\U0001F600\n",
+                                     "ok.yaml", "/tmp"));
+            }),
+            "(no error)");
 }
 
 }  // namespace
