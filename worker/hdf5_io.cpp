@@ -1,6 +1,8 @@
 #include "worker/hdf5_io.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -144,7 +146,24 @@ std::string bytes_text(double bytes) {
   return std::to_string(static_cast<unsigned long long>(bytes)) + " bytes";
 }
 
+std::string read_fixed_string(const H5::Attribute& attr, const H5::StrType& type) {
+  std::string value;
+  attr.read(type, value);
+  return value;
+}
+
 }  // namespace
+
+// A variable-length string through the C API: HDF5's C++ wrapper calls strlen() on what it
+// read, which is a null pointer for a null string in a damaged file (found by fuzz_attention).
+std::string Reader::read_variable_string(const H5::Attribute& attr, const H5::StrType& type,
+                                         const std::string& object) const {
+  char* text = nullptr;
+  if (H5Aread(attr.getId(), type.getId(), &text) < 0) fail(object + " cannot be read");
+  const std::unique_ptr<char, herr_t (*)(void*)> owned(text, H5free_memory);
+  if (text == nullptr) fail(object + " is a null string");
+  return std::string(text, strnlen(text, kMaxStringBytes + 1));
+}
 
 size_t element_size(Element e) {
   return info(e).size;
@@ -198,8 +217,8 @@ std::string Reader::string_attr(const std::string& name) const {
     if (!type.isVariableStr() && type.getSize() > kMaxStringBytes)
       fail(object + " is " + std::to_string(type.getSize()) + " bytes long (limit " +
            std::to_string(kMaxStringBytes) + ")");
-    std::string value;
-    attr.read(type, value);
+    std::string value = type.isVariableStr() ? read_variable_string(attr, type, object)
+                                             : read_fixed_string(attr, type);
     if (value.size() > kMaxStringBytes)
       fail(object + " is " + std::to_string(value.size()) + " bytes long (limit " +
            std::to_string(kMaxStringBytes) + ")");

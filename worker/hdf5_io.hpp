@@ -105,6 +105,8 @@ class Reader {
 
  private:
   H5::DataSet open_dataset(const std::string& path) const;
+  std::string read_variable_string(const H5::Attribute& attr, const H5::StrType& type,
+                                   const std::string& object) const;
   template <class Fn>
   auto guarded(const std::string& object, Fn fn) const;
 

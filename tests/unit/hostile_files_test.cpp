@@ -254,6 +254,17 @@ INSTANTIATE_TEST_SUITE_P(
                       with_attr("version",
                                 [](H5::H5File& f) { string_attr(f, "version", "1"); }),
                       "attribute 'version' is string, expected an integer"},
+        // Found by fuzz_attention: HDF5's C++ wrapper calls strlen(NULL) on a null string.
+        AttentionCase{"FormatANullString",
+                      with_attr("format",
+                                [](H5::H5File& f) {
+                                  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+                                  H5::Attribute a = f.createAttribute("format", type,
+                                                                      H5::DataSpace(H5S_SCALAR));
+                                  const char* null = nullptr;
+                                  a.write(type, &null);
+                                }),
+                      "attribute 'format' is a null string"},
         AttentionCase{"FormatMissing", with_attr("format", [](H5::H5File&) {}),
                       "the attribute 'format' is not 'locsweep-attention'"},
         AttentionCase{"TokensMissing", with_dataset("tokens", [](H5::H5File&) {}),
