@@ -1,6 +1,5 @@
 #include "results/report.hpp"
 
-#include <H5Cpp.h>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -14,7 +13,7 @@
 #include "common/files.hpp"
 #include "results/gnuplot.hpp"
 #include "results/table.hpp"
-#include "worker/hdf5_io.hpp"
+#include "worker/attention_reader.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -382,44 +381,19 @@ struct AttentionSlice {
   std::vector<int64_t> layer_index;
 };
 
-// Reads window 0, head 0 of the first and last layer (float16 on disk, converted by HDF5).
+// Reads window 0, head 0 of the first and last layer (float16 on disk, converted by HDF5),
+// through the validating reader (worker/attention_reader.hpp).
 AttentionSlice read_attention_slice(const fs::path& path) {
-  h5::silence_errors();
-  H5::H5File file(path.string(), H5F_ACC_RDONLY);
-  H5::Group root = file.openGroup("/");
-  if (!h5::has_attr(root, "format") || h5::read_string_attr(root, "format") != "locsweep-attention")
-    throw Error("not a locsweep attention file");
-  H5::DataSet attention = file.openDataSet("attention");
-  const auto dims = h5::dataset_dims(attention);  // [W, L, H, T, T]
-  if (dims.size() != 5 || dims[0] == 0 || dims[1] == 0 || dims[2] == 0)
-    throw Error("empty attention dataset");
+  const AttentionFileReader file(path);
   AttentionSlice s;
-  s.n_layer = static_cast<int64_t>(dims[1]);
-  s.block_size = static_cast<int64_t>(dims[3]);
-  const hsize_t T = dims[3];
-  s.lambdas.resize(dims[1]);
-  file.openDataSet("lambda").read(s.lambdas.data(), H5::PredType::NATIVE_DOUBLE);
-  {
-    H5::DataSet blocks = file.openDataSet("blocks");
-    H5::DataSpace space = blocks.getSpace();
-    const hsize_t offset[2] = {0, 0}, count[2] = {1, T};
-    space.selectHyperslab(H5S_SELECT_SET, count, offset);
-    H5::DataSpace memory(1, &T);
-    s.blocks.resize(T);
-    blocks.read(s.blocks.data(), H5::PredType::NATIVE_INT, memory, space);
-  }
+  s.n_layer = file.shape().layers;
+  s.block_size = file.shape().block_size;
+  s.lambdas = file.lambdas();
+  const std::vector<int32_t> blocks = file.blocks(0);
+  s.blocks.assign(blocks.begin(), blocks.end());
   s.layer_index = {0};
   if (s.n_layer > 1) s.layer_index.push_back(s.n_layer - 1);
-  for (const int64_t l : s.layer_index) {
-    H5::DataSpace space = attention.getSpace();
-    const hsize_t offset[5] = {0, static_cast<hsize_t>(l), 0, 0, 0}, count[5] = {1, 1, 1, T, T};
-    space.selectHyperslab(H5S_SELECT_SET, count, offset);
-    const hsize_t mdims[2] = {T, T};
-    H5::DataSpace memory(2, mdims);
-    std::vector<float> weights(T * T);
-    attention.read(weights.data(), H5::PredType::NATIVE_FLOAT, memory, space);
-    s.layers.push_back(std::move(weights));
-  }
+  for (const int64_t l : s.layer_index) s.layers.push_back(file.matrix(0, l, 0));
   return s;
 }
 
@@ -461,9 +435,6 @@ Figure plot_attention(Gnuplot& gp, Database& db, const ConfigRow& row,
   AttentionSlice s;
   try {
     s = read_attention_slice(path);
-  } catch (const H5::Exception& e) {
-    f.notes.push_back("Not drawn: cannot read " + path.string() + ": " + e.getDetailMsg());
-    return f;
   } catch (const Error& e) {
     f.notes.push_back("Not drawn: cannot read " + path.string() + ": " + e.what());
     return f;

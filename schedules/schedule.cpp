@@ -118,7 +118,25 @@ Schedule Schedule::explicit_values(std::vector<double> values) {
 }
 
 Schedule Schedule::parse(std::string_view spec_in) {
-  const std::string_view spec = trim(spec_in);
+  // "reverse:" prefixes are peeled off in a loop (no recursion, so no depth can overflow the
+  // stack), bounded so that a hostile string gets a clear error.
+  std::string_view spec = trim(spec_in);
+  size_t reversals = 0;
+  while (spec.substr(0, spec.find(':')) == "reverse") {
+    const size_t colon = spec.find(':');
+    const std::string_view rest =
+        colon == std::string_view::npos ? "" : trim(spec.substr(colon + 1));
+    if (rest.empty()) fail("reverse needs a schedule, e.g. reverse:cubic");
+    if (++reversals > kMaxReverseDepth)
+      fail("the schedule nests 'reverse:' more than " + std::to_string(kMaxReverseDepth) +
+           " levels deep");
+    spec = rest;
+  }
+  Schedule s = parse_plain(spec);
+  return reversals % 2 == 0 ? s : reverse(s);
+}
+
+Schedule Schedule::parse_plain(std::string_view spec) {
   if (spec.empty()) fail("empty schedule");
   if (spec == "distributed") return uniform(0.0);
   if (spec == "localist") return uniform(1.0);
@@ -134,10 +152,6 @@ Schedule Schedule::parse(std::string_view spec_in) {
   const size_t colon = spec.find(':');
   const std::string_view head = spec.substr(0, colon);
   const std::string_view rest = colon == std::string_view::npos ? "" : spec.substr(colon + 1);
-  if (head == "reverse") {
-    if (rest.empty()) fail("reverse needs a schedule, e.g. reverse:cubic");
-    return reverse(parse(rest));
-  }
   if (head == "uniform") {
     if (rest.empty()) fail("uniform needs a value, e.g. uniform:0.5");
     return uniform(parse_number(rest, "uniform lambda"));

@@ -35,8 +35,10 @@ class Schedule {
   static Schedule polynomial(double beta, double lambda_min = 0.0, double lambda_max = 1.0);
   static Schedule reverse(const Schedule& inner);
   static Schedule explicit_values(std::vector<double> values);
-  // Parses a spec string (see the header comment); throws ScheduleError.
+  // Parses a spec string (see the header comment); throws ScheduleError, also for more than
+  // kMaxReverseDepth nested "reverse:" (parsing never recurses, whatever the input).
   static Schedule parse(std::string_view spec);
+  static constexpr size_t kMaxReverseDepth = 64;
 
   // lambda_l for a model with n_layer layers. Throws ScheduleError when n_layer < 1 or an
   // explicit list has a different length.
@@ -59,6 +61,7 @@ class Schedule {
 
  private:
   Schedule() = default;
+  static Schedule parse_plain(std::string_view spec);  // anything but reverse:
   Kind kind_ = Kind::uniform;
   double beta_ = 1.0, lambda_min_ = 0.0, lambda_max_ = 0.0;
   std::vector<double> values_;

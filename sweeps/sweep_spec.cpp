@@ -1,6 +1,7 @@
 #include "sweeps/sweep_spec.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
 #include "common/error.hpp"
@@ -16,7 +17,49 @@ constexpr std::int64_t kMaxSeed = 2147483647;  // the range of the 'seed' key
 const std::vector<std::string> kSweepKeys = {"name",   "description", "grid", "zip",
                                              "points", "seeds",       "order"};
 
+// Offset of the first byte of `s` that is not valid UTF-8 (overlong forms, surrogates and
+// code points past U+10FFFF included), or npos.
+size_t invalid_utf8_at(const std::string& s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = byte(i);
+    size_t n = 0;
+    uint32_t cp = 0, min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return i;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size() || (byte(i + k) & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n + 1;
+  }
+  return std::string::npos;
+}
+
 YAML::Node load_yaml(const std::string& text, const std::string& file) {
+  // Every string of a spec ends up in JSON (configs, canonical hashes), which must be UTF-8.
+  if (const size_t at = invalid_utf8_at(text); at != std::string::npos) {
+    const auto line =
+        std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
+    YAML::Mark mark;
+    mark.pos = static_cast<int>(at);
+    mark.line = static_cast<int>(line);
+    mark.column =
+        static_cast<int>(line_start == std::string::npos || at == 0 ? at : at - line_start - 1);
+    throw SpecError(file, mark, "the file is not valid UTF-8 (save it as UTF-8)");
+  }
   try {
     return YAML::Load(text);
   } catch (const YAML::ParserException& e) {

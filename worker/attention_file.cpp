@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "common/files.hpp"
-#include "worker/checkpoint.hpp"
 #include "worker/hdf5_io.hpp"
 
 namespace locsweep {
@@ -65,53 +64,6 @@ AttentionFileInfo write_attention_file(
   fs::rename(tmp, path);
   fsync_parent(path);
   return {W, W * L * H * T * T * 2, static_cast<int64_t>(fs::file_size(path)), file_sha256(path)};
-}
-
-std::string summarize_attention_file(const fs::path& path) {
-  if (!fs::exists(path)) throw InputError("no such file: '" + path.string() + "'");
-  h5::silence_errors();
-  try {
-    H5::H5File file(path.string(), H5F_ACC_RDONLY);
-    H5::Group root = file.openGroup("/");
-    if (!h5::has_attr(root, "format") ||
-        h5::read_string_attr(root, "format") != "locsweep-attention")
-      throw InputError("'" + path.string() + "' is not a locsweep attention file");
-    H5::DataSet ds = file.openDataSet("attention");
-    const auto d = h5::dataset_dims(ds);
-    const int64_t W = d[0], L = d[1], H = d[2], T = d[3];
-    auto att = torch::empty({W, L, H, T, T}, torch::kHalf);
-    ds.read(att.data_ptr(), h5::float16_type());
-    auto blocks = torch::empty({W, T}, torch::kInt32);
-    file.openDataSet("blocks").read(blocks.data_ptr(), H5::PredType::NATIVE_INT32);
-    std::vector<double> lambdas(static_cast<size_t>(L));
-    file.openDataSet("lambda").read(lambdas.data(), H5::PredType::NATIVE_DOUBLE);
-
-    std::string out = fmt::format(
-        "{}\n  trial {}  mechanism {}  schedule {}\n  {} windows x {} layers x {} heads x {}x{} "
-        "(float16, {:.1f} MB raw, {:.1f} MB on disk)\n",
-        path.string(), h5::read_string_attr(root, "trial_hash").substr(0, 12),
-        h5::read_string_attr(root, "mechanism"), h5::read_string_attr(root, "schedule"), W, L, H, T,
-        T, static_cast<double>(W * L * H * T * T * 2) / 1e6,
-        static_cast<double>(fs::file_size(path)) / 1e6);
-    out += "  layer  lambda   entropy(bits)  in-block mass  mean distance\n";
-    const auto a = att.to(torch::kFloat64);
-    const auto pos = torch::arange(T, torch::kFloat64);
-    const auto same = blocks.unsqueeze(2).eq(blocks.unsqueeze(1)).to(torch::kFloat64);  // [W,T,T]
-    const auto dist = (pos.unsqueeze(1) - pos.unsqueeze(0)).clamp_min(0);
-    for (int64_t l = 0; l < L; ++l) {
-      const auto al = a.select(1, l);  // [W, H, T, T]
-      const auto ent = torch::where(al > 0, -al * torch::log2(al.clamp_min(1e-300)),
-                                    torch::zeros({}, al.options()));
-      out += fmt::format("  {:>5}  {:>6.4f}  {:>13.3f}  {:>13.3f}  {:>13.2f}\n", l,
-                         lambdas[static_cast<size_t>(l)], ent.sum(-1).mean().item<double>(),
-                         (al * same.unsqueeze(1)).sum(-1).mean().item<double>(),
-                         (al * dist).sum(-1).mean().item<double>());
-    }
-    return out;
-  } catch (const H5::Exception& e) {
-    throw CorruptFileError("attention file '" + path.string() +
-                           "' cannot be read: " + e.getDetailMsg());
-  }
 }
 
 }  // namespace locsweep

@@ -11,6 +11,7 @@
 //   /attention   float16 [W, L, H, T, T] a_ij, query i (row) over key j (column); chunked
 //                per (window, layer, head) and deflate-compressed (zeros above the diagonal
 //                compress away)
+// Reading (validated, torch-free) is in worker/attention_reader.hpp.
 #pragma once
 
 #include <torch/torch.h>
@@ -18,6 +19,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "worker/attention_reader.hpp"
 
 namespace locsweep {
 
@@ -44,9 +47,5 @@ int64_t attention_windows_within(int64_t windows, int64_t n_layer, int64_t n_hea
 AttentionFileInfo write_attention_file(
     const std::filesystem::path& path, const AttentionRecord& record,
     const std::vector<std::pair<std::string, std::string>>& meta);
-
-// A human summary of an attention file (`locsweep attention FILE.h5`): shape, sizes and,
-// per layer, lambda, mean entropy and in-block mass. Throws CorruptFileError/InputError.
-std::string summarize_attention_file(const std::filesystem::path& path);
 
 }  // namespace locsweep

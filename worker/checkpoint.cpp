@@ -4,16 +4,13 @@
 #include <map>
 
 #include "common/files.hpp"
-#include "common/sha256.hpp"
+#include "worker/checkpoint_reader.hpp"
 #include "worker/hdf5_io.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kFormat = "locsweep-checkpoint";
-constexpr int64_t kVersion = 1;
 
 torch::Tensor to_cpu(const torch::Tensor& t) {
   return t.detach().to(torch::kCPU).contiguous();
@@ -26,14 +23,12 @@ struct Entry {
 };
 
 std::string checksum(const std::vector<Entry>& entries, const std::string& config, int64_t step) {
-  Sha256 h;
-  h.update(config);
-  h.update(std::to_string(step));
-  for (const auto& e : entries) {
-    h.update(e.path);
-    h.update(e.data.data_ptr(), static_cast<size_t>(e.data.nbytes()));
-  }
-  return h.hex_digest();
+  std::vector<std::pair<std::string, std::span<const std::byte>>> datasets;
+  for (const auto& e : entries)
+    datasets.emplace_back(
+        e.path, std::span<const std::byte>(static_cast<const std::byte*>(e.data.data_ptr()),
+                                           static_cast<size_t>(e.data.nbytes())));
+  return checkpoint_checksum(config, step, datasets);
 }
 
 std::vector<Entry> entries_of(const Gpt2& model, AdamW& optimizer, const TrainingState& state) {
@@ -81,41 +76,6 @@ std::string leaf(const std::string& path) {
   return path.substr(path.rfind('/') + 1);
 }
 
-// Reads every dataset `expected` names, with the expected type and shape, into CPU tensors.
-std::vector<Entry> read_entries(H5::H5File& file, const std::vector<Entry>& expected,
-                                const fs::path& path) {
-  std::vector<Entry> out;
-  for (const auto& e : expected) {
-    if (!file.nameExists(e.path))
-      throw InputError("checkpoint '" + path.string() + "' lacks " + e.path +
-                       " (it was written for another model shape)");
-    H5::DataSet ds = file.openDataSet(e.path);
-    const auto dims = h5::dataset_dims(ds);
-    std::vector<int64_t> shape(dims.begin(), dims.end());
-    const bool shape_free = e.path == "/rng/dropout" || e.path == "/train/recent_loss";
-    if (!shape_free && shape != e.data.sizes().vec())
-      throw InputError("checkpoint '" + path.string() + "': " + e.path + " has shape " +
-                       c10::str(c10::IntArrayRef(shape)) + ", the model needs " +
-                       c10::str(e.data.sizes()));
-    auto t = torch::empty(shape, torch::TensorOptions().dtype(e.data.scalar_type()));
-    if (t.numel() > 0) ds.read(t.data_ptr(), h5_type(t.scalar_type()));
-    out.push_back({e.path, t});
-  }
-  return out;
-}
-
-template <class Fn>
-auto with_hdf5_errors(const fs::path& path, Fn fn) {
-  h5::silence_errors();
-  try {
-    return fn();
-  } catch (const H5::Exception& e) {
-    throw CorruptFileError(
-        "checkpoint '" + path.string() +
-        "' cannot be read (truncated, damaged or not a checkpoint): " + e.getDetailMsg());
-  }
-}
-
 }  // namespace
 
 CheckpointInfo save_checkpoint(const fs::path& path, const std::string& trial_hash,
@@ -127,8 +87,8 @@ CheckpointInfo save_checkpoint(const fs::path& path, const std::string& trial_ha
   try {
     H5::H5File file(tmp.string(), H5F_ACC_TRUNC);
     H5::Group root = file.openGroup("/");
-    h5::write_string_attr(root, "format", kFormat);
-    h5::write_int_attr(root, "version", kVersion);
+    h5::write_string_attr(root, "format", kCheckpointFormat);
+    h5::write_int_attr(root, "version", kCheckpointVersion);
     h5::write_string_attr(root, "trial_hash", trial_hash);
     h5::write_string_attr(root, "config", config_json);
     h5::write_int_attr(root, "step", state.step);
@@ -160,42 +120,48 @@ struct Verified {
   int64_t step = 0;
 };
 
-// Opens, checks format/version/trial and shapes, reads every dataset and verifies the
-// checksum; modifies nothing. An empty `trial_hash` accepts any trial (model.init).
-Verified read_verified(const fs::path& path, const std::string& trial_hash, const Gpt2& model,
-                       AdamW& optimizer) {
-  if (!fs::exists(path)) throw InputError("no checkpoint at '" + path.string() + "'");
-  const auto expected = entries_of(model, optimizer, TrainingState{});
+torch::ScalarType scalar_type(h5::Element e) {
+  switch (e) {
+    case h5::Element::float64:
+      return torch::kFloat64;
+    case h5::Element::uint8:
+      return torch::kUInt8;
+    default:
+      return torch::kFloat32;
+  }
+}
+
+// Reads and verifies the whole file (checkpoint_reader.hpp) into fresh CPU tensors; modifies
+// nothing. An empty `trial_hash` accepts any trial (model.init).
+Verified read_verified(const fs::path& path, const std::string& trial_hash, const Gpt2& model) {
+  const auto layout = checkpoint_layout(model);
   Verified out;
-  with_hdf5_errors(path, [&] {
-    H5::H5File file(path.string(), H5F_ACC_RDONLY);
-    H5::Group root = file.openGroup("/");
-    if (!h5::has_attr(root, "format") || h5::read_string_attr(root, "format") != kFormat)
-      throw CorruptFileError("'" + path.string() + "' is not a locsweep checkpoint");
-    if (h5::read_int_attr(root, "version") != kVersion)
-      throw InputError("checkpoint '" + path.string() + "' has format version " +
-                       std::to_string(h5::read_int_attr(root, "version")) +
-                       "; this locsweep reads " + std::to_string(kVersion));
-    const std::string hash = h5::read_string_attr(root, "trial_hash");
-    if (!trial_hash.empty() && hash != trial_hash)
-      throw InputError("checkpoint '" + path.string() + "' belongs to trial " + hash.substr(0, 12) +
-                       ", not " + trial_hash.substr(0, 12) + "; use a fresh --out folder");
-    const std::string config = h5::read_string_attr(root, "config");
-    out.step = h5::read_int_attr(root, "step");
-    out.entries = read_entries(file, expected, path);
-    if (checksum(out.entries, config, out.step) != h5::read_string_attr(root, "checksum"))
-      throw CorruptFileError("checkpoint '" + path.string() +
-                             "' fails its checksum (damaged on disk); it was not loaded");
-    return 0;
-  });
+  out.entries.resize(layout.size());
+  const auto buffer = [&](size_t i, const std::vector<int64_t>& shape) {
+    auto t = torch::empty(shape, torch::TensorOptions().dtype(scalar_type(layout[i].type)));
+    out.entries[i] = {layout[i].path, t};
+    return std::span<std::byte>(static_cast<std::byte*>(t.data_ptr()),
+                                static_cast<size_t>(t.nbytes()));
+  };
+  out.step = read_checkpoint_file(path, trial_hash, layout, buffer).step;
   return out;
 }
 
 }  // namespace
 
+std::vector<CheckpointDataset> checkpoint_layout(const Gpt2& model) {
+  std::vector<CheckpointDataset> layout;
+  for (const char* group : {"/model/", "/optimizer/exp_avg/", "/optimizer/exp_avg_sq/"})
+    for (const auto& p : model.parameters())
+      layout.push_back({group + p.name, h5::Element::float32, p.tensor.sizes().vec()});
+  layout.push_back({"/rng/dropout", h5::Element::uint8, {}, true, kMaxRngStateBytes});
+  layout.push_back({"/train/recent_loss", h5::Element::float64, {}, true, kMaxRecentLosses});
+  return layout;
+}
+
 TrainingState load_checkpoint(const fs::path& path, const std::string& trial_hash, Gpt2& model,
                               AdamW& optimizer) {
-  const Verified v = read_verified(path, trial_hash, model, optimizer);
+  const Verified v = read_verified(path, trial_hash, model);
   // Verified: now copy into the live objects.
   torch::NoGradGuard no_grad;
   const auto& params = model.parameters();
@@ -215,8 +181,7 @@ TrainingState load_checkpoint(const fs::path& path, const std::string& trial_has
 }
 
 void load_model_from_checkpoint(const fs::path& path, Gpt2& model) {
-  AdamW scratch(model.parameters(), AdamWOptions{});  // only to name the entries to verify
-  const Verified v = read_verified(path, "", model, scratch);
+  const Verified v = read_verified(path, "", model);
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < model.parameters().size(); ++i)
     model.parameters()[i].tensor.copy_(v.entries[i].data);

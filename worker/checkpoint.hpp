@@ -11,7 +11,9 @@
 //
 // Written atomically: a temporary file beside the target, flushed, fsynced, renamed over it.
 // The checksum covers every dataset's name and bytes and the config and step; load verifies
-// it, so a corrupt or truncated file is reported and never loaded.
+// it, so a corrupt or truncated file is reported and never loaded. Reading goes through
+// worker/checkpoint_reader.hpp (torch-free, validated: a hostile file is an error, never a
+// crash).
 #pragma once
 
 #include <filesystem>
@@ -20,15 +22,10 @@
 
 #include "common/error.hpp"
 #include "worker/adamw.hpp"
+#include "worker/checkpoint_reader.hpp"
 #include "worker/model.hpp"
 
 namespace locsweep {
-
-// A file that exists but cannot be trusted (truncated, not HDF5, checksum mismatch).
-class CorruptFileError : public Error {
- public:
-  using Error::Error;
-};
 
 struct TrainingState {
   int64_t step = 0;                 // optimiser steps done
@@ -45,11 +42,15 @@ CheckpointInfo save_checkpoint(const std::filesystem::path& path, const std::str
                                const std::string& config_json, int threads, const Gpt2& model,
                                AdamW& optimizer, const TrainingState& state);
 
-// Restores model, optimizer and state from `path`. Throws CorruptFileError for a damaged
-// file and InputError for a checkpoint of another trial or model shape; in both cases
-// nothing has been modified.
+// Restores model, optimizer and state from `path`. Throws CorruptFileError (an InputError)
+// for a damaged or hostile file and a plain InputError for a checkpoint of another trial or
+// model shape; in both cases nothing has been modified.
 TrainingState load_checkpoint(const std::filesystem::path& path, const std::string& trial_hash,
                               Gpt2& model, AdamW& optimizer);
+
+// What a checkpoint of `model` holds, in checksum order (the /model, /optimizer/exp_avg and
+// /optimizer/exp_avg_sq datasets in parameter order, then /rng/dropout, /train/recent_loss).
+std::vector<CheckpointDataset> checkpoint_layout(const Gpt2& model);
 
 // Copies only the model parameters of a checkpoint (any trial with the same shapes):
 // `model.init: checkpoint:<file>`.

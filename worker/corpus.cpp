@@ -132,7 +132,9 @@ std::string encode_payload(const std::vector<int32_t>& tokens) {
   return out;
 }
 
-std::string cache_file_contents(const std::string& key, const std::vector<int32_t>& tokens) {
+}  // namespace
+
+std::string encode_token_cache(const std::string& key, const std::vector<int32_t>& tokens) {
   const std::string payload = encode_payload(tokens);
   Sha256 key_hash;
   key_hash.update(key);
@@ -149,9 +151,8 @@ std::string cache_file_contents(const std::string& key, const std::vector<int32_
   return out;
 }
 
-// The tokens of a cache file, or the reason it cannot be used.
-std::variant<std::vector<int32_t>, std::string> parse_cache_file(const std::string& data,
-                                                                 const std::string& key) {
+std::variant<std::vector<int32_t>, std::string> decode_token_cache(std::string_view data,
+                                                                   const std::string& key) {
   if (data.size() < kHeaderSize) return std::string("shorter than its header");
   if (std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) return std::string("bad magic");
   uint64_t count = 0;
@@ -176,6 +177,15 @@ std::variant<std::vector<int32_t>, std::string> parse_cache_file(const std::stri
     tokens[i] = static_cast<int32_t>(uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 |
                                      uint32_t(p[4 * i + 2]) << 16 | uint32_t(p[4 * i + 3]) << 24);
   return tokens;
+}
+
+namespace {
+
+// A cache file can hold at most one token per byte of text: anything longer is not ours.
+bool plausible_cache_size(const fs::path& path, const std::string& text) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return !ec && size <= kHeaderSize + 4 * static_cast<uintmax_t>(text.size());
 }
 
 }  // namespace
@@ -222,7 +232,10 @@ std::vector<int32_t> tokenize_cached(const std::string& text, const Tokenizer& t
   if (fs::exists(path, ec)) {
     std::string reason;
     try {
-      auto parsed = parse_cache_file(read_file(path), key);
+      if (!plausible_cache_size(path, text))
+        throw Error("larger than any cache of this text: " + std::to_string(fs::file_size(path)) +
+                    " bytes");
+      auto parsed = decode_token_cache(read_file(path), key);
       if (auto* tokens = std::get_if<std::vector<int32_t>>(&parsed)) return std::move(*tokens);
       reason = std::get<std::string>(parsed);
     } catch (const Error& e) {
@@ -233,7 +246,7 @@ std::vector<int32_t> tokenize_cached(const std::string& text, const Tokenizer& t
   std::vector<int32_t> tokens = tokenizer.encode(text);
   try {
     fs::create_directories(path.parent_path());
-    write_file_atomic(path, cache_file_contents(key, tokens));
+    write_file_atomic(path, encode_token_cache(key, tokens));
   } catch (const std::exception& e) {
     spdlog::warn("cannot write the token cache {}: {}", path.string(), e.what());
   }

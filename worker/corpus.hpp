@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "worker/tokenizer.hpp"
@@ -35,6 +37,14 @@ std::string load_corpus_text(const std::string& corpus, const std::filesystem::p
 // is corrupt or truncated is detected (header with magic, count and a checksum) and rebuilt.
 // A cache that cannot be written is only a warning: the tokens are returned all the same.
 std::vector<int32_t> tokenize_cached(const std::string& text, const Tokenizer& tokenizer);
+
+// The token cache file format: magic "LSTOKv1\n", token count (u64 LE), SHA-256 of the
+// cache key, SHA-256 of the payload, then the tokens as little-endian int32. decode returns
+// the tokens, or why the bytes are not a valid cache for `key` (never reads out of bounds,
+// whatever `data` holds; tests/fuzz/ fuzzes it).
+std::string encode_token_cache(const std::string& key, const std::vector<int32_t>& tokens);
+std::variant<std::vector<int32_t>, std::string> decode_token_cache(std::string_view data,
+                                                                   const std::string& key);
 
 // Where tokenize_cached() keeps the tokens of `text` under `tokenizer` (for tests and tools).
 std::filesystem::path token_cache_path(const std::string& text, const Tokenizer& tokenizer);

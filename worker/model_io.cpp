@@ -48,19 +48,22 @@ void load_hf_safetensors(const fs::path& path, Gpt2& model) {
         t->dtype != DType::f64)
       throw InputError("'" + path.string() + "': " + t->name + " has dtype " +
                        std::string(to_string(t->dtype)) + "; GPT-2 weights must be floating point");
-    auto bytes = file.data(*t);
-    auto tensor =
-        torch::from_blob(const_cast<std::byte*>(bytes.data()), t->shape, torch_type(t->dtype))
-            .to(torch::kFloat32);  // copies out of the mapping
-    std::vector<int64_t> want = p.tensor.sizes().vec();
-    if (p.name == "wpe.weight" && t->shape.size() == 2 && t->shape[0] >= want[0] &&
-        t->shape[1] == want[1])
-      tensor = tensor.narrow(0, 0, want[0]);  // the model may use fewer positions than HF's 1,024
-    if (tensor.sizes().vec() != want)
+    // The shape is checked before anything is converted (the header is validated against
+    // the file by SafetensorsFile::open, so the bytes match dtype and shape).
+    const std::vector<int64_t> want = p.tensor.sizes().vec();
+    const bool longer_wpe = p.name == "wpe.weight" && t->shape.size() == 2 &&
+                            t->shape[0] >= want[0] && t->shape[1] == want[1];
+    if (t->shape != want && !longer_wpe)
       throw InputError(
           "'" + path.string() + "': " + t->name + " has shape " + shape_text(t->shape) +
           ", this model needs " + shape_text(want) +
           " (check model.n_layer/n_head/n_embd/block_size/vocab_size against the checkpoint)");
+    auto bytes = file.data(*t);
+    auto tensor =
+        torch::from_blob(const_cast<std::byte*>(bytes.data()), t->shape, torch_type(t->dtype))
+            .to(torch::kFloat32);  // copies out of the mapping
+    if (longer_wpe)
+      tensor = tensor.narrow(0, 0, want[0]);  // the model may use fewer positions than HF's 1,024
     ready[p.name] = tensor;
   }
   if (!missing.empty()) {
