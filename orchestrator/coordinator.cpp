@@ -84,7 +84,8 @@ int Coordinator::max_preemptions_of(const TrialRecord& t) const {
 
 std::string Coordinator::preemption_verdict(const TrialRecord& t, int interruptions) const {
   return fmt::format(
-      "interrupted {} times in a row (execution.max_preemptions: {}); a trial that is always "
+      "interrupted {} times in a row without progress (execution.max_preemptions: {}); a trial "
+      "that is always "
       "preempted, or that kills its own job, is not resumed forever: look at its log in {}, "
       "then run again with --retry-failed",
       interruptions, max_preemptions_of(t), t.out_dir);
@@ -229,8 +230,10 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& result) {
   TrialResult r = result;
   TrialStatus next = TrialStatus::done;
   std::string verdict;
+  // An interruption counts against execution.max_preemptions only when the attempt left no
+  // newer checkpoint (store.hpp, preemption_streaks): progress ends the streak.
   if (r.outcome == Outcome::preempted)
-    ++preemptions_[index];
+    preemptions_[index] = t.last_step > r.resumed_from ? 0 : preemptions_[index] + 1;
   else if (r.outcome != Outcome::disk_full)
     preemptions_[index] = 0;
   if (r.outcome == Outcome::done) {

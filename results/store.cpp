@@ -621,13 +621,48 @@ void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, c
 
 std::unordered_map<std::string, int> ResultsStore::preemption_streaks() {
   auto stmt = db_.prepare(
-      "SELECT a.trial_hash, count(*) FROM attempts a JOIN trials t ON t.hash = a.trial_hash "
-      "WHERE t.status IN ('pending', 'running') AND a.status = 'interrupted' AND "
-      "a.outcome = 'preempted' AND a.number > (SELECT coalesce(max(b.number), 0) FROM attempts "
-      "b WHERE b.trial_hash = a.trial_hash AND b.status IN ('done', 'failed')) "
-      "GROUP BY a.trial_hash");
+      "SELECT a.trial_hash, a.status, a.outcome, a.resumed_from, t.last_step FROM attempts a "
+      "JOIN trials t ON t.hash = a.trial_hash WHERE t.status IN ('pending', 'running') AND "
+      "a.trial_hash IN (SELECT trial_hash FROM attempts WHERE status = 'interrupted' AND "
+      "outcome = 'preempted') ORDER BY a.trial_hash, a.number");
+  struct Row {
+    std::string status, outcome;
+    std::optional<int64_t> resumed_from;
+  };
   std::unordered_map<std::string, int> out;
-  while (stmt.step()) out[stmt.text(0)] = static_cast<int>(stmt.integer(1));
+  // One trial's attempts in order: the streak of interruptions that left no newer checkpoint.
+  auto streak_of = [](const std::vector<Row>& rows, int64_t last_step) {
+    int streak = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& a = rows[i];
+      if (a.status == "done" || a.status == "failed") {
+        streak = 0;
+      } else if (a.status == "interrupted" && a.outcome == "preempted") {
+        const std::optional<int64_t> next_start =
+            i + 1 < rows.size() ? rows[i + 1].resumed_from : std::optional<int64_t>(last_step);
+        const bool progressed = a.resumed_from && next_start && *next_start > *a.resumed_from;
+        streak = progressed ? 0 : streak + 1;
+      }
+    }
+    return streak;
+  };
+  std::string hash;
+  int64_t last_step = 0;
+  std::vector<Row> rows;
+  auto flush = [&] {
+    if (const int n = rows.empty() ? 0 : streak_of(rows, last_step); n > 0) out[hash] = n;
+    rows.clear();
+  };
+  while (stmt.step()) {
+    if (stmt.text(0) != hash) {
+      flush();
+      hash = stmt.text(0);
+    }
+    rows.push_back({stmt.text(1), stmt.text(2),
+                    stmt.is_null(3) ? std::nullopt : std::optional<int64_t>(stmt.integer(3))});
+    last_step = stmt.integer(4);
+  }
+  flush();
   return out;
 }
 

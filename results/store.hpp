@@ -147,7 +147,12 @@ class ResultsStore {
   void finish_attempt(int64_t attempt_id, const std::string& hash, const TrialResult& result,
                       TrialStatus trial_status, int retries_used);
   // For each trial still to run whose latest attempts were interrupted by preemption (a
-  // stop signal, its run killed): how many in a row, since its last done or failed attempt.
+  // stop signal, its run killed): how many in a row, since its last done or failed attempt,
+  // made no progress. An interrupted attempt made progress when it left a newer checkpoint
+  // than the one it resumed from (the next attempt resumed from later, or the trial's last
+  // checkpoint is later); such an attempt ends the streak, so a long trial that is preempted
+  // often but always moves on is never failed by the budget. An attempt whose start step is
+  // unknown (its run was killed before recording it) counts as no progress.
   std::unordered_map<std::string, int> preemption_streaks();
   // Fails a trial whose preemption streak ran out (execution.max_preemptions): its last
   // attempt becomes `failed` with `message`, which the trial gets too (outcome preempted).

@@ -312,8 +312,8 @@ std::vector<Field> make_fields() {
                         "retries after a crash, timeout or out-of-memory"));
   f.push_back(int_field("execution.max_preemptions", false, &C::execution,
                         &ExecutionConfig::max_preemptions, 0, 100000,
-                        "interruptions in a row (preemption, stop signal, job killed) a trial "
-                        "resumes from; one more fails it"));
+                        "interruptions in a row without a newer checkpoint (preemption, stop "
+                        "signal, job killed) a trial resumes from; one more fails it"));
   f.push_back(double_field("execution.kill_grace_s", false, &C::execution,
                            &ExecutionConfig::kill_grace_s, {0.0, 86400.0},
                            "seconds a trial told to stop (time limit, its worker died) has to "

@@ -37,9 +37,9 @@ victim=$(sql "$db" "SELECT hash FROM trials WHERE $victim_where")
 [[ $(attempts_of "$db" "$victim") == "1:interrupted:preempted,2:interrupted:preempted,3:failed:preempted" ]] ||
   fail "the self-killer's attempts: $(attempts_of "$db" "$victim")"
 row=$(sql "$db" "SELECT status || '|' || outcome || '|' || message FROM trials WHERE hash = '$victim'")
-[[ $row == "failed|preempted|interrupted 3 times in a row (execution.max_preemptions: 2)"* ]] ||
+[[ $row == "failed|preempted|interrupted 3 times in a row without progress (execution.max_preemptions: 2)"* ]] ||
   fail "the self-killer's row: $row"
-grep -q "failed: interrupted 3 times in a row" "$tmp/kill.4.out" || fail "run 4 did not say why: $(cat "$tmp/kill.4.out")"
+grep -q "failed: interrupted 3 times in a row without progress" "$tmp/kill.4.out" || fail "run 4 did not say why: $(cat "$tmp/kill.4.out")"
 [[ $(sql "$db" "SELECT count(*) FROM attempts a JOIN trials t ON t.hash = a.trial_hash
                 WHERE t.hash <> '$victim'") == 1 ]] || fail "the other trial ran more than once"
 [[ $(sql "$db" "SELECT count(*) FROM trials WHERE status = 'done'") == 1 ]] || fail "the other trial is not done"
@@ -79,7 +79,7 @@ hash=$(sql "$db" "SELECT hash FROM trials")
 [[ $(attempts_of "$db" "$hash") == "1:interrupted:preempted,2:failed:preempted" ]] ||
   fail "attempts: $(attempts_of "$db" "$hash")"
 [[ $(sql "$db" "SELECT status FROM trials") == failed ]] || fail "the trial is not failed"
-[[ $(sql "$db" "SELECT message FROM trials") == "interrupted 2 times in a row (execution.max_preemptions: 1)"* ]] ||
+[[ $(sql "$db" "SELECT message FROM trials") == "interrupted 2 times in a row without progress (execution.max_preemptions: 1)"* ]] ||
   fail "message: $(sql "$db" "SELECT message FROM trials")"
 rc=0
 timeout -k 5 60 "$LOCSWEEP" run "$tmp/stop.yaml" --db "$db" --threads 1 >"$tmp/stop.3.out" 2>&1 || rc=$?

@@ -851,5 +851,59 @@ TEST(ResultsStoreOpen, MissingFolderIsNotCreated) {
   EXPECT_FALSE(fs::exists(dir / "no"));
 }
 
+// --- the preemption budget's streak -------------------------------------------------------
+
+// Attempts of one trial as "outcome@resumed_from" (resumed_from '-' = unknown), the trial's
+// last checkpoint, and the streak preemption_streaks() must count.
+struct StreakCase {
+  const char* name;
+  std::vector<std::string> attempts;
+  int last_step;
+  int streak;
+};
+
+class PreemptionStreaks : public testing::TestWithParam<StreakCase> {};
+
+TEST_P(PreemptionStreaks, CountOnlyInterruptionsThatLeftNoNewerCheckpoint) {
+  const StreakCase& c = GetParam();
+  Fixture f;
+  const std::string& hash = f.trials[0].hash;
+  int number = 0;
+  for (const std::string& a : c.attempts) {
+    const size_t at = a.find('@');
+    TrialResult r;
+    r.outcome = a.substr(0, at) == "preempted" ? Outcome::preempted : Outcome::crash;
+    const int64_t id = f.store.start_attempt(hash, ++number, f.run_id, AttemptStart{});
+    const std::string from = a.substr(at + 1);
+    f.store.finish_attempt(id, hash, r, TrialStatus::pending, 0);
+    if (from == "-")
+      f.store.db().exec("UPDATE attempts SET resumed_from = NULL WHERE id = " + std::to_string(id));
+    else
+      f.store.db().exec("UPDATE attempts SET resumed_from = " + from +
+                        " WHERE id = " + std::to_string(id));
+  }
+  f.store.record_checkpoint(hash, c.last_step);
+  const auto streaks = f.store.preemption_streaks();
+  const auto it = streaks.find(hash);
+  EXPECT_EQ(it == streaks.end() ? 0 : it->second, c.streak);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ResultsStore, PreemptionStreaks,
+    testing::Values(
+        // A trial that kills its own job: never a checkpoint, every attempt counts.
+        StreakCase{"no_progress", {"preempted@0", "preempted@0", "preempted@0"}, 0, 3},
+        // Preempted often, but each attempt left a later checkpoint (a long trial on short
+        // time limits): no streak at all.
+        StreakCase{"always_progressing", {"preempted@0", "preempted@100", "preempted@200"}, 300, 0},
+        // Progress, then stuck at step 200 twice.
+        StreakCase{
+            "stuck_after_progress", {"preempted@0", "preempted@200", "preempted@200"}, 200, 2},
+        // Start step unknown (the run was killed before recording it): no progress.
+        StreakCase{"unknown_start", {"preempted@-", "preempted@-"}, 100, 2},
+        // A failed attempt ends the streak.
+        StreakCase{"failed_resets", {"preempted@0", "crash@0", "preempted@0"}, 0, 1}),
+    [](const auto& info) { return info.param.name; });
+
 }  // namespace
 }  // namespace locsweep
