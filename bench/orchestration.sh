@@ -10,7 +10,11 @@
 #       (makespan from the database's timestamps - 4 s) / 4 s;
 #   (c) re-planning a 100,000-trial sweep of which 99,999 are done (a database built once by
 #       running 99,999 zero-length noop trials): `plan SWEEP --db DB` (stdout to /dev/null),
-#       and a `run` from its launch to the dispatch of the one remaining trial.
+#       and a `run` from its launch to the dispatch of the one remaining trial;
+#   (d) per-trial overhead of real trial children: 2 workers x 10 noop trials of 1 s, each in
+#       its own child process (no --inline-noop); ideal makespan 10 s; overhead = (makespan
+#       from the database's timestamps - 10 s) / 10 s, plus the start-up of one command.
+# FIGURES=ad runs only those figures (default: abcd).
 # Usage: bench/orchestration.sh [path/to/locsweep]   (default: build/locsweep)
 # The machine may be shared: the load average is printed before and after.
 set -euo pipefail
@@ -25,6 +29,8 @@ trap 'rm -rf -- "$work"' EXIT
 if [[ $(id -u) == 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 REPEATS=${REPEATS:-3}
+FIGURES=${FIGURES:-abcd}
+wants() { [[ $FIGURES == *"$1"* ]]; }
 
 now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -38,6 +44,7 @@ noop_sweep() {  # NAME COUNT DURATION
 echo "locsweep orchestration benchmark: $LOCSWEEP; $(nproc) cores; $(uname -r)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+if wants a; then
 echo "== (a) 10,000 zero-length trials, mpirun -n 8 (7 workers), durable commits"
 noop_sweep bench-throughput 10000 0 >"$work/a.yaml"
 rates=() walls=()
@@ -55,6 +62,8 @@ for i in $(seq "$REPEATS"); do
 done
 echo "RESULT (a) throughput: $(median "${rates[@]}") trials/s (median of $REPEATS; target >= 2000); wall $(median "${walls[@]}") s for 10,000 trials incl. mpirun start-up"
 
+fi
+if wants b; then
 echo "== (b) dispatch overhead: 7 workers x 4 trials of 1 s (ideal makespan 4 s)"
 noop_sweep bench-dispatch 28 1 >"$work/b.yaml"
 overheads=()
@@ -69,6 +78,8 @@ for i in $(seq "$REPEATS"); do
 done
 echo "RESULT (b) dispatch overhead: $(median "${overheads[@]}") % of the ideal 4 s (median of $REPEATS; target < 1 %)"
 
+fi
+if wants c; then
 echo "== (c) re-planning a 100,000-trial sweep with 99,999 done"
 noop_sweep bench-replan 99999 0 >"$work/c-build.yaml"
 noop_sweep bench-replan 100000 0 >"$work/c.yaml"
@@ -98,4 +109,24 @@ for i in $(seq "$REPEATS"); do
 done
 echo "RESULT (c) plan --db of 100,000 trials: $(median "${plans[@]}") s (median of $REPEATS; target < 2 s)"
 echo "RESULT (c) run: launch to dispatch of the remaining trial: $(median "${dispatches[@]}") s (median of $REPEATS; target < 2 s); whole run $(median "${runs[@]}") s"
+fi
+if wants d; then
+echo "== (d) per-trial overhead: 2 workers x 10 noop trials of 1 s in child processes (ideal 10 s)"
+noop_sweep bench-children 20 1 >"$work/d.yaml"
+overheads=() starts=()
+for i in $(seq "$REPEATS"); do
+  rm -rf "$work"/d.sqlite* "$work/d-artifacts"
+  "${MPIRUN[@]}" -n 3 "$LOCSWEEP" run "$work/d.yaml" --db "$work/d.sqlite" --artifacts "$work/d-artifacts" --threads 1 2>"$work/d.log"
+  [[ $(sqlite3 "$work/d.sqlite" "SELECT count(*) FROM trials WHERE status = 'done'") == 20 ]] ||
+    { tail "$work/d.log" >&2; echo "run $i did not finish every trial" >&2; exit 1; }
+  span=$(makespan "$work/d.sqlite")
+  overheads+=("$(calc "($span - 10) / 10 * 100" 2)")
+  t0=$(now)
+  "$LOCSWEEP" status --db "$work/d.sqlite" >/dev/null
+  starts+=("$(calc "$(now) - $t0" 3)")
+  echo "   run $i: makespan $(calc "$span" 3) s, overhead ${overheads[-1]} %; locsweep status ${starts[-1]} s"
+done
+echo "RESULT (d) per-trial overhead with child processes: $(median "${overheads[@]}") % of the ideal 10 s (median of $REPEATS); locsweep status on that DB: $(median "${starts[@]}") s"
+echo "   libraries loaded by $LOCSWEEP: $(ldd "$LOCSWEEP" | wc -l), libtorch among them: $(ldd "$LOCSWEEP" | grep -c libtorch || true)"
+fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
