@@ -18,10 +18,10 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "orchestrator/run.hpp"
-#include "orchestrator/trial_process.hpp"
 #include "results/queries.hpp"
 #include "results/report.hpp"
 #include "results/table.hpp"
+#include "trial/trial_process.hpp"
 
 extern char** environ;
 

@@ -1,6 +1,6 @@
 // `locsweep tokenize [--vocab DIR|gpt2|bytes] [--cache] [--count] FILE`: the token ids of a
 // text file on one line, space-separated. `--corpus NAME` tokenises a corpus (moby-dick, sotu,
-// a file or a folder: worker/corpus.hpp) instead of a file, and `--print-text` prints the text
+// a file or a folder: data/corpus.hpp) instead of a file, and `--print-text` prints the text
 // that would be tokenised instead of its tokens; tests/integration/tokenizer_vs_node.sh uses
 // both to feed the same text to the JavaScript reference encoder.
 #include <fmt/format.h>
@@ -11,8 +11,8 @@
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "worker/corpus.hpp"
-#include "worker/tokenizer.hpp"
+#include "data/corpus.hpp"
+#include "data/tokenizer.hpp"
 
 namespace locsweep::cli {
 

@@ -1,8 +1,8 @@
-// `locsweep trial CONFIG --out DIR [--resume]`: one trial, stand-alone, progress on stderr,
-//   result JSON on stdout.
-// `locsweep attention FILE.h5`: a summary of a recorded attention file.
-// `locsweep trial-exec` (hidden): what a worker rank runs in a child process per attempt;
-//   progress and the result as JSON lines on stdout (worker/progress.hpp).
+// locsweep-trainer's commands:
+// `trial CONFIG --out DIR [--resume]`: one trial, stand-alone, progress on stderr, result JSON
+//   on stdout (`locsweep trial` forwards here).
+// `probe`: what the trainer computes with, as JSON (trial/child_protocol.hpp: TrainerInfo).
+// (`trial-exec`, what a worker rank starts per attempt, is trial/trial_child.hpp.)
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -10,17 +10,14 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <new>
-#include <optional>
 
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/folder_lock.hpp"
-#include "common/parent_watchdog.hpp"
 #include "common/stop_signal.hpp"
 #include "sweeps/sweep_spec.hpp"
-#include "worker/attention_file.hpp"
+#include "trial/child_protocol.hpp"
 #include "worker/runtime_info.hpp"
 #include "worker/trial.hpp"
 
@@ -85,9 +82,6 @@ struct TrialFlags {
   bool resume = false;
   std::string device = "cpu";
   int threads = 0;
-  int attempt = 1;
-  int parent_pid = 0;
-  double kill_grace_s = ExecutionConfig{}.kill_grace_s;
 };
 
 void add_run_flags(CLI::App* cmd, TrialFlags& f) {
@@ -95,13 +89,6 @@ void add_run_flags(CLI::App* cmd, TrialFlags& f) {
   cmd->add_option("--device", f.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--threads", f.threads, "Intra-op threads (0: libtorch's default)")
       ->check(CLI::Range(0, 1024));
-}
-
-void unblock_stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGPIPE}) sigaddset(&set, s);
-  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 }  // namespace
@@ -139,87 +126,16 @@ void add_trial_command(CLI::App& app) {
   });
 }
 
-void add_trial_exec_command(CLI::App& app) {
-  auto flags = std::make_shared<TrialFlags>();
-  auto* cmd =
-      app.add_subcommand("trial-exec", "(internal) one attempt of a trial, for worker ranks");
-  cmd->group("");  // hidden from --help
-  cmd->add_option("--config-json", flags->config, "Trial config as JSON")->required();
-  add_run_flags(cmd, *flags);
-  cmd->add_flag("--resume", flags->resume, "Continue from a valid checkpoint if there is one");
-  cmd->add_option("--attempt", flags->attempt, "Attempt number, from 1");
-  cmd->add_option("--parent-pid", flags->parent_pid, "The worker rank's pid: end when it dies");
-  cmd->add_option("--kill-grace", flags->kill_grace_s,
-                  "Seconds from the worker rank's death (SIGTERM: checkpoint) to SIGKILL");
-  cmd->callback([flags] {
-    // Never die of SIGPIPE while checkpointing because nobody reads our output any more.
-    ::signal(SIGPIPE, SIG_IGN);
-    // The worker rank reads JSON lines from our stdout; everything else goes to stderr.
-    JsonLinesProgress progress(stdout);
-    const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
-    unblock_stop_signals();  // the worker starts us with them blocked (trial_process.hpp)
-    // If the worker rank dies (kill -9 of the job), checkpoint and stop rather than linger;
-    // still here kill_grace_s later (a hung step), the watchdog SIGKILLs us.
-    std::optional<ParentWatchdog> watchdog;
-    if (flags->parent_pid > 0) watchdog.emplace(flags->parent_pid, flags->kill_grace_s);
-    TrialResult result;
-    std::optional<FolderLock> lock;  // held until this process ends
-    try {
-      // A previous attempt still in this folder (orphaned by a killed worker, checkpointing
-      // within its grace) is waited for: two processes never work on one trial at once.
-      lock = FolderLock::acquire(flags->out, flags->kill_grace_s + 30, [&](pid_t holder) {
-        fmt::print(stderr, "waiting for pid {} (a previous attempt) to leave {}\n", holder,
-                   flags->out);
-        progress.event({{"event", "warning"},
-                        {"message", fmt::format("waiting for pid {} (a previous attempt of "
-                                                "this trial) to end",
-                                                holder)}});
-      });
-      const TrialConfig config =
-          trial_config_from_json(nlohmann::json::parse(read_file(flags->config)));
-      TrialRunOptions options;
-      options.out_dir = flags->out;
-      options.resume =
-          flags->resume ? TrialRunOptions::Resume::if_valid : TrialRunOptions::Resume::never;
-      options.device = flags->device;
-      options.threads = flags->threads;
-      options.attempt = flags->attempt;
-      options.progress = &progress;
-      options.stop = &stop;
-      options.parent_pid = flags->parent_pid;
-      result = run_trial(config, options);
-    } catch (const FolderBusyError& e) {
-      result.outcome = Outcome::crash;  // retried: the other process has ended by then
-      result.message = e.what();
-    } catch (const std::bad_alloc&) {
-      result.outcome = Outcome::oom;
-      result.message = "out of memory (std::bad_alloc)";
-    } catch (const c10::Error& e) {
-      const std::string what = e.what_without_backtrace();
-      const bool oom = what.find("out of memory") != std::string::npos ||
-                       what.find("DefaultCPUAllocator") != std::string::npos;
-      result.outcome = oom ? Outcome::oom : Outcome::error;
-      result.message = what;
-    } catch (const std::exception& e) {
-      result.outcome = Outcome::error;
-      result.message = e.what();
-    }
-    nlohmann::json event = to_json(result);
-    event["event"] = "result";
-    progress.event(event);
-    if (std::ferror(stdout)) {
-      fmt::print(stderr, "cannot write the result ({}): {}\n", to_string(result.outcome),
-                 result.message);
-      throw ExitCode(kTrialExecDiskFull);
-    }
+void add_probe_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "probe", "Print what the trainer computes with (BLAS, CUDA devices, versions) as JSON");
+  cmd->callback([] {
+    TrainerInfo info;
+    info.blas = blas_description();
+    info.cuda_devices = cuda_device_count();
+    info.versions = library_versions();
+    fmt::print("{}\n", to_json(info).dump());
   });
-}
-
-void add_attention_command(CLI::App& app) {
-  auto file = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("attention", "Summarise a recorded attention file (attention.h5)");
-  cmd->add_option("FILE", *file, "attention.h5 of a trial")->required();
-  cmd->callback([file] { fmt::print("{}", summarize_attention_file(*file)); });
 }
 
 }  // namespace locsweep::cli

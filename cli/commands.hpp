@@ -1,5 +1,5 @@
-// Every `locsweep` subcommand registers itself on the CLI11 app here. A subcommand's
-// callback throws typed errors (common/error.hpp); main() prints them once and exits.
+// Every `locsweep` and `locsweep-trainer` subcommand registers itself on a CLI11 app here. A
+// subcommand's callback throws typed errors (common/error.hpp); main() prints them once and exits.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -17,8 +17,7 @@ void add_plan_command(CLI::App& app);
 void add_demo_command(CLI::App& app, int* argc, char*** argv);
 void add_submit_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
-void add_trial_command(CLI::App& app);
-void add_trial_exec_command(CLI::App& app);
+void add_trial_forwarding_command(CLI::App& app);  // `locsweep trial`: runs the trainer's
 void add_attention_command(CLI::App& app);
 void add_run_command(CLI::App& app, int* argc, char*** argv);
 void add_status_command(CLI::App& app);
@@ -26,5 +25,9 @@ void add_cancel_command(CLI::App& app);
 void add_results_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
+
+// locsweep-trainer's commands (cli/trainer_main.cpp).
+void add_trial_command(CLI::App& app);
+void add_probe_command(CLI::App& app);
 
 }  // namespace locsweep::cli

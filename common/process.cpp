@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
@@ -17,6 +18,19 @@
 extern char** environ;
 
 namespace locsweep {
+
+std::string ExitStatus::describe() const {
+  if (!signaled) return "exit code " + std::to_string(code);
+  const char* name = sigabbrev_np(signal);
+  return std::string("signal SIG") + (name ? name : std::to_string(signal).c_str());
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error("cannot find this executable (/proc/self/exe): " + ec.message());
+  return path.string();
+}
 
 namespace {
 

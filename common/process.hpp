@@ -28,6 +28,18 @@ struct ProgramResult {
 ProgramResult run_program(const std::vector<std::string>& argv,
                           std::optional<double> timeout_s = std::nullopt);
 
+// How a child process ended, from waitpid.
+struct ExitStatus {
+  bool signaled = false;  // killed by a signal (else exited)
+  int code = 0;           // exit code
+  int signal = 0;         // signal number
+  bool killed_by_us = false;
+  std::string describe() const;  // "exit code 3" / "signal SIGSEGV"
+};
+
+// Path of the running executable (/proc/self/exe).
+std::string self_executable();
+
 // `text` without leading and trailing blanks and newlines.
 std::string trim(std::string text);
 

@@ -8,7 +8,7 @@
 #include "common/disk_space.hpp"
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
-#include "orchestrator/trial_process.hpp"
+#include "trial/trial_process.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;

@@ -2,7 +2,7 @@
 //
 // worker -> coordinator
 //   ready     {host, pid, device, threads, versions}      first message: "give me work"
-//   events    {attempt_id, events: [progress events]}     worker/progress.hpp, in order
+//   events    {attempt_id, events: [progress events]}     trial/progress.hpp, in order
 //   finished  {attempt_id, result: TrialResult}           also "give me more work"
 //   heartbeat {attempt_id}                                every kRankHeartbeatS without other
 //                                                         messages, idle (attempt_id -1) or busy

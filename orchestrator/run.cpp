@@ -21,7 +21,7 @@
 #include "results/lease.hpp"
 #include "results/store.hpp"
 #include "sweeps/plan.hpp"
-#include "worker/runtime_info.hpp"
+#include "trial/child_protocol.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -34,15 +34,26 @@ int usable_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-WorkerSetup worker_setup(const RunOptions& o, int rank, int local_index, int local_workers,
-                         const std::atomic<bool>& stop) {
-  WorkerSetup s;
+// What the trainer computes with. With --inline-noop no trial reaches it, so it is not
+// started (orchestration benchmarks measure the orchestration alone).
+TrainerInfo trainer_info(const RunOptions& o, const fs::path& trainer) {
+  if (!o.inline_noop) return probe_trainer(trainer);
+  TrainerInfo info;
+  info.blas = "not loaded (--inline-noop)";
+  info.versions = nlohmann::json::object();
+  return info;
+}
+
+RankSetup rank_setup(const RunOptions& o, const TrainerInfo& trainer, int rank, int local_index,
+                     int local_workers, const std::atomic<bool>& stop) {
+  RankSetup s;
   s.rank = rank;
   s.host = host_name();
-  s.executable = self_executable();
+  s.trainer = trainer_executable();
+  s.versions = trainer.versions;
   s.inline_noop = o.inline_noop;
   s.stop = &stop;
-  const int gpus = o.device == "cpu" ? 0 : cuda_device_count();
+  const int gpus = o.device == "cpu" ? 0 : trainer.cuda_devices;
   if (o.device == "cuda" && gpus == 0)
     throw InputError(
         "--device cuda: no CUDA GPU is visible to this libtorch (Debian's libtorch is CPU-only)");
@@ -118,7 +129,8 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
 // The coordinator's part: plan, register, lease, schedule, close. Every exit ends the run
 // row (complete, interrupted or failed) and releases the workers.
 int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::string& mpi_version,
-               const std::string& command, const std::atomic<bool>& stop) {
+               const TrainerInfo& trainer, const std::string& command,
+               const std::atomic<bool>& stop) {
   std::optional<StatusDisplay> display;  // outlives the store, which reports through it
   std::optional<ResultsStore> store;
   int64_t run_id = -1;  // the run row while it is open
@@ -169,12 +181,12 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
          {"workers", transport.worker_count()},
          {"retried_failed", retried},
          {"lease_s", o.lease_s},
-         {"blas", blas_description()}},
+         {"blas", trainer.blas}},
         fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id,
                     spec.name, plan.trials.size(), sync.new_trials,
                     retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
                     transport.worker_count(), transport.worker_count() == 1 ? "" : "s",
-                    blas_description()));
+                    trainer.blas));
     CoordinatorOptions co;
     co.order = o.order.value_or(spec.order);
     co.max_retries = o.max_retries;
@@ -261,8 +273,8 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
 }
 
 // A worker rank's loop: probe for messages, drive the agent, send what it reports.
-void work(const WorkerSetup& setup) {
-  WorkerAgent agent(setup);
+void work(const RankSetup& setup) {
+  RankAgent agent(setup);
   PendingSends sends;
   sends.send(agent.ready_message(), 0);
   int nap_us = 20;
@@ -310,26 +322,29 @@ std::string default_artifacts_dir(const std::string& db_path) {
 int run_sweep(const RunOptions& o, int* argc, char*** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   const std::string command = command_line(*argc, *argv);
+  const fs::path trainer_path = trainer_executable();
   if (!launched_by_mpi()) {
     const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
-    InlineTransport transport(worker_setup(o, 1, 0, 1, stop));
-    return coordinate(o, transport, 1, "none (no launcher)", command, stop);
+    const TrainerInfo trainer = trainer_info(o, trainer_path);
+    InlineTransport transport(rank_setup(o, trainer, 1, 0, 1, stop));
+    return coordinate(o, transport, 1, "none (no launcher)", trainer, command, stop);
   }
   MpiSession session(argc, argv);
   const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
+  const TrainerInfo trainer = trainer_info(o, trainer_path);
   if (session.size() == 1) {
-    InlineTransport transport(worker_setup(o, 1, 0, 1, stop));
-    return coordinate(o, transport, 1, session.library_version(), command, stop);
+    InlineTransport transport(rank_setup(o, trainer, 1, 0, 1, stop));
+    return coordinate(o, transport, 1, session.library_version(), trainer, command, stop);
   }
   if (session.rank() != 0) {
-    work(worker_setup(o, session.rank(), session.local_worker_index(), session.local_workers(),
-                      stop));
+    work(rank_setup(o, trainer, session.rank(), session.local_worker_index(),
+                    session.local_workers(), stop));
     return kRunComplete;
   }
   MpiTransport transport(session);
   // coordinate() releases the workers on every path; a lost rank would block MPI_Finalize.
   const int code =
-      coordinate(o, transport, session.size(), session.library_version(), command, stop);
+      coordinate(o, transport, session.size(), session.library_version(), trainer, command, stop);
   abort_if_rank_lost(transport, code);
   transport.drain();
   return code;

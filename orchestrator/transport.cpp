@@ -2,7 +2,7 @@
 
 namespace locsweep {
 
-InlineTransport::InlineTransport(WorkerSetup setup) : agent_(std::move(setup)) {}
+InlineTransport::InlineTransport(RankSetup setup) : agent_(std::move(setup)) {}
 
 void InlineTransport::send(int, const nlohmann::json& message) {
   agent_.on_message(message);

@@ -1,5 +1,5 @@
 // How the coordinator talks to its workers: over MPI (a worker per rank > 0), or, with no
-// launcher, to one in-process WorkerAgent that still runs every trial in a child process.
+// launcher, to one in-process RankAgent that still runs every trial in a child process.
 #pragma once
 
 #include <memory>
@@ -7,7 +7,7 @@
 #include <optional>
 #include <utility>
 
-#include "orchestrator/worker_agent.hpp"
+#include "orchestrator/rank_agent.hpp"
 
 namespace locsweep {
 
@@ -31,7 +31,7 @@ class Transport {
 // The single-process mode: the coordinator drives one agent itself.
 class InlineTransport : public Transport {
  public:
-  explicit InlineTransport(WorkerSetup setup);
+  explicit InlineTransport(RankSetup setup);
   int worker_count() const override { return 1; }
   void send(int worker, const nlohmann::json& message) override;
   std::optional<std::pair<int, nlohmann::json>> receive(int timeout_us) override;
@@ -40,7 +40,7 @@ class InlineTransport : public Transport {
   int lost_workers() const override { return 0; }
 
  private:
-  WorkerAgent agent_;
+  RankAgent agent_;
   std::vector<nlohmann::json> outbox_;
   bool sent_ready_ = false;
 };

@@ -13,7 +13,7 @@
 #include "common/files.hpp"
 #include "results/gnuplot.hpp"
 #include "results/table.hpp"
-#include "worker/attention_reader.hpp"
+#include "trial/attention_reader.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -382,7 +382,7 @@ struct AttentionSlice {
 };
 
 // Reads window 0, head 0 of the first and last layer (float16 on disk, converted by HDF5),
-// through the validating reader (worker/attention_reader.hpp).
+// through the validating reader (trial/attention_reader.hpp).
 AttentionSlice read_attention_slice(const fs::path& path) {
   const AttentionFileReader file(path);
   AttentionSlice s;

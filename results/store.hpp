@@ -22,7 +22,7 @@
 
 #include "results/sqlite.hpp"
 #include "sweeps/plan.hpp"
-#include "worker/trial_result.hpp"
+#include "trial/trial_result.hpp"
 
 namespace locsweep {
 

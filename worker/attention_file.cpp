@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/files.hpp"
-#include "worker/hdf5_io.hpp"
+#include "trial/hdf5_io.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 //   /attention   float16 [W, L, H, T, T] a_ij, query i (row) over key j (column); chunked
 //                per (window, layer, head) and deflate-compressed (zeros above the diagonal
 //                compress away)
-// Reading (validated, torch-free) is in worker/attention_reader.hpp.
+// Reading (validated, torch-free) is in trial/attention_reader.hpp.
 #pragma once
 
 #include <torch/torch.h>
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/attention_reader.hpp"
+#include "trial/attention_reader.hpp"
 
 namespace locsweep {
 

@@ -4,8 +4,8 @@
 #include <map>
 
 #include "common/files.hpp"
-#include "worker/checkpoint_reader.hpp"
-#include "worker/hdf5_io.hpp"
+#include "trial/checkpoint_reader.hpp"
+#include "trial/hdf5_io.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;

@@ -12,7 +12,7 @@
 // Written atomically: a temporary file beside the target, flushed, fsynced, renamed over it.
 // The checksum covers every dataset's name and bytes and the config and step; load verifies
 // it, so a corrupt or truncated file is reported and never loaded. Reading goes through
-// worker/checkpoint_reader.hpp (torch-free, validated: a hostile file is an error, never a
+// trial/checkpoint_reader.hpp (torch-free, validated: a hostile file is an error, never a
 // crash).
 #pragma once
 
@@ -22,7 +22,7 @@
 
 #include "common/error.hpp"
 #include "worker/adamw.hpp"
-#include "worker/checkpoint_reader.hpp"
+#include "trial/checkpoint_reader.hpp"
 #include "worker/model.hpp"
 
 namespace locsweep {

@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "worker/trial_result.hpp"
+#include "trial/trial_result.hpp"
 
 namespace locsweep {
 

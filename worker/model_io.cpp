@@ -3,7 +3,7 @@
 #include <map>
 
 #include "common/error.hpp"
-#include "worker/safetensors.hpp"
+#include "trial/safetensors.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;

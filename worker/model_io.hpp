@@ -1,4 +1,4 @@
-// Hugging Face GPT-2 weights in and out, as safetensors (worker/safetensors.hpp).
+// Hugging Face GPT-2 weights in and out, as safetensors (trial/safetensors.hpp).
 //
 // Import accepts the names of HF's `gpt2` checkpoints with or without the "transformer."
 // prefix, ignores the attention-mask buffers (attn.bias, attn.masked_bias) and a tied

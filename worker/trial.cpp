@@ -13,16 +13,16 @@
 #include "common/disk_space.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "data/corpus.hpp"
+#include "data/tokenizer.hpp"
 #include "worker/adamw.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/batches.hpp"
 #include "worker/blocks.hpp"
 #include "worker/checkpoint.hpp"
-#include "worker/corpus.hpp"
 #include "worker/metrics.hpp"
 #include "worker/model.hpp"
 #include "worker/model_io.hpp"
-#include "worker/tokenizer.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -152,6 +152,14 @@ Evaluation evaluate(const Gpt2& model, const TrialConfig& c, const TrialData& da
     }
   }
   return eval;
+}
+
+// LibTorch reports exhausted GPU memory as c10::OutOfMemoryError; 1.13's CPU allocator
+// fails a CAFFE_ENFORCE (a plain c10::Error) whose message is the only sign.
+bool is_out_of_memory(const c10::Error& e) {
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e)) return true;
+  const std::string_view what = e.what_without_backtrace();
+  return what.find("DefaultCPUAllocator: not enough memory") != std::string_view::npos;
 }
 
 TrialResult failed(Outcome outcome, std::string message, int64_t steps, Clock::time_point start) {
@@ -388,9 +396,15 @@ TrialResult run_trial(const TrialConfig& c, const TrialRunOptions& options) {
   } catch (const InputError&) {
     throw;
   } catch (const std::exception& e) {
+    const int error_number = errno;
+    if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e)) {
+      if (is_out_of_memory(*torch_error))
+        return failed(Outcome::oom, torch_error->what_without_backtrace(),
+                      std::max<int64_t>(writes.checkpoint_step, 0), start);
+      throw Error(torch_error->what_without_backtrace());
+    }
     // A full disk is not the trial's fault: the sweep pauses, the trial resumes later from
     // its last complete checkpoint (checkpoints are replaced atomically, so it is intact).
-    const int error_number = errno;
     if (options.out_dir.empty()) throw;
     const fs::path dir = fs::absolute(options.out_dir);
     if (!is_disk_full(dir, writes.needed, error_number)) throw;

@@ -1,7 +1,7 @@
 // Fuzz target: an attention file through `locsweep attention`'s summary and the report's
-// reads (worker/attention_reader.hpp).
+// reads (trial/attention_reader.hpp).
 #include "fuzz/fuzz_support.hpp"
-#include "worker/attention_reader.hpp"
+#include "trial/attention_reader.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace locsweep;

@@ -1,4 +1,4 @@
-// Fuzz target: a checkpoint file through the validated reader (worker/checkpoint_reader.hpp)
+// Fuzz target: a checkpoint file through the validated reader (trial/checkpoint_reader.hpp)
 // with the layout of the tiny model its seed was written for (fuzz_layouts.hpp).
 #include <cstring>
 #include <vector>

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "worker/checkpoint_reader.hpp"
+#include "trial/checkpoint_reader.hpp"
 
 namespace locsweep::fuzz {
 

@@ -3,7 +3,7 @@
 
 #include "common/error.hpp"
 #include "fuzz/fuzz_support.hpp"
-#include "worker/safetensors.hpp"
+#include "trial/safetensors.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace locsweep;

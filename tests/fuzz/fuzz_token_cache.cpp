@@ -1,9 +1,9 @@
-// Fuzz target: the token cache format (worker/corpus.hpp decode_token_cache), with the key
+// Fuzz target: the token cache format (data/corpus.hpp decode_token_cache), with the key
 // the seeds were written for (so mutations get past the key check).
 #include <string>
 #include <string_view>
 
-#include "worker/corpus.hpp"
+#include "data/corpus.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace locsweep;

@@ -15,8 +15,8 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "support/temp_dir.hpp"
-#include "worker/corpus.hpp"
-#include "worker/tokenizer.hpp"
+#include "data/corpus.hpp"
+#include "data/tokenizer.hpp"
 
 namespace locsweep {
 namespace {

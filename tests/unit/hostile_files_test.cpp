@@ -22,10 +22,10 @@
 #include "support/temp_dir.hpp"
 #include "sweeps/plan.hpp"
 #include "sweeps/sweep_spec.hpp"
-#include "worker/attention_reader.hpp"
-#include "worker/checkpoint_reader.hpp"
-#include "worker/corpus.hpp"
-#include "worker/hdf5_io.hpp"
+#include "trial/attention_reader.hpp"
+#include "trial/checkpoint_reader.hpp"
+#include "data/corpus.hpp"
+#include "trial/hdf5_io.hpp"
 
 namespace locsweep {
 namespace {

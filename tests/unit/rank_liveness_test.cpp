@@ -13,7 +13,7 @@
 
 #include "orchestrator/coordinator.hpp"
 #include "orchestrator/protocol.hpp"
-#include "orchestrator/worker_agent.hpp"
+#include "orchestrator/rank_agent.hpp"
 #include "sweeps/plan.hpp"
 
 namespace locsweep {
@@ -23,9 +23,9 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 TEST(RankLiveness, IdleAgentHeartbeatsEveryPeriod) {
-  WorkerSetup setup;
+  RankSetup setup;
   setup.heartbeat_s = 0.05;
-  WorkerAgent agent(setup);
+  RankAgent agent(setup);
   EXPECT_TRUE(agent.poll(0).empty());  // nothing before a period has passed
   int heartbeats = 0;
   const auto end = Clock::now() + std::chrono::milliseconds(400);
@@ -42,7 +42,7 @@ TEST(RankLiveness, IdleAgentHeartbeatsEveryPeriod) {
 }
 
 TEST(RankLiveness, AbandonSaysBye) {
-  WorkerAgent agent(WorkerSetup{});
+  RankAgent agent(RankSetup{});
   agent.on_message({{"type", protocol::kAbandon}});
   const auto out = agent.poll(0);
   ASSERT_EQ(out.size(), 1u);

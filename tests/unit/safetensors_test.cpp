@@ -15,7 +15,7 @@
 #include "common/files.hpp"
 #include "support/python.hpp"
 #include "support/temp_dir.hpp"
-#include "worker/safetensors.hpp"
+#include "trial/safetensors.hpp"
 
 namespace locsweep {
 namespace {

@@ -20,10 +20,10 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "support/temp_dir.hpp"
-#include "worker/corpus.hpp"
-#include "worker/pretokenizer.hpp"
-#include "worker/tokenizer.hpp"
-#include "worker/unicode_tables.hpp"
+#include "data/corpus.hpp"
+#include "data/pretokenizer.hpp"
+#include "data/tokenizer.hpp"
+#include "data/unicode_tables.hpp"
 
 namespace locsweep {
 namespace {

@@ -15,7 +15,7 @@
 #include "support/temp_dir.hpp"
 #include "sweeps/plan.hpp"
 #include "sweeps/sweep_spec.hpp"
-#include "worker/trial_result.hpp"
+#include "trial/trial_result.hpp"
 
 namespace locsweep {
 namespace {

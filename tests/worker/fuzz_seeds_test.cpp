@@ -9,7 +9,7 @@
 #include "worker/adamw.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/checkpoint.hpp"
-#include "worker/corpus.hpp"
+#include "data/corpus.hpp"
 #include "worker/model.hpp"
 #include "worker/model_io.hpp"
 #include "worker_test_support.hpp"

@@ -88,7 +88,7 @@ inline TrialConfig config_from_yaml(const std::string& yaml, const fs::path& dir
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "worker/progress.hpp"
+#include "trial/progress.hpp"
 
 namespace locsweep::testing {
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "worker/hdf5_io.hpp"
+#include "trial/hdf5_io.hpp"
 
 namespace locsweep {
 

@@ -1,9 +1,9 @@
-#include "worker/pretokenizer.hpp"
+#include "data/pretokenizer.hpp"
 
 #include <array>
 #include <cstdint>
 
-#include "worker/unicode_tables.hpp"
+#include "data/unicode_tables.hpp"
 
 namespace locsweep {
 namespace {

@@ -1,4 +1,4 @@
-#include "worker/hdf5_io.hpp"
+#include "trial/hdf5_io.hpp"
 
 #include <algorithm>
 #include <cstring>

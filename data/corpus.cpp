@@ -1,4 +1,4 @@
-#include "worker/corpus.hpp"
+#include "data/corpus.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

@@ -1,8 +1,9 @@
-// A worker rank's state machine: takes assignments, runs each attempt as a child process
-// (`locsweep trial-exec`), enforces its hard timeout (SIGTERM: checkpoint; SIGKILL after
-// execution.kill_grace_s), streams its progress and reports how it ended, and sends a
-// heartbeat every protocol::kRankHeartbeatS that it has nothing else to send, idle or busy
-// (rank liveness never depends on trial progress; poll() must be called at least that often,
+// A worker rank's state machine (the MPI side; the trainer it starts is worker/): takes
+// assignments, runs each attempt as a child process of the trainer binary
+// (`locsweep-trainer trial-exec`, trial/child_protocol.hpp), enforces its hard timeout (SIGTERM:
+// checkpoint; SIGKILL after execution.kill_grace_s), streams its progress and reports how it ended,
+// and sends a heartbeat every protocol::kRankHeartbeatS that it has nothing else to send, idle or
+// busy (rank liveness never depends on trial progress; poll() must be called at least that often,
 // and never blocks longer than its timeout — except an inline noop trial, which runs inside
 // poll()). The child ends with this process whatever it ignores (common/parent_watchdog.hpp):
 // drive the agent from the thread that lives longest, the main one. A resumed attempt's stream
@@ -20,25 +21,26 @@
 #include <vector>
 
 #include "orchestrator/protocol.hpp"
-#include "orchestrator/trial_process.hpp"
+#include "trial/trial_process.hpp"
 
 namespace locsweep {
 
-struct WorkerSetup {
+struct RankSetup {
   int rank = 1;
   std::string host;
   std::string device = "cpu";
   int threads = 1;
-  std::string executable;    // the locsweep binary for `trial-exec`
+  std::string trainer;       // the trainer binary (trial/child_protocol.hpp: trainer_executable)
+  nlohmann::json versions;   // what the trainer computes with (TrainerInfo::versions)
   bool inline_noop = false;  // run noop trials in this process (orchestration benchmarks)
   double heartbeat_s = protocol::kRankHeartbeatS;
   double stop_grace_s = 120.0;  // after a stop, SIGKILL a trial that has not checkpointed
   const std::atomic<bool>* stop = nullptr;  // this process's stop signal
 };
 
-class WorkerAgent {
+class RankAgent {
  public:
-  explicit WorkerAgent(WorkerSetup setup);
+  explicit RankAgent(RankSetup setup);
   // The first message to the coordinator.
   nlohmann::json ready_message() const;
   void on_message(const nlohmann::json& message);
@@ -51,13 +53,13 @@ class WorkerAgent {
   void start(const nlohmann::json& assign);
   nlohmann::json finish(const nlohmann::json& result);
   nlohmann::json result_from_exit(const ExitStatus& status);
+  void take_result_lines(const std::vector<std::string>& lines, nlohmann::json& events);
   void stop_running();
   void abandon();
   void enforce_time_limit();
-  std::string time_limit_text() const;
   bool out_dir_has_no_space() const;
 
-  WorkerSetup setup_;
+  RankSetup setup_;
   std::optional<TrialProcess> process_;
   std::optional<nlohmann::json> inline_assign_;
   std::optional<nlohmann::json> start_failure_;  // the result of an attempt that could not start

@@ -1,4 +1,4 @@
-#include "worker/trial_result.hpp"
+#include "trial/trial_result.hpp"
 
 #include "common/error.hpp"
 

@@ -13,10 +13,6 @@
 
 namespace locsweep {
 
-// Exit status of a trial process that could not write its result line (its folder's disk
-// is full, typically): the worker rank classifies the attempt from its folder's free space.
-inline constexpr int kTrialExecDiskFull = 74;
-
 class ProgressSink {
  public:
   virtual ~ProgressSink() = default;

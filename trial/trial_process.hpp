@@ -1,6 +1,7 @@
 // A trial attempt running in a child process of a worker rank: containment for crashes,
 // hangs and out-of-memory, and the guarantee that all of a trial's memory (GPU included)
-// is returned when it ends. The child's stdout, JSON lines (worker/progress.hpp), goes to an
+// is returned when it ends (the argv, files and results: trial/child_protocol.hpp). The
+// child's stdout, JSON lines (trial/progress.hpp), goes to an
 // events file in the trial's folder that the worker tails: unlike a pipe, what the trial wrote
 // before it checkpointed survives the death of the worker rank (kill -9 of the job), so a
 // later attempt can replay the steps the results database never received. Its stderr goes
@@ -17,16 +18,9 @@
 #include <vector>
 
 #include "common/fd.hpp"
+#include "common/process.hpp"
 
 namespace locsweep {
-
-struct ExitStatus {
-  bool signaled = false;  // killed by a signal (else exited)
-  int code = 0;           // exit code
-  int signal = 0;         // signal number
-  bool killed_by_us = false;
-  std::string describe() const;  // "exit code 3" / "signal SIGSEGV"
-};
 
 class TrialProcess {
  public:
@@ -68,12 +62,6 @@ class TrialProcess {
   bool reaped_ = false;
   bool killed_by_us_ = false;
 };
-
-// Path of the running executable (/proc/self/exe), to start `locsweep trial-exec`.
-std::string self_executable();
-
-// The events file of attempt `number` in a trial's folder: that attempt's stdout.
-std::filesystem::path attempt_events_file(const std::filesystem::path& out_dir, int number);
 
 // The step and eval events up to step `up_to` that attempts 1..number of a trial wrote (the
 // latest of each, marked "replayed"), attempt `number`'s file read only up to byte `limit`.

@@ -6,7 +6,7 @@
 //
 // The GPT-2 encoder reproduces the JavaScript reference (gpt-3-encoder's Encoder.js, run by
 // node) token for token; tests/integration/tokenizer_vs_node.sh checks all of Moby-Dick.
-// Pre-tokenisation follows Encoder.js's regex (worker/pretokenizer.hpp). BPE follows its
+// Pre-tokenisation follows Encoder.js's regex (data/pretokenizer.hpp). BPE follows its
 // bpe() function, including one quirk that the original Python does not have:
 //
 //   Encoder.js looks merge ranks up in a plain object keyed by the JavaScript string form of

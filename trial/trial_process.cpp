@@ -1,4 +1,4 @@
-#include "orchestrator/trial_process.hpp"
+#include "trial/trial_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,27 +18,11 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "trial/child_protocol.hpp"
 
 extern char** environ;
 
 namespace locsweep {
-
-std::string ExitStatus::describe() const {
-  if (!signaled) return "exit code " + std::to_string(code);
-  const char* name = sigabbrev_np(signal);
-  return std::string("signal SIG") + (name ? name : std::to_string(signal).c_str());
-}
-
-std::string self_executable() {
-  std::error_code ec;
-  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find this executable (/proc/self/exe): " + ec.message());
-  return path.string();
-}
-
-std::filesystem::path attempt_events_file(const std::filesystem::path& out_dir, int number) {
-  return out_dir / ("attempt-" + std::to_string(number) + ".events.jsonl");
-}
 
 nlohmann::json recorded_progress(const std::filesystem::path& out_dir, int number, uintmax_t limit,
                                  int64_t up_to) {

@@ -1,4 +1,4 @@
-#include "worker/checkpoint_reader.hpp"
+#include "trial/checkpoint_reader.hpp"
 
 #include "common/sha256.hpp"
 

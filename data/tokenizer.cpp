@@ -1,4 +1,4 @@
-#include "worker/tokenizer.hpp"
+#include "data/tokenizer.hpp"
 
 #include <algorithm>
 #include <array>
@@ -11,8 +11,8 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/sha256.hpp"
-#include "worker/corpus.hpp"
-#include "worker/pretokenizer.hpp"
+#include "data/corpus.hpp"
+#include "data/pretokenizer.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;

@@ -20,7 +20,7 @@
 #include <variant>
 #include <vector>
 
-#include "worker/tokenizer.hpp"
+#include "data/tokenizer.hpp"
 
 namespace locsweep {
 

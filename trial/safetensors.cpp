@@ -1,4 +1,4 @@
-#include "worker/safetensors.hpp"
+#include "trial/safetensors.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>

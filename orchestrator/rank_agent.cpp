@@ -1,4 +1,4 @@
-#include "orchestrator/worker_agent.hpp"
+#include "orchestrator/rank_agent.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -10,8 +10,8 @@
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "sweeps/trial_config.hpp"
-#include "worker/runtime_info.hpp"
-#include "worker/trial.hpp"
+#include "trial/child_protocol.hpp"
+#include "trial/noop_trial.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -36,22 +36,22 @@ TrialConfig noop_config_from_json(const json& config) {
 
 }  // namespace
 
-bool WorkerAgent::out_dir_has_no_space() const {
+bool RankAgent::out_dir_has_no_space() const {
   return is_disk_full(out_dir_, 1 << 20, 0);
 }
 
-WorkerAgent::WorkerAgent(WorkerSetup setup) : setup_(std::move(setup)), last_sent_(Clock::now()) {}
+RankAgent::RankAgent(RankSetup setup) : setup_(std::move(setup)), last_sent_(Clock::now()) {}
 
-json WorkerAgent::ready_message() const {
+json RankAgent::ready_message() const {
   return {{"type", protocol::kReady},
           {"host", setup_.host},
           {"pid", static_cast<int64_t>(::getpid())},
           {"device", setup_.device},
           {"threads", setup_.threads},
-          {"versions", library_versions()}};
+          {"versions", setup_.versions}};
 }
 
-void WorkerAgent::on_message(const json& message) {
+void RankAgent::on_message(const json& message) {
   const std::string type = message.value("type", "");
   if (type == protocol::kAssign) {
     start(message);
@@ -67,14 +67,14 @@ void WorkerAgent::on_message(const json& message) {
 
 // The coordinator gave up on this rank (it was stopped or stalled) and runs its trial
 // elsewhere: the trial dies at once, unreported, so two copies never share its folder.
-void WorkerAgent::abandon() {
+void RankAgent::abandon() {
   process_.reset();  // SIGKILLs the process group and reaps it
   inline_assign_.reset();
   attempt_id_ = -1;
   shutdown_ = true;
 }
 
-void WorkerAgent::start(const json& assign) {
+void RankAgent::start(const json& assign) {
   attempt_id_ = assign.at("attempt_id").get<int64_t>();
   timeout_s_ = assign.value("timeout_s", 0.0);
   kill_grace_s_ = assign.value("kill_grace_s", ExecutionConfig{}.kill_grace_s);
@@ -90,15 +90,18 @@ void WorkerAgent::start(const json& assign) {
   number_ = assign.value("number", 1);
   try {
     fs::create_directories(out_dir_);
-    const fs::path config_path = out_dir_ / ("attempt-" + std::to_string(number_) + ".config.json");
-    write_file_atomic(config_path, config.dump());
-    process_.emplace(TrialProcess::spawn(
-        {setup_.executable, "trial-exec", "--config-json", config_path.string(), "--out",
-         out_dir_.string(), "--resume", "--attempt", std::to_string(number_), "--device",
-         setup_.device, "--threads", std::to_string(setup_.threads), "--parent-pid",
-         std::to_string(::getpid()), "--kill-grace", std::to_string(kill_grace_s_)},
-        out_dir_ / ("attempt-" + std::to_string(number_) + ".log"),
-        attempt_events_file(out_dir_, number_)));
+    ChildRequest request;
+    request.config_json = attempt_config_file(out_dir_, number_);
+    request.out_dir = out_dir_;
+    request.attempt = number_;
+    request.device = setup_.device;
+    request.threads = setup_.threads;
+    request.parent_pid = ::getpid();
+    request.kill_grace_s = kill_grace_s_;
+    write_file_atomic(request.config_json, config.dump());
+    process_.emplace(TrialProcess::spawn(child_argv(setup_.trainer, request),
+                                         attempt_log_file(out_dir_, number_),
+                                         attempt_events_file(out_dir_, number_)));
   } catch (const std::exception& e) {
     // Not even started (its folder's disk is full, a file system error): reported as the
     // attempt's end at the next poll; the worker goes on.
@@ -110,14 +113,14 @@ void WorkerAgent::start(const json& assign) {
   }
 }
 
-void WorkerAgent::stop_running() {
+void RankAgent::stop_running() {
   if (process_) {
     process_->signal(SIGTERM);  // the trial checkpoints at its next step and reports preempted
     stop_sent_ = Clock::now();
   }
 }
 
-json WorkerAgent::finish(const json& result) {
+json RankAgent::finish(const json& result) {
   json message = {{"type", protocol::kFinished}, {"attempt_id", attempt_id_}, {"result", result}};
   attempt_id_ = -1;
   process_.reset();
@@ -130,7 +133,7 @@ json WorkerAgent::finish(const json& result) {
 // At its time limit an attempt gets SIGTERM (it checkpoints at its next step and reports
 // preempted), and SIGKILL kill_grace_s later if it is still there; either way it ends as a
 // timeout, resumed from its last checkpoint if retried.
-void WorkerAgent::enforce_time_limit() {
+void RankAgent::enforce_time_limit() {
   const auto now = Clock::now();
   if (!timed_out_) {
     if (timeout_s_ <= 0 || stopping_ ||
@@ -144,49 +147,42 @@ void WorkerAgent::enforce_time_limit() {
   }
 }
 
-std::string WorkerAgent::time_limit_text() const {
-  return "its time limit of " + std::to_string(static_cast<int>(timeout_s_)) + " s";
+json RankAgent::result_from_exit(const ExitStatus& status) {
+  ChildEnd end;
+  if (!result_.is_null()) end.result = result_;
+  end.status = status;
+  end.timed_out = timed_out_;
+  end.stopping = stopping_;
+  end.timeout_s = timeout_s_;
+  end.kill_grace_s = kill_grace_s_;
+  end.no_space = out_dir_has_no_space();
+  if (end.no_space) end.disk_full_description = describe_disk_full(out_dir_);
+  if (process_) end.log_tail = process_->log_tail();
+  return classify_child_end(end);
 }
 
-json WorkerAgent::result_from_exit(const ExitStatus& status) {
-  if (!result_.is_null()) {  // the trial said how it ended
-    if (!timed_out_ || result_.value("outcome", "") != to_string(Outcome::preempted))
-      return result_;
-    json r = result_;  // it stopped at the SIGTERM of its time limit
-    r["outcome"] = to_string(Outcome::timeout);
-    r["message"] = "stopped at " + time_limit_text() + " (SIGTERM); checkpointed at step " +
-                   std::to_string(r.value("steps_done", 0)) + ", resumes from there";
-    return r;
+// The child's JSON lines: its result is kept for the attempt's end, the rest are progress
+// events for the coordinator. A resumed attempt's start is preceded by the earlier attempts'
+// steps up to its checkpoint, replayed from their events files.
+void RankAgent::take_result_lines(const std::vector<std::string>& lines, json& events) {
+  for (const auto& line : lines) {
+    json event = json::parse(line, nullptr, false);
+    if (event.is_discarded() || !event.is_object()) continue;  // stray output is not ours
+    const std::string kind = event.value("event", "");
+    if (kind == kEventResult) {
+      event.erase("event");
+      result_ = std::move(event);
+      continue;
+    }
+    if (kind == kEventStart && event.value("resumed_from", int64_t{0}) > 0)
+      for (auto& e : recorded_progress(out_dir_, number_, process_->events_start(),
+                                       event["resumed_from"].get<int64_t>()))
+        events.push_back(std::move(e));
+    events.push_back(std::move(event));
   }
-  TrialResult r;
-  const std::string log = process_ ? process_->log_tail() : "";
-  if (timed_out_ && status.killed_by_us) {
-    r.outcome = Outcome::timeout;
-    r.message = "killed after " + time_limit_text() + ": still running " +
-                std::to_string(static_cast<int>(kill_grace_s_)) +
-                " s (execution.kill_grace_s) after SIGTERM; resumes from its last checkpoint";
-  } else if (timed_out_) {
-    r.outcome = Outcome::timeout;
-    r.message = "stopped at " + time_limit_text() + " (SIGTERM), ended with " + status.describe() +
-                " before reporting; resumes from its last checkpoint";
-  } else if (!status.signaled && status.code == kTrialExecDiskFull && out_dir_has_no_space()) {
-    r.outcome = Outcome::disk_full;
-    r.message = describe_disk_full(out_dir_) + ": the trial process could not write its result";
-  } else if (status.signaled && (status.signal == SIGTERM || status.signal == SIGINT)) {
-    r.outcome = Outcome::preempted;
-    r.message = "ended by " + status.describe() + " before reporting";
-  } else if (status.signaled && status.signal == SIGKILL) {
-    r.outcome = stopping_ ? Outcome::preempted : Outcome::crash;
-    r.message = "killed by SIGKILL (the kernel's out-of-memory killer, or by hand)";
-  } else {
-    r.outcome = Outcome::crash;
-    r.message = "trial process ended with " + status.describe() + " without a result";
-  }
-  if (!log.empty()) r.message += "; its log ends: " + log;
-  return to_json(r);
 }
 
-std::vector<json> WorkerAgent::poll(int timeout_ms) {
+std::vector<json> RankAgent::poll(int timeout_ms) {
   std::vector<json> out;
   if (setup_.stop && setup_.stop->load() && !stopping_) {
     stopping_ = true;
@@ -208,22 +204,7 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
     out.push_back(finish(*start_failure_));
   } else if (process_) {
     json events = json::array();
-    for (const auto& line : process_->read_lines(timeout_ms)) {
-      json event = json::parse(line, nullptr, false);
-      if (event.is_discarded() || !event.is_object()) continue;  // stray output is not ours
-      if (event.value("event", "") == "result") {
-        event.erase("event");
-        result_ = event;
-      } else if (event.value("event", "") == "start" &&
-                 event.value("resumed_from", int64_t{0}) > 0) {
-        for (auto& e : recorded_progress(out_dir_, number_, process_->events_start(),
-                                         event["resumed_from"].get<int64_t>()))
-          events.push_back(std::move(e));
-        events.push_back(std::move(event));
-      } else {
-        events.push_back(std::move(event));
-      }
-    }
+    take_result_lines(process_->read_lines(timeout_ms), events);
     if (!events.empty()) {
       out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", events}});
       last_sent_ = Clock::now();
@@ -233,13 +214,10 @@ std::vector<json> WorkerAgent::poll(int timeout_ms) {
         std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
       process_->kill_hard();
     if (auto status = process_->poll_exit()) {
-      for (const auto& line : process_->read_lines(0)) {  // what it wrote just before exiting
-        json event = json::parse(line, nullptr, false);
-        if (!event.is_discarded() && event.is_object() && event.value("event", "") == "result") {
-          event.erase("event");
-          result_ = event;
-        }
-      }
+      json late = json::array();  // what it wrote just before exiting
+      take_result_lines(process_->read_lines(0), late);
+      if (!late.empty())
+        out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", late}});
       out.push_back(finish(result_from_exit(*status)));
     }
   } else if (timeout_ms > 0) {

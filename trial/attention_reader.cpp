@@ -1,4 +1,4 @@
-#include "worker/attention_reader.hpp"
+#include "trial/attention_reader.hpp"
 
 #include <fmt/format.h>
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/hdf5_io.hpp"
+#include "trial/hdf5_io.hpp"
 
 namespace locsweep {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "worker/trial.hpp"
+#include "trial/noop_trial.hpp"
 
 namespace locsweep {
 

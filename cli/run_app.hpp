@@ -1,0 +1,12 @@
+// The one place a `locsweep` or `locsweep-trainer` command line becomes an exit status:
+// parses it with the commands registered on `app`, and prints a typed error
+// (common/error.hpp) once as "PROGRAM: message". Usage errors exit 2, like every bad input.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace locsweep::cli {
+
+int run_app(CLI::App& app, int argc, char** argv, const char* program);
+
+}  // namespace locsweep::cli
