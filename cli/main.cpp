@@ -7,6 +7,7 @@
 #include "cli/run_app.hpp"
 
 int main(int argc, char** argv) {
+  locsweep::cli::log_to_stderr();
   CLI::App app{"locsweep: run and study progressive-localisation sweeps on GPT-2"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");

@@ -1,5 +1,8 @@
 #include "cli/run_app.hpp"
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -7,6 +10,10 @@
 #include "common/error.hpp"
 
 namespace locsweep::cli {
+
+void log_to_stderr() {
+  spdlog::set_default_logger(spdlog::stderr_logger_st("locsweep"));
+}
 
 int run_app(CLI::App& app, int argc, char** argv, const char* program) {
   try {

@@ -9,4 +9,8 @@ namespace locsweep::cli {
 
 int run_app(CLI::App& app, int argc, char** argv, const char* program);
 
+// Sends spdlog's default logger to stderr: stdout carries data (a trial child's JSON lines,
+// `tokenize`'s tokens, `results --format csv`), never log lines. Both mains call it first.
+void log_to_stderr();
+
 }  // namespace locsweep::cli

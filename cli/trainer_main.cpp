@@ -12,6 +12,7 @@
 #include "worker/trial.hpp"
 
 int main(int argc, char** argv) {
+  locsweep::cli::log_to_stderr();
   // The rank's side of `trial-exec` builds this argv (child_argv); the same file parses it.
   if (argc >= 2 && std::string(argv[1]) == "trial-exec") {
     try {
