@@ -5,11 +5,24 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "common/error.hpp"
 
 namespace locsweep::cli {
+
+int trial_exec_main(int argc, char** argv, const TrialRunner& run, const char* program) {
+  try {
+    const auto request = parse_child_argv(std::vector<std::string>(argv + 2, argv + argc));
+    return run_trial_child(request, run);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::cerr << program << ": " << e.what() << "\n";
+    return exit_code_for(e);
+  }
+}
 
 void log_to_stderr() {
   spdlog::set_default_logger(spdlog::stderr_logger_st("locsweep"));
