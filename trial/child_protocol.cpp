@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <map>
+#include <type_traits>
 
 #include "common/error.hpp"
 
@@ -73,29 +73,23 @@ std::vector<std::string> child_argv(const fs::path& trainer, const ChildRequest&
 
 namespace {
 
-int int_argument(const std::string& flag, const std::string& text) {
+// The whole of `text` as a T (int or double), or an InputError naming the flag.
+template <typename T>
+T numeric_argument(const std::string& flag, const std::string& text) {
   size_t used = 0;
-  int value = 0;
+  T value{};
   try {
-    value = std::stoi(text, &used);
+    if constexpr (std::is_integral_v<T>) {
+      value = std::stoi(text, &used);
+    } else {
+      value = std::stod(text, &used);
+    }
   } catch (const std::exception&) {
     used = 0;
   }
   if (used == 0 || used != text.size())
-    throw InputError("trial-exec: " + flag + " wants an integer, got '" + text + "'");
-  return value;
-}
-
-double number_argument(const std::string& flag, const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size())
-    throw InputError("trial-exec: " + flag + " wants a number, got '" + text + "'");
+    throw InputError("trial-exec: " + flag + " wants " +
+                     (std::is_integral_v<T> ? "an integer" : "a number") + ", got '" + text + "'");
   return value;
 }
 
@@ -120,15 +114,15 @@ ChildRequest parse_child_argv(const std::vector<std::string>& args) {
       q.out_dir = value;
       have_out = true;
     } else if (flag == "--attempt") {
-      q.attempt = int_argument(flag, value);
+      q.attempt = numeric_argument<int>(flag, value);
     } else if (flag == "--device") {
       q.device = value;
     } else if (flag == "--threads") {
-      q.threads = int_argument(flag, value);
+      q.threads = numeric_argument<int>(flag, value);
     } else if (flag == "--parent-pid") {
-      q.parent_pid = int_argument(flag, value);
+      q.parent_pid = numeric_argument<int>(flag, value);
     } else if (flag == "--kill-grace") {
-      q.kill_grace_s = number_argument(flag, value);
+      q.kill_grace_s = numeric_argument<double>(flag, value);
     } else {
       throw InputError("trial-exec: unknown argument '" + flag +
                        "' (trial-exec is started by worker ranks; use `locsweep trial`)");

@@ -168,14 +168,20 @@ TEST(ChildProtocol, EveryEndIsClassified) {
   }
 }
 
-// Runs run_trial_child in a forked child with stdout on a file; returns its exit status and
-// the last JSON line it wrote.
-std::pair<int, json> run_child(const TempDir& dir, const TrialRunner& runner) {
-  TrialConfig config;
-  config.kind = TrialKind::noop;
-  write_file_atomic(dir / "c.json", to_json(config).dump());
+// Runs run_trial_child in a forked child with stdout on a file, for the config at
+// `config_json` (default: a noop trial written there); returns its exit status and the last
+// JSON line it wrote.
+std::pair<int, json> run_child(const TempDir& dir, const TrialRunner& runner,
+                               std::optional<std::filesystem::path> config_json = std::nullopt) {
   ChildRequest q;
-  q.config_json = dir / "c.json";
+  if (config_json) {
+    q.config_json = *config_json;
+  } else {
+    TrialConfig config;
+    config.kind = TrialKind::noop;
+    q.config_json = dir / "c.json";
+    write_file_atomic(q.config_json, to_json(config).dump());
+  }
   q.out_dir = dir / "out";
   std::filesystem::create_directories(q.out_dir);
   const std::string events = (dir / "events.jsonl").string();
@@ -230,25 +236,10 @@ TEST(TrialChild, WritesTheResultAsItsLastLine) {
 
 TEST(TrialChild, AnUnreadableConfigIsAnErrorResult) {
   TempDir dir("child-protocol");
-  ChildRequest q;
-  q.config_json = dir / "missing.json";
-  q.out_dir = dir / "out";
-  std::filesystem::create_directories(q.out_dir);
-  const std::string events = (dir / "events.jsonl").string();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(events.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, STDOUT_FILENO);
-    std::_Exit(run_trial_child(
-        q, [](const TrialConfig&, const TrialRunOptions&) { return TrialResult{}; }));
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  EXPECT_EQ(WEXITSTATUS(status), 0);
-  std::ifstream in(events);
-  std::string line;
-  ASSERT_TRUE(std::getline(in, line));
-  const json last = json::parse(line);
+  const auto [code, last] = run_child(
+      dir, [](const TrialConfig&, const TrialRunOptions&) { return TrialResult{}; },
+      dir / "missing.json");
+  EXPECT_EQ(code, 0);
   EXPECT_EQ(last.value("outcome", ""), "error");
   EXPECT_NE(last.value("message", "").find("missing.json"), std::string::npos);
 }
