@@ -92,7 +92,7 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
   else
     stamp "making a trixie root file system (mmdebstrap)"
     out="${tarball:-$root.tar}"
-    mmdebstrap --quiet --variant=apt --include=ca-certificates,git trixie "$out.part" \
+    mmdebstrap --quiet --format=tar --variant=apt --include=ca-certificates,git trixie "$out.part" \
       http://deb.debian.org/debian
     mv "$out.part" "$out"
     tarball="$out"
