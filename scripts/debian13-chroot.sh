@@ -122,10 +122,13 @@ cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.cr
 
 # 3. A clean clone of the checkout (never a copy of build folders).
 stamp "cloning $ref of $repo"
-rm -rf "$root/root/locsweep"
+# Cloned to /root/src, not /root/locsweep: results/lease.cpp takes any live process whose
+# command line contains "locsweep" for a locsweep run, so the unit test of a recycled pid
+# (RunLease ... legacy_row_recycled_pid) fails in any checkout whose path contains that word.
+rm -rf "$root/root/src"
 git -C "$repo" rev-parse --verify "$ref^{commit}" >/dev/null
-git clone --quiet --no-local "$repo" "$root/root/locsweep"
-git -C "$root/root/locsweep" checkout --quiet --detach "$(git -C "$repo" rev-parse "$ref")"
+git clone --quiet --no-local "$repo" "$root/root/src"
+git -C "$root/root/src" checkout --quiet --detach "$(git -C "$repo" rev-parse "$ref")"
 
 # 4. The tests, with the README's commands.
 if [ "$tests" = all ]; then
@@ -153,7 +156,7 @@ chroot "$root" /usr/bin/env -i \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   TERM="${TERM:-dumb}" SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
   NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
-  bash -c "cd /root/locsweep && . /etc/os-release && echo \"== \$PRETTY_NAME\" && $inner"
+  bash -c "cd /root/src && . /etc/os-release && echo \"== \$PRETTY_NAME\" && $inner"
 rc=$?
 set -e
 stamp "done: exit $rc"
