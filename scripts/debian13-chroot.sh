@@ -12,10 +12,13 @@
 #   --keep DIR       build in DIR and leave it there (reused when it exists: a second run only
 #                    re-clones, reinstalls nothing and rebuilds with the kept ccache)
 #   --ref REF        the commit to clone (default HEAD)
+#   --ccache DIR     keep the chroot's ccache in DIR on the host (bind-mounted): a second run
+#                    rebuilds in minutes instead of ~8 (CI passes it; it passes without it too)
 # The chroot sees /proc, /sys, /dev, /dev/pts and /dev/shm (MPI) bind-mounted, and the host's CA
 # bundle (the registries are reached through a TLS proxy); nothing else from the host (no
 # OMPI_ALLOW_RUN_AS_ROOT: the tests set what they need, as for a user): a
-# fresh ccache, the Debian packages and the data are fetched inside. Unmounts on every exit.
+# fresh ccache (unless --ccache), the Debian packages and the data are fetched inside. Unmounts
+# on every exit.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -23,13 +26,15 @@ tests=all
 rootfs_cache=0
 keep=""
 ref=HEAD
+ccache_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
     --rootfs-cache) rootfs_cache=1; shift ;;
     --keep) keep="${2:?--keep needs a folder}"; shift 2 ;;
     --ref) ref="${2:?--ref needs a commit}"; shift 2 ;;
-    *) echo "debian13-chroot.sh: unknown option '$1' (valid: --tests LIST, --rootfs-cache, --keep DIR, --ref REF)" >&2
+    --ccache) ccache_dir="$(mkdir -p "${2:?--ccache needs a folder}" && cd "$2" && pwd)"; shift 2 ;;
+    *) echo "debian13-chroot.sh: unknown option '$1' (valid: --tests LIST, --rootfs-cache, --keep DIR, --ref REF, --ccache DIR)" >&2
        exit 2 ;;
   esac
 done
@@ -59,6 +64,7 @@ else
 fi
 
 mounts=(proc sys dev dev/pts dev/shm)
+[ -z "$ccache_dir" ] || mounts+=(root/.cache/ccache)
 unmount_all() {
   local i
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
@@ -109,6 +115,7 @@ for m in "${mounts[@]}"; do
   mkdir -p "$root/$m"
   case "$m" in
     proc) mount -t proc proc "$root/proc" ;;
+    root/.cache/ccache) mkdir -p "$ccache_dir" && mount --bind "$ccache_dir" "$root/$m" ;;
     *) mount --bind "/$m" "$root/$m" ;;
   esac
   mount --make-rslave "$root/$m"
