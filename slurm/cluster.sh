@@ -171,6 +171,23 @@ SlurmdParameters=config_overrides
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
+  # Slurm 24.05 and later (Debian 13 has 24.11) initialise a cgroup plugin in slurmd even with
+  # task/none and proctrack/linuxproc, and fail where no cgroup file system is mounted (a chroot,
+  # a container); this cluster uses no cgroups, so turn them off. 22.05 knows no "disabled".
+  if slurm_at_least 24 5; then
+    echo "CgroupPlugin=disabled" >"$dir/cgroup.conf"
+  fi
+}
+
+# slurm_at_least MAJOR MINOR: whether the installed slurmd is at least that version.
+slurm_at_least() {
+  local version major minor
+  version=$(slurmd -V 2>/dev/null | awk '{ print $2 }')  # "slurm 24.11.5" -> 24.11.5
+  major=${version%%.*}
+  minor=${version#*.}
+  minor=${minor%%.*}
+  [[ $major =~ ^[0-9]+$ && $minor =~ ^[0-9]+$ ]] || return 1
+  ((major > $1 || (major == $1 && 10#$minor >= $2)))
 }
 
 cmd_start() {

@@ -260,10 +260,14 @@ bool Reader::has_object(const std::string& path) const {
 
 H5::DataSet Reader::open_dataset(const std::string& path) const {
   if (!has_object(path)) fail("the dataset '" + path + "' is missing");
-  H5O_info_t object{};
-  if (H5Oget_info_by_name2(file_.getId(), path.c_str(), &object, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+  // childObjType: the same call in HDF5 1.10 and 1.14 (H5Oget_info_by_name* differ there).
+  H5O_type_t type = H5O_TYPE_UNKNOWN;
+  try {
+    type = file_.childObjType(path);
+  } catch (const H5::Exception&) {
     fail("the object '" + path + "' cannot be read");
-  if (object.type != H5O_TYPE_DATASET) fail("'" + path + "' is not a dataset");
+  }
+  if (type != H5O_TYPE_DATASET) fail("'" + path + "' is not a dataset");
   return file_.openDataSet(path);
 }
 

@@ -1,11 +1,25 @@
 #include "worker/model.hpp"
 
+#include <torch/version.h>
+
 #include <cmath>
 
 #include "common/error.hpp"
 #include "worker/lm_head_loss.hpp"
 
+// at::scaled_dot_product_attention (additive float mask, default 1/sqrt(D) scale) is in
+// LibTorch 2.0 and later.
+#if TORCH_VERSION_MAJOR >= 2
+#define LOCSWEEP_HAVE_SDPA 1
+#else
+#define LOCSWEEP_HAVE_SDPA 0
+#endif
+
 namespace locsweep {
+
+bool fused_attention_available() {
+  return LOCSWEEP_HAVE_SDPA != 0;
+}
 
 bool Locality::needs_blocks() const {
   return mechanism == Mechanism::block || mechanism == Mechanism::mask ||
@@ -78,8 +92,12 @@ int64_t Gpt2::num_parameters() const {
   return n;
 }
 
+bool Gpt2::dropout_active(const ForwardOptions& options) const {
+  return options.training && config_.dropout > 0.0;
+}
+
 torch::Tensor Gpt2::dropout(const torch::Tensor& x, const ForwardOptions& options) const {
-  if (!options.training || config_.dropout <= 0.0) return x;
+  if (!dropout_active(options)) return x;
   const double keep = 1.0 - config_.dropout;
   auto mask = at::empty_like(x).bernoulli_(keep, options.dropout_generator).div_(keep);
   return x * mask;
@@ -132,6 +150,22 @@ AttentionBiases make_biases(int64_t T, const torch::Tensor& blocks, const Locali
   return b;
 }
 
+// softmax(q k^T / sqrt(D) + bias) v in one fused kernel (flash / memory-efficient on GPUs,
+// never materialising the [B, H, T, T] weights). Same scale as the explicit path (the default
+// 1/sqrt(D)); `bias` is additive and broadcasts to [B, H, T, T].
+// `causal_only`: the bias is just the causal mask, so no mask tensor is passed at all and the
+// kernel masks by position (the only form the flash kernel takes).
+torch::Tensor fused_attention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& bias, bool causal_only) {
+#if LOCSWEEP_HAVE_SDPA
+  if (causal_only) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+  return at::scaled_dot_product_attention(q, k, v, bias, /*dropout_p=*/0.0, /*is_causal=*/false);
+#else
+  (void)q, (void)k, (void)v, (void)bias, (void)causal_only;
+  throw Error("fused attention needs LibTorch >= 2.0 (this build has " TORCH_VERSION ")");
+#endif
+}
+
 double lambda_at(const Locality& loc, int64_t layer) {
   return loc.lambdas.empty() ? 0.0 : loc.lambdas.at(static_cast<size_t>(layer));
 }
@@ -139,23 +173,31 @@ double lambda_at(const Locality& loc, int64_t layer) {
 }  // namespace
 
 torch::Tensor Gpt2::attention(const torch::Tensor& x, const Layer& layer, int64_t index,
-                              const torch::Tensor& bias, const torch::Tensor& same_block,
-                              const Locality& loc, const ForwardOptions& options,
-                              ForwardOutput& out) const {
+                              const torch::Tensor& bias, bool causal_only,
+                              const torch::Tensor& same_block, const Locality& loc,
+                              const ForwardOptions& options, ForwardOutput& out) const {
   const int64_t B = x.size(0), T = x.size(1), C = config_.n_embd, H = config_.n_head, D = C / H;
   auto qkv = at::addmm(layer.c_attn_b, x.reshape({B * T, C}), layer.c_attn_w).view({B, T, 3, H, D});
   auto q = qkv.select(2, 0).transpose(1, 2);  // [B, H, T, D]
   auto k = qkv.select(2, 1).transpose(1, 2);
   auto v = qkv.select(2, 2).transpose(1, 2);
-  auto att = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(D)));
-  att = at::softmax(att.add_(bias), -1);
-  if (options.want_attention) out.attention.push_back(att.detach());
   const double lambda = lambda_at(loc, index);
-  if (loc.mechanism == Mechanism::penalty && lambda != 0.0) {
-    auto mass = (att * same_block).sum(-1);  // in-block mass m_i, [B, H, T]
-    out.penalty = out.penalty + at::relu(loc.rho - mass).mean() * lambda;
+  const bool penalised = loc.mechanism == Mechanism::penalty && lambda != 0.0;
+  torch::Tensor y;
+  if (fused_attention_available() && !options.explicit_attention && !options.want_attention &&
+      !penalised && !dropout_active(options)) {
+    y = fused_attention(q, k, v, bias, causal_only);
+  } else {
+    auto att = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(D)));
+    att = at::softmax(att.add_(bias), -1);
+    if (options.want_attention) out.attention.push_back(att.detach());
+    if (penalised) {
+      auto mass = (att * same_block).sum(-1);  // in-block mass m_i, [B, H, T]
+      out.penalty = out.penalty + at::relu(loc.rho - mass).mean() * lambda;
+    }
+    y = at::matmul(dropout(att, options), v);
   }
-  auto y = at::matmul(dropout(att, options), v).transpose(1, 2).reshape({B * T, C});
+  y = y.transpose(1, 2).reshape({B * T, C});
   return dropout(at::addmm(layer.attn_proj_b, y, layer.attn_proj_w).view({B, T, C}), options);
 }
 
@@ -188,7 +230,7 @@ ForwardOutput Gpt2::forward(const torch::Tensor& idx, const torch::Tensor& targe
     const Layer& layer = layers_[static_cast<size_t>(l)];
     const auto bias = biases.for_layer(loc, lambda_at(loc, l));
     x = x + attention(at::layer_norm(x, {C}, layer.ln_1_w, layer.ln_1_b, 1e-5), layer, l, bias,
-                      biases.same_block, loc, options, out);
+                      bias.is_same(biases.causal), biases.same_block, loc, options, out);
     x = x + mlp(at::layer_norm(x, {C}, layer.ln_2_w, layer.ln_2_b, 1e-5), layer, options);
   }
   x = at::layer_norm(x, {C}, ln_f_w_, ln_f_b_, 1e-5);

@@ -43,7 +43,14 @@ struct ForwardOptions {
   bool want_attention = false;      // also return each layer's attention weights
   at::Generator dropout_generator;  // dropout randomness, owned by the caller's RNG state
   int64_t loss_chunk_rows = 0;      // rows per LM-head chunk; 0: the model's default
+  bool explicit_attention = false;  // never the fused kernel (tests compare the two paths)
 };
+
+// Whether this LibTorch has at::scaled_dot_product_attention (>= 2.0). Where it has, a layer's
+// attention runs as one fused kernel unless the weights themselves are needed: want_attention
+// (metrics), the penalty mechanism at lambda_l != 0, attention dropout (our own generator) or
+// explicit_attention. Otherwise softmax(q k^T / sqrt(D) + bias) is computed explicitly.
+bool fused_attention_available();
 
 struct ForwardOutput {
   torch::Tensor loss;     // mean next-token NLL over the batch (scalar), if targets given
@@ -86,12 +93,13 @@ class Gpt2 {
   };
   torch::Tensor add(const std::string& name, std::vector<int64_t> shape);
   torch::Tensor attention(const torch::Tensor& x, const Layer& layer, int64_t index,
-                          const torch::Tensor& bias, const torch::Tensor& same_block,
-                          const Locality& locality, const ForwardOptions& options,
-                          ForwardOutput& out) const;
+                          const torch::Tensor& bias, bool causal_only,
+                          const torch::Tensor& same_block, const Locality& locality,
+                          const ForwardOptions& options, ForwardOutput& out) const;
   torch::Tensor mlp(const torch::Tensor& x, const Layer& layer,
                     const ForwardOptions& options) const;
   torch::Tensor dropout(const torch::Tensor& x, const ForwardOptions& options) const;
+  bool dropout_active(const ForwardOptions& options) const;
 
   GptConfig config_;
   torch::Device device_;

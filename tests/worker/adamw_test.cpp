@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "worker/adamw.hpp"
@@ -61,7 +63,20 @@ struct Reference {
 
   const torch::optim::AdamWParamState& state(const torch::Tensor& p) {
     return static_cast<const torch::optim::AdamWParamState&>(
-        *optimizer->state().at(c10::guts::to_string(p.unsafeGetTensorImpl())));
+        *optimizer->state().at(state_key(optimizer->state(), p)));
+  }
+
+  // LibTorch 1.13 keys the optimizer state by the TensorImpl address printed as a string,
+  // 2.x by the address itself.
+  template <typename Map>
+  static typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
+    if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
+      std::ostringstream key;
+      key << p.unsafeGetTensorImpl();
+      return key.str();
+    } else {
+      return p.unsafeGetTensorImpl();
+    }
   }
 };
 
