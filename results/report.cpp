@@ -97,15 +97,6 @@ std::string opt_num(const std::optional<double>& v, int digits = 3) {
   return v ? num(*v, digits) : "–";
 }
 
-// The configuration's name without its schedule ("block quintic lr=0.001" -> "block lr=0.001").
-std::string series_name(const ConfigRow& row) {
-  std::string name = row.config;
-  if (const size_t at = name.find(" " + row.schedule);
-      at != std::string::npos && !row.schedule.empty())
-    name.erase(at, row.schedule.size() + 1);
-  return name;
-}
-
 bool is_polynomial(const ConfigRow& row) {
   return row.beta.has_value() && row.mechanism != "none";
 }
@@ -171,7 +162,7 @@ Figure plot_ratio_vs_beta(Gnuplot& gp, const ResultsTable& table) {
   std::vector<std::pair<std::string, std::vector<const ConfigRow*>>> series;  // in table order
   for (const auto& row : table.rows) {
     if (!is_polynomial(row) || !row.ratio) continue;
-    const std::string name = series_name(row);
+    const std::string name = row.series;
     auto it =
         std::find_if(series.begin(), series.end(), [&](const auto& s) { return s.first == name; });
     if (it == series.end()) it = series.insert(series.end(), {name, {}});
@@ -202,7 +193,7 @@ Figure plot_ratio_vs_beta(Gnuplot& gp, const ResultsTable& table) {
   plots.push_back("1 with lines dt 2 lw 1.5 lc rgb '#555555' title 'distributed (1)'");
   for (const auto& row : table.rows) {
     if (row.schedule != "localist" || !row.ratio) continue;
-    const std::string name = series_name(row);
+    const std::string name = row.series;
     auto it =
         std::find_if(series.begin(), series.end(), [&](const auto& s) { return s.first == name; });
     const std::string color =
