@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "results/stored_json.hpp"
 
 namespace locsweep::report {
 using nlohmann::json;
@@ -37,7 +38,7 @@ std::vector<std::vector<TrialRef>> trials_of_rows(Database& db, const ResultsTab
       "'done' ORDER BY t.seed, st.position");
   stmt.bind(1, table.sweep);
   while (stmt.step()) {
-    json canonical = json::parse(stmt.text(2));
+    json canonical = parse_stored_json(db, stmt.text(2), "trials.canonical_json");
     canonical.erase("seed");
     if (const auto it = row_of.find(canonical.dump()); it != row_of.end())
       out[it->second].push_back({stmt.text(0), static_cast<int>(stmt.integer(1))});

@@ -12,6 +12,7 @@
 
 #include "results/lease.hpp"
 #include "results/schema.hpp"
+#include "results/stored_json.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -189,7 +190,7 @@ class TrialRegistrar {
 
 // A row of "hash, label, status, attempts, retries_used, last_step, position, cost, out_dir,
 // config_json".
-TrialRecord trial_record(const Statement& stmt) {
+TrialRecord trial_record(const Database& db, const Statement& stmt) {
   TrialRecord r;
   r.hash = stmt.text(0);
   r.label = stmt.text(1);
@@ -200,7 +201,7 @@ TrialRecord trial_record(const Statement& stmt) {
   r.position = static_cast<int>(stmt.integer(6));
   r.cost = stmt.real(7);
   r.out_dir = stmt.text(8);
-  r.config = nlohmann::json::parse(stmt.text(9));
+  r.config = parse_stored_json(db, stmt.text(9), "trials.config_json");
   return r;
 }
 
@@ -504,7 +505,7 @@ std::vector<TrialRecord> ResultsStore::sweep_trials(int64_t sweep_id) {
       "WHERE st.sweep_id = ? ORDER BY st.position");
   stmt.bind(1, sweep_id);
   std::vector<TrialRecord> out;
-  while (stmt.step()) out.push_back(trial_record(stmt));
+  while (stmt.step()) out.push_back(trial_record(db_, stmt));
   return out;
 }
 
@@ -518,7 +519,7 @@ ResultsStore::OpenTrials ResultsStore::open_trials(int64_t sweep_id) {
       "t.out_dir, t.config_json FROM trials t CROSS JOIN sweep_trials st "
       "ON st.sweep_id = ? AND st.trial_hash = t.hash WHERE t.status IN ('pending', 'running')");
   stmt.bind(1, sweep_id);
-  while (stmt.step()) out.trials.push_back(trial_record(stmt));
+  while (stmt.step()) out.trials.push_back(trial_record(db_, stmt));
   std::sort(out.trials.begin(), out.trials.end(),
             [](const TrialRecord& a, const TrialRecord& b) { return a.position < b.position; });
   auto counts = db_.prepare(

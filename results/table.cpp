@@ -1,6 +1,7 @@
 #include "results/table.hpp"
 
 #include "results/statistics.hpp"
+#include "results/stored_json.hpp"
 #include "results/text_table.hpp"
 #include "schedules/schedule.hpp"
 
@@ -124,8 +125,9 @@ std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
     t.seed = static_cast<int>(stmt.integer(3));
     t.position = static_cast<int>(stmt.integer(4));
     t.ppl = stmt.is_null(5) ? 0.0 : stmt.real(5);
-    t.canonical = json::parse(stmt.text(6));
-    t.name = config_name(t.canonical, json::parse(stmt.text(7)));
+    t.canonical = parse_stored_json(db, stmt.text(6), "trials.canonical_json");
+    t.name = config_name(t.canonical,
+                         parse_stored_json(db, stmt.text(7), "sweep_trials.assignment_json"));
     t.group = without(t.canonical, {"seed"}).dump();
     json base = without(t.canonical, {"seed", "locality"});
     base["seed"] = t.seed;
