@@ -409,19 +409,31 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
       refuse(r, "it started or refreshed its lease while this run was checking");
   }
   const std::string now = utc_now();
-  for (const auto& [id, heartbeat] : checked.dead) {
-    auto close_attempts = db_.prepare(
-        "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
-        "message = 'its run ended without closing it (killed, or stopped past its lease); "
-        "resumed from the last checkpoint' "
-        "WHERE run_id = ? AND status = 'running'");
-    close_attempts.bind(1, now).bind(2, id).run();
-    auto close_run = db_.prepare(
-        "UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ? AND status = 'running'");
-    close_run.bind(1, now).bind(2, id).run();
-  }
+  close_dead_runs(checked, now);
   // No run is alive now, so no trial can be running.
   db_.exec("UPDATE trials SET status = 'pending' WHERE status = 'running'");
+  const int64_t run_id = insert_run_row(sweep_id, info, lease_s, now);
+  tx.commit();
+  held_run_ = run_id;
+  return run_id;
+}
+
+void ResultsStore::close_dead_runs(const LeaseCheck& checked, const std::string& now) {
+  auto close_attempts = db_.prepare(
+      "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
+      "message = 'its run ended without closing it (killed, or stopped past its lease); "
+      "resumed from the last checkpoint' "
+      "WHERE run_id = ? AND status = 'running'");
+  auto close_run = db_.prepare(
+      "UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ? AND status = 'running'");
+  for (const auto& [id, heartbeat] : checked.dead) {
+    close_attempts.bind(1, now).bind(2, id).run();
+    close_run.bind(1, now).bind(2, id).run();
+  }
+}
+
+int64_t ResultsStore::insert_run_row(int64_t sweep_id, const RunInfo& info, double lease_s,
+                                     const std::string& now) {
   auto insert = db_.prepare(
       "INSERT INTO runs(sweep_id, host, pid, ranks, slurm_job_id, command, started_at, "
       "heartbeat_at, status, lease_s, heartbeat_count, process) "
@@ -433,10 +445,7 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
     insert.bind(5, info.slurm_job_id);
   insert.bind(6, info.command).bind(7, now).bind(8, now).bind(9, lease_s).bind(10, info.process);
   insert.run();
-  const int64_t run_id = db_.last_insert_rowid();
-  tx.commit();
-  held_run_ = run_id;
-  return run_id;
+  return db_.last_insert_rowid();
 }
 
 void ResultsStore::confirm_lease(int64_t run_id) {

@@ -184,6 +184,11 @@ class ResultsStore {
   std::vector<RecordedRun> watch_once(std::vector<RecordedRun> watched, LeaseCheck& out,
                                       double elapsed_s);
   [[noreturn]] void refuse(const RecordedRun& run, const std::string& why);
+  // The steps of begin_run: the dead runs `checked` found closed (their open attempts
+  // interrupted, the run crashed); this run's row (returns its id).
+  void close_dead_runs(const LeaseCheck& checked, const std::string& now);
+  int64_t insert_run_row(int64_t sweep_id, const RunInfo& info, double lease_s,
+                         const std::string& now);
   // The steps of finish_attempt: the attempt's row; the trial's row (status, outcome, the
   // validation figures of a done trial); a done trial's head metrics and artifacts.
   void record_attempt_end(int64_t attempt_id, const TrialResult& r, TrialStatus trial_status,
