@@ -388,15 +388,19 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
   return table;
 }
 
-std::string render_results(const ResultsTable& t, TableFormat format, bool per_layer) {
-  const std::vector<std::string> header =
-      per_layer ? std::vector<std::string>{"config",       "layer",        "lambda",
-                                           "entropy_bits", "entropy_norm", "in_block_mass",
-                                           "mean_distance"}
-                : std::vector<std::string>{
-                      "config",         "mechanism",     "schedule",     "beta",         "lambda",
-                      "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
-                      "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
+namespace {
+
+std::vector<std::string> column_names(bool per_layer) {
+  if (per_layer)
+    return {"config",       "layer",         "lambda",       "entropy_bits",
+            "entropy_norm", "in_block_mass", "mean_distance"};
+  return {"config",         "mechanism",     "schedule",     "beta",         "lambda",
+          "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
+          "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
+}
+
+// The text cells of the table or the per-layer view, in column_names order.
+std::vector<std::vector<std::string>> text_cells(const ResultsTable& t, bool per_layer) {
   std::vector<std::vector<std::string>> cells;
   if (per_layer) {
     for (const auto& r : t.rows)
@@ -405,56 +409,69 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
             {l.config, std::to_string(l.layer), fmt::format("{:.4f}", l.lambda),
              fmt::format("{:.3f}", l.entropy_bits), fmt::format("{:.3f}", l.entropy_norm),
              fmt::format("{:.3f}", l.in_block_mass), fmt::format("{:.2f}", l.mean_distance)});
-  } else {
-    for (const auto& r : t.rows)
-      cells.push_back(
-          {r.config, r.mechanism, r.schedule, fmt_opt(r.beta, "{:g}"),
-           fmt::format("{:.2g}-{:.2g}", r.lambda_min, r.lambda_max), std::to_string(r.seeds),
-           fmt::format("{:.3f}", r.ppl_mean), fmt::format("{:.3f}", r.ppl_std),
-           fmt::format("{:.3f}", r.ppl_ci95), fmt_opt(r.ratio, "{:.3f}"),
-           fmt_opt(r.gap_closed, "{:.1f}"), fmt::format("{:.3f}", r.entropy_first),
-           fmt::format("{:.3f}", r.entropy_last), fmt::format("{:.3f}", r.in_block_mass)});
+    return cells;
   }
+  for (const auto& r : t.rows)
+    cells.push_back({r.config, r.mechanism, r.schedule, fmt_opt(r.beta, "{:g}"),
+                     fmt::format("{:.2g}-{:.2g}", r.lambda_min, r.lambda_max),
+                     std::to_string(r.seeds), fmt::format("{:.3f}", r.ppl_mean),
+                     fmt::format("{:.3f}", r.ppl_std), fmt::format("{:.3f}", r.ppl_ci95),
+                     fmt_opt(r.ratio, "{:.3f}"), fmt_opt(r.gap_closed, "{:.1f}"),
+                     fmt::format("{:.3f}", r.entropy_first), fmt::format("{:.3f}", r.entropy_last),
+                     fmt::format("{:.3f}", r.in_block_mass)});
+  return cells;
+}
 
-  if (format == TableFormat::json) {
-    json rows = json::array();
-    if (per_layer) {
-      for (const auto& r : t.rows)
-        for (const auto& l : r.layers)
-          rows.push_back({{"config", l.config},
-                          {"layer", l.layer},
-                          {"lambda", l.lambda},
-                          {"entropy_bits", l.entropy_bits},
-                          {"entropy_norm", l.entropy_norm},
-                          {"in_block_mass", l.in_block_mass},
-                          {"mean_distance", l.mean_distance}});
-    } else {
-      for (const auto& r : t.rows) {
-        auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-        rows.push_back({{"config", r.config},
-                        {"mechanism", r.mechanism},
-                        {"schedule", r.schedule},
-                        {"beta", opt(r.beta)},
-                        {"lambda_min", r.lambda_min},
-                        {"lambda_max", r.lambda_max},
-                        {"seeds", r.seeds},
-                        {"ppl", r.ppl_mean},
-                        {"ppl_std", r.ppl_std},
-                        {"ppl_ci95", r.ppl_ci95},
-                        {"ratio", opt(r.ratio)},
-                        {"ratio_ci95", opt(r.ratio_ci95)},
-                        {"gap_closed_pct", opt(r.gap_closed)},
-                        {"entropy_first", r.entropy_first},
-                        {"entropy_last", r.entropy_last},
-                        {"in_block_mass", r.in_block_mass}});
-      }
-    }
-    return json{{"sweep", t.sweep},   {"trials", t.trials},   {"done", t.done},
-                {"failed", t.failed}, {"pending", t.pending}, {"unmeasured", t.unmeasured},
-                {"rows", rows}}
+json json_rows(const ResultsTable& t, bool per_layer) {
+  json rows = json::array();
+  if (per_layer) {
+    for (const auto& r : t.rows)
+      for (const auto& l : r.layers)
+        rows.push_back({{"config", l.config},
+                        {"layer", l.layer},
+                        {"lambda", l.lambda},
+                        {"entropy_bits", l.entropy_bits},
+                        {"entropy_norm", l.entropy_norm},
+                        {"in_block_mass", l.in_block_mass},
+                        {"mean_distance", l.mean_distance}});
+    return rows;
+  }
+  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  for (const auto& r : t.rows)
+    rows.push_back({{"config", r.config},
+                    {"mechanism", r.mechanism},
+                    {"schedule", r.schedule},
+                    {"beta", opt(r.beta)},
+                    {"lambda_min", r.lambda_min},
+                    {"lambda_max", r.lambda_max},
+                    {"seeds", r.seeds},
+                    {"ppl", r.ppl_mean},
+                    {"ppl_std", r.ppl_std},
+                    {"ppl_ci95", r.ppl_ci95},
+                    {"ratio", opt(r.ratio)},
+                    {"ratio_ci95", opt(r.ratio_ci95)},
+                    {"gap_closed_pct", opt(r.gap_closed)},
+                    {"entropy_first", r.entropy_first},
+                    {"entropy_last", r.entropy_last},
+                    {"in_block_mass", r.in_block_mass}});
+  return rows;
+}
+
+}  // namespace
+
+std::string render_results(const ResultsTable& t, TableFormat format, bool per_layer) {
+  if (format == TableFormat::json)
+    return json{{"sweep", t.sweep},
+                {"trials", t.trials},
+                {"done", t.done},
+                {"failed", t.failed},
+                {"pending", t.pending},
+                {"unmeasured", t.unmeasured},
+                {"rows", json_rows(t, per_layer)}}
                .dump(2) +
            "\n";
-  }
+  const auto header = column_names(per_layer);
+  const auto cells = text_cells(t, per_layer);
   if (format == TableFormat::csv) return render_text_table(header, cells, TextTableFormat::csv);
   const bool md = format == TableFormat::markdown;
   return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "",
