@@ -1,5 +1,7 @@
 #include "results/schema.hpp"
 
+#include <charconv>
+
 #include <string>
 
 namespace locsweep {
@@ -172,7 +174,14 @@ int schema_version(Database& db) {
     if (!stmt.step())
       throw InputError("'" + db.path() +
                        "' is not a locsweep results database (no schema_version)");
-    return std::stoi(stmt.text(0));
+    const std::string text = stmt.text(0);
+    int version = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+    if (ec != std::errc() || end != text.data() + text.size())
+      throw InputError("'" + db.path() +
+                       "' is not a locsweep results database (its schema_version '" + text +
+                       "' is not a number)");
+    return version;
   } catch (const StoreError& e) {
     throw InputError("'" + db.path() + "' is not a locsweep results database: " + e.what());
   }

@@ -58,17 +58,9 @@ std::string timeout_message(double timeout_s) {
       timeout_s);
 }
 
-}  // namespace
-
-std::string run_read_only_sql(const std::string& db_path, const std::string& sql,
-                              TableFormat format, const SqlLimits& limits) {
-  Database db = open_results_read_only(db_path);
-  db.exec("PRAGMA query_only = 1");
-  sqlite3_set_authorizer(db.handle(), authorize, nullptr);
-  Deadline deadline{std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(limits.timeout_s))};
-  sqlite3_progress_handler(db.handle(), 1000, check_deadline, &deadline);
+// The one statement of `sql`, prepared under the authorizer; InputError unless it is exactly
+// one statement that only reads.
+Statement prepare_one_reading_statement(Database& db, const std::string& sql) {
   const char* tail = nullptr;
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db.handle(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail) !=
@@ -87,11 +79,35 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
       throw InputError("--sql refused: give exactly one statement (found more after the first)");
   if (!stmt.read_only())
     throw InputError("--sql refused: the statement would write; only reading queries are allowed");
+  return stmt;
+}
 
+// A column of the current row as JSON: null, integer, real or text, as SQLite typed it.
+nlohmann::json json_cell(const Statement& stmt, int i) {
+  switch (stmt.column_type(i)) {
+    case SQLITE_NULL:
+      return nullptr;
+    case SQLITE_INTEGER:
+      return stmt.integer(i);
+    case SQLITE_FLOAT:
+      return stmt.real(i);
+    default:
+      return stmt.text(i);
+  }
+}
+
+// What a query returned, as text cells and as JSON objects.
+struct QueryRows {
   std::vector<std::string> header;
-  for (int i = 0; i < stmt.columns(); ++i) header.push_back(stmt.column_name(i));
   std::vector<std::vector<std::string>> rows;
   nlohmann::json json_rows = nlohmann::json::array();
+};
+
+// Steps through the statement within the limits: InputError past --max-rows, or when the
+// deadline stopped it.
+QueryRows read_rows(Statement& stmt, const Deadline& deadline, const SqlLimits& limits) {
+  QueryRows out;
+  for (int i = 0; i < stmt.columns(); ++i) out.header.push_back(stmt.column_name(i));
   while (true) {
     bool more = false;
     try {
@@ -101,7 +117,7 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
       throw;
     }
     if (!more) break;
-    if (rows.size() == limits.max_rows)
+    if (out.rows.size() == limits.max_rows)
       throw InputError(fmt::format(
           "--sql stopped: the query returns more than --max-rows {} rows; add a LIMIT or a "
           "WHERE, or raise --max-rows",
@@ -110,29 +126,36 @@ std::string run_read_only_sql(const std::string& db_path, const std::string& sql
     nlohmann::json obj = nlohmann::json::object();
     for (int i = 0; i < stmt.columns(); ++i) {
       row.push_back(cell(stmt, i));
-      switch (stmt.column_type(i)) {
-        case SQLITE_NULL:
-          obj[header[i]] = nullptr;
-          break;
-        case SQLITE_INTEGER:
-          obj[header[i]] = stmt.integer(i);
-          break;
-        case SQLITE_FLOAT:
-          obj[header[i]] = stmt.real(i);
-          break;
-        default:
-          obj[header[i]] = stmt.text(i);
-      }
+      obj[out.header[i]] = json_cell(stmt, i);
     }
-    rows.push_back(std::move(row));
-    json_rows.push_back(std::move(obj));
+    out.rows.push_back(std::move(row));
+    out.json_rows.push_back(std::move(obj));
   }
-  if (format == TableFormat::json) return json_rows.dump(2) + "\n";
-  if (format == TableFormat::csv) return render_text_table(header, rows, TextTableFormat::csv);
-  return render_text_table(header, rows,
+  return out;
+}
+
+std::string render_rows(const QueryRows& r, TableFormat format) {
+  if (format == TableFormat::json) return r.json_rows.dump(2) + "\n";
+  if (format == TableFormat::csv) return render_text_table(r.header, r.rows, TextTableFormat::csv);
+  return render_text_table(r.header, r.rows,
                            format == TableFormat::markdown ? TextTableFormat::markdown
                                                            : TextTableFormat::aligned) +
-         fmt::format("({} row{})\n", rows.size(), rows.size() == 1 ? "" : "s");
+         fmt::format("({} row{})\n", r.rows.size(), r.rows.size() == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string run_read_only_sql(const std::string& db_path, const std::string& sql,
+                              TableFormat format, const SqlLimits& limits) {
+  Database db = open_results_read_only(db_path);
+  db.exec("PRAGMA query_only = 1");
+  sqlite3_set_authorizer(db.handle(), authorize, nullptr);
+  Deadline deadline{std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(limits.timeout_s))};
+  sqlite3_progress_handler(db.handle(), 1000, check_deadline, &deadline);
+  Statement stmt = prepare_one_reading_statement(db, sql);
+  return render_rows(read_rows(stmt, deadline, limits), format);
 }
 
 }  // namespace locsweep

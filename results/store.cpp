@@ -12,6 +12,7 @@
 
 #include "results/lease.hpp"
 #include "results/schema.hpp"
+#include "results/stored_json.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -51,9 +52,145 @@ bool whole_table_cheaper(Database& db, int64_t sweep_id) {
   return stmt.integer(0) >= 1000 && stmt.integer(0) * 4 >= stmt.integer(1);
 }
 
+// A trial a sweep already links: its plan position and grid assignment (JSON text).
+struct Link {
+  int64_t position = 0;
+  std::string assignment;
+};
+using LinkedTrials = std::unordered_map<std::string, Link>;
+
+// The trials the sweep links now: re-registering a large sweep then writes only what changed,
+// instead of rewriting 100,000 rows to add one.
+LinkedTrials linked_trials(Database& db, int64_t sweep_id) {
+  auto recorded = db.prepare(
+      whole_table_cheaper(db, sweep_id)
+          ? "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE +sweep_id = ?"
+          : "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE sweep_id = ?");
+  recorded.bind(1, sweep_id);
+  LinkedTrials linked;
+  while (recorded.step())
+    linked.emplace(recorded.text(0), Link{recorded.integer(1), recorded.text(2)});
+  return linked;
+}
+
+// InputError (nothing changed) when the sweep links trials that the new plan no longer has:
+// the spec is a different one, recorded only with --allow-spec-change.
+void refuse_dropped_trials(Database& db, const std::string& sweep, const Plan& plan,
+                           const LinkedTrials& linked) {
+  if (linked.empty()) return;
+  std::unordered_set<std::string_view> planned;
+  planned.reserve(plan.trials.size());
+  for (const auto& t : plan.trials) planned.insert(t.hash);
+  size_t missing = 0;
+  const std::string* missing_hash = nullptr;
+  int64_t missing_position = 0;  // the example: the earliest of them in the recorded plan
+  for (const auto& [hash, link] : linked)
+    if (!planned.count(hash) && (missing++ == 0 || link.position < missing_position)) {
+      missing_hash = &hash;
+      missing_position = link.position;
+    }
+  if (missing == 0) return;
+  auto label = db.prepare("SELECT label FROM trials WHERE hash = ?");
+  label.bind(1, *missing_hash);
+  const std::string example =
+      (label.step() ? label.text(0) : "?") + "', trial " + missing_hash->substr(0, 12);
+  throw InputError("sweep '" + sweep + "' is already in '" + db.path() +
+                   "' with a different spec: " + std::to_string(missing) + " of its " +
+                   std::to_string(linked.size()) + " recorded trials (e.g. '" + example +
+                   ") are not in this spec. Give this spec another name, or pass "
+                   "--allow-spec-change to record it (results so far are kept). Nothing was "
+                   "changed.");
+}
+
+// Records the spec of a known sweep; returns whether its text changed.
+bool update_sweep_row(Database& db, int64_t sweep_id, const SweepSpec& spec,
+                      const std::string& now) {
+  auto previous = db.prepare("SELECT spec_yaml FROM sweeps WHERE id = ?");
+  previous.bind(1, sweep_id);
+  const bool changed = previous.step() && previous.text(0) != spec.source;
+  auto update =
+      db.prepare("UPDATE sweeps SET spec_yaml = ?, spec_file = ?, updated_at = ? WHERE id = ?");
+  update.bind(1, spec.source).bind(2, spec.file).bind(3, now).bind(4, sweep_id).run();
+  return changed;
+}
+
+// Records a new sweep; returns its id.
+int64_t insert_sweep_row(Database& db, const SweepSpec& spec, const std::string& now) {
+  auto insert = db.prepare(
+      "INSERT INTO sweeps(name, spec_yaml, spec_file, created_at, updated_at) VALUES (?, ?, ?, "
+      "?, ?)");
+  insert.bind(1, spec.name).bind(2, spec.source).bind(3, spec.file).bind(4, now).bind(5, now).run();
+  return db.last_insert_rowid();
+}
+
+// Writes a sweep's planned trials: each statement prepared once for the whole plan.
+class TrialRegistrar {
+ public:
+  TrialRegistrar(Database& db, int64_t sweep_id, std::string artifacts_root, std::string now)
+      : db_(db),
+        sweep_id_(sweep_id),
+        artifacts_root_(std::move(artifacts_root)),
+        now_(std::move(now)),
+        insert_(db.prepare(
+            "INSERT OR IGNORE INTO trials(hash, label, kind, mechanism, schedule, beta, seed, "
+            "n_layer, config_json, canonical_json, cost, out_dir, created_at) VALUES (?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?)")),
+        refresh_(
+            db.prepare("UPDATE trials SET config_json = ? WHERE hash = ? AND status IN ('pending', "
+                       "'running', 'failed')")),
+        link_(db.prepare(
+            "INSERT INTO sweep_trials(sweep_id, trial_hash, position, assignment_json) VALUES "
+            "(?, ?, ?, ?) ON CONFLICT(sweep_id, trial_hash) DO UPDATE SET position = "
+            "excluded.position, assignment_json = excluded.assignment_json")) {}
+
+  // Records the trial unless it is already recorded; returns whether it was new.
+  bool insert(const PlannedTrial& t) {
+    const nlohmann::json canon = canonical_json(t.config);
+    const std::string out_dir =
+        (fs::path(artifacts_root_) / "trials" / t.hash.substr(0, 16)).string();
+    insert_.bind(1, t.hash).bind(2, t.label).bind(3, to_string(t.config.kind));
+    if (t.config.kind == TrialKind::gpt2) {
+      const Schedule& s = t.config.locality.schedule;
+      insert_.bind(4, canon["locality"]["mechanism"].get<std::string>())
+          .bind(5, canon["locality"]["schedule"].get<std::string>());
+      if (s.kind() == Schedule::Kind::polynomial)
+        insert_.bind(6, s.beta());
+      else
+        insert_.bind_null(6);
+      insert_.bind(8, t.config.model.n_layer);
+    } else {
+      insert_.bind_null(4).bind_null(5).bind_null(6).bind_null(8);
+    }
+    insert_.bind(7, t.config.seed)
+        .bind(9, to_json(t.config).dump())
+        .bind(10, canon.dump())
+        .bind(11, estimated_cost(t.config))
+        .bind(12, out_dir)
+        .bind(13, now_);
+    insert_.run();
+    return db_.changes() > 0;
+  }
+
+  // The trial's configuration as planned now, unless it has finished.
+  void refresh_config(const PlannedTrial& t) {
+    refresh_.bind(1, to_json(t.config).dump()).bind(2, t.hash).run();
+  }
+
+  // Links the trial to the sweep at `position` (or moves the link there).
+  void link(const std::string& hash, int64_t position, const std::string& assignment) {
+    link_.bind(1, sweep_id_).bind(2, hash).bind(3, position).bind(4, assignment).run();
+  }
+
+ private:
+  Database& db_;
+  int64_t sweep_id_;
+  std::string artifacts_root_, now_;
+  Statement insert_, refresh_, link_;
+};
+
 // A row of "hash, label, status, attempts, retries_used, last_step, position, cost, out_dir,
 // config_json".
-TrialRecord trial_record(const Statement& stmt) {
+TrialRecord trial_record(const Database& db, const Statement& stmt) {
   TrialRecord r;
   r.hash = stmt.text(0);
   r.label = stmt.text(1);
@@ -64,7 +201,7 @@ TrialRecord trial_record(const Statement& stmt) {
   r.position = static_cast<int>(stmt.integer(6));
   r.cost = stmt.real(7);
   r.out_dir = stmt.text(8);
-  r.config = nlohmann::json::parse(stmt.text(9));
+  r.config = parse_stored_json(db, stmt.text(9), "trials.config_json");
   return r;
 }
 
@@ -119,119 +256,35 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
   Transaction tx(db_);
   SyncResult out;
   const std::string now = utc_now();
-  std::unordered_set<std::string_view> planned;
-  for (const auto& t : plan.trials) planned.insert(t.hash);
-
-  // The trials this sweep already links (position, assignment): re-registering a large sweep
-  // then writes only what changed, instead of rewriting 100,000 rows to add one.
-  std::unordered_map<std::string, std::pair<int64_t, std::string>> linked;
+  LinkedTrials linked;
   bool spec_changed = false;
   if (auto id = sweep_id(spec.name)) {
     out.sweep_id = *id;
-    auto recorded = db_.prepare(
-        whole_table_cheaper(db_, *id)
-            ? "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE +sweep_id = ?"
-            : "SELECT trial_hash, position, assignment_json FROM sweep_trials WHERE sweep_id = ?");
-    recorded.bind(1, *id);
-    size_t missing = 0;
-    std::string missing_hash;
-    while (recorded.step()) {
-      std::string hash = recorded.text(0);
-      if (!planned.count(hash) && missing++ == 0) missing_hash = hash;
-      linked.emplace(std::move(hash), std::make_pair(recorded.integer(1), recorded.text(2)));
-    }
-    if (missing > 0 && !allow_spec_change) {
-      auto label = db_.prepare("SELECT label FROM trials WHERE hash = ?");
-      label.bind(1, missing_hash);
-      const std::string example =
-          (label.step() ? label.text(0) : "?") + "', trial " + missing_hash.substr(0, 12);
-      throw InputError(
-          "sweep '" + spec.name + "' is already in '" + db_.path() +
-          "' with a different spec: " + std::to_string(missing) + " of its " +
-          std::to_string(linked.size()) + " recorded trials (e.g. '" + example +
-          ") are not in this spec. Give this spec another name, or pass "
-          "--allow-spec-change to record it (results so far are kept). Nothing was changed.");
-    }
-    auto previous = db_.prepare("SELECT spec_yaml FROM sweeps WHERE id = ?");
-    previous.bind(1, *id);
-    spec_changed = previous.step() && previous.text(0) != spec.source;
-    auto update =
-        db_.prepare("UPDATE sweeps SET spec_yaml = ?, spec_file = ?, updated_at = ? WHERE id = ?");
-    update.bind(1, spec.source).bind(2, spec.file).bind(3, now).bind(4, *id).run();
+    linked = linked_trials(db_, *id);
+    if (!allow_spec_change) refuse_dropped_trials(db_, spec.name, plan, linked);
+    spec_changed = update_sweep_row(db_, *id, spec, now);
   } else {
-    auto insert = db_.prepare(
-        "INSERT INTO sweeps(name, spec_yaml, spec_file, created_at, updated_at) VALUES (?, ?, ?, "
-        "?, ?)");
-    insert.bind(1, spec.name)
-        .bind(2, spec.source)
-        .bind(3, spec.file)
-        .bind(4, now)
-        .bind(5, now)
-        .run();
-    out.sweep_id = db_.last_insert_rowid();
+    out.sweep_id = insert_sweep_row(db_, spec, now);
   }
-
-  auto insert_trial = db_.prepare(
-      "INSERT OR IGNORE INTO trials(hash, label, kind, mechanism, schedule, beta, seed, n_layer, "
-      "config_json, "
-      "canonical_json, cost, out_dir, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  auto refresh_config = db_.prepare(
-      "UPDATE trials SET config_json = ? WHERE hash = ? AND status IN ('pending', 'running', "
-      "'failed')");
-  auto link = db_.prepare(
-      "INSERT INTO sweep_trials(sweep_id, trial_hash, position, assignment_json) VALUES (?, ?, ?, "
-      "?) "
-      "ON CONFLICT(sweep_id, trial_hash) DO UPDATE SET position = excluded.position, "
-      "assignment_json = excluded.assignment_json");
+  TrialRegistrar registrar(db_, out.sweep_id, artifacts_root, now);
   for (size_t i = 0; i < plan.trials.size(); ++i) {
     const PlannedTrial& t = plan.trials[i];
+    const auto position = static_cast<int64_t>(i);
     const std::string assignment = t.assignment.dump();
     if (const auto it = linked.find(t.hash); it != linked.end()) {
       ++out.known_trials;
       // Unhashed keys (execution.timeout_s, record.*, ...) may have changed: trials still to
       // run get the new configuration; finished ones keep the one they ran with.
-      if (spec_changed) refresh_config.bind(1, to_json(t.config).dump()).bind(2, t.hash).run();
-      if (it->second.first == static_cast<int64_t>(i) && it->second.second == assignment) continue;
-      link.bind(1, out.sweep_id)
-          .bind(2, t.hash)
-          .bind(3, static_cast<int64_t>(i))
-          .bind(4, assignment)
-          .run();
+      if (spec_changed) registrar.refresh_config(t);
+      if (it->second.position != position || it->second.assignment != assignment)
+        registrar.link(t.hash, position, assignment);
       continue;
     }
-    const nlohmann::json canon = canonical_json(t.config);
-    const bool gpt2 = t.config.kind == TrialKind::gpt2;
-    const std::string out_dir =
-        (fs::path(artifacts_root) / "trials" / t.hash.substr(0, 16)).string();
-    insert_trial.bind(1, t.hash).bind(2, t.label).bind(3, to_string(t.config.kind));
-    if (gpt2) {
-      const Schedule& s = t.config.locality.schedule;
-      insert_trial.bind(4, canon["locality"]["mechanism"].get<std::string>())
-          .bind(5, canon["locality"]["schedule"].get<std::string>());
-      if (s.kind() == Schedule::Kind::polynomial)
-        insert_trial.bind(6, s.beta());
-      else
-        insert_trial.bind_null(6);
-      insert_trial.bind(8, t.config.model.n_layer);
-    } else {
-      insert_trial.bind_null(4).bind_null(5).bind_null(6).bind_null(8);
-    }
-    insert_trial.bind(7, t.config.seed)
-        .bind(9, to_json(t.config).dump())
-        .bind(10, canon.dump())
-        .bind(11, estimated_cost(t.config))
-        .bind(12, out_dir)
-        .bind(13, now);
-    insert_trial.run();
-    if (db_.changes() > 0)
+    if (registrar.insert(t))
       ++out.new_trials;
     else
-      ++out.known_trials;
-    link.bind(1, out.sweep_id)
-        .bind(2, t.hash)
-        .bind(3, static_cast<int64_t>(i))
-        .bind(4, assignment)
-        .run();
+      ++out.known_trials;  // recorded by another sweep
+    registrar.link(t.hash, position, assignment);
   }
   tx.commit();
   return out;
@@ -270,6 +323,25 @@ void ResultsStore::refuse(const RecordedRun& r, const std::string& why) {
 LeaseCheck ResultsStore::check_no_live_run(const RunInfo& info) {
   (void)info;  // who asks does not matter: the same host, user or Slurm job is no exception
   LeaseCheck out;
+  std::vector<RecordedRun> watched = runs_to_watch(out);
+  using Clock = std::chrono::steady_clock;
+  const auto began = Clock::now();
+  auto last_note = began - std::chrono::hours(1);
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  while (!watched.empty()) {
+    if (seconds_since(last_note) >= 10) {
+      last_note = Clock::now();
+      note_watched(watched, seconds_since(began));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    watched = watch_once(std::move(watched), out, seconds_since(began));
+  }
+  return out;
+}
+
+std::vector<ResultsStore::RecordedRun> ResultsStore::runs_to_watch(LeaseCheck& out) {
   std::vector<RecordedRun> watched;
   for (auto& r : running_runs()) {
     switch (recorded_process_liveness(r.host, r.pid, r.process)) {
@@ -284,51 +356,47 @@ LeaseCheck ResultsStore::check_no_live_run(const RunInfo& info) {
         break;
     }
   }
-  using Clock = std::chrono::steady_clock;
-  const auto began = Clock::now();
-  auto last_note = began - std::chrono::hours(1);
-  while (!watched.empty()) {
-    const double waited = std::chrono::duration<double>(Clock::now() - began).count();
-    if (std::chrono::duration<double>(Clock::now() - last_note).count() >= 10) {
-      last_note = Clock::now();
-      for (const auto& w : watched)
-        fmt::print(stderr,
-                   "locsweep: run {} (host {}, pid {}) is recorded running on '{}' and its process "
-                   "is {} here: watching its heartbeat for its lease ({:g} s, {:.0f} s so far) "
-                   "before taking over\n",
-                   w.id, w.host, w.pid, db_.path(),
-                   recorded_process_liveness(w.host, w.pid, w.process) == Liveness::stopped
-                       ? "stopped"
-                       : "not visible",
-                   w.lease_s, waited);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::map<int64_t, RecordedRun> now;
-    for (auto& r : running_runs()) now.emplace(r.id, std::move(r));
-    for (const auto& [id, r] : now) {
-      const bool known =
-          out.dead.count(id) > 0 || std::any_of(watched.begin(), watched.end(),
-                                                [&](const RecordedRun& w) { return w.id == id; });
-      if (!known) refuse(r, "it started while this run was checking the lease");
-    }
-    const double elapsed = std::chrono::duration<double>(Clock::now() - began).count();
-    std::vector<RecordedRun> still;
-    for (auto& w : watched) {
-      const auto it = now.find(w.id);
-      if (it == now.end()) continue;  // it ended by itself
-      if (it->second.heartbeat != w.heartbeat)
-        refuse(w, "its heartbeat advanced while this run watched it");
-      const Liveness liveness = recorded_process_liveness(w.host, w.pid, w.process);
-      if (liveness == Liveness::running)
-        refuse(w, "its process is running on this machine (it was resumed)");
-      if (liveness == Liveness::gone || elapsed >= w.lease_s)
-        out.dead[w.id] = w.heartbeat;
-      else
-        still.push_back(std::move(w));
-    }
-    watched = std::move(still);
+  return watched;
+}
+
+void ResultsStore::note_watched(const std::vector<RecordedRun>& watched, double waited) {
+  for (const auto& w : watched)
+    fmt::print(stderr,
+               "locsweep: run {} (host {}, pid {}) is recorded running on '{}' and its process "
+               "is {} here: watching its heartbeat for its lease ({:g} s, {:.0f} s so far) "
+               "before taking over\n",
+               w.id, w.host, w.pid, db_.path(),
+               recorded_process_liveness(w.host, w.pid, w.process) == Liveness::stopped
+                   ? "stopped"
+                   : "not visible",
+               w.lease_s, waited);
+}
+
+std::vector<ResultsStore::RecordedRun> ResultsStore::watch_once(std::vector<RecordedRun> watched,
+                                                                LeaseCheck& out, double elapsed) {
+  std::map<int64_t, RecordedRun> now;
+  for (auto& r : running_runs()) now.emplace(r.id, std::move(r));
+  for (const auto& [id, r] : now) {
+    const bool known =
+        out.dead.count(id) > 0 || std::any_of(watched.begin(), watched.end(),
+                                              [&](const RecordedRun& w) { return w.id == id; });
+    if (!known) refuse(r, "it started while this run was checking the lease");
   }
-  return out;
+  std::vector<RecordedRun> still;
+  for (auto& w : watched) {
+    const auto it = now.find(w.id);
+    if (it == now.end()) continue;  // it ended by itself
+    if (it->second.heartbeat != w.heartbeat)
+      refuse(w, "its heartbeat advanced while this run watched it");
+    const Liveness liveness = recorded_process_liveness(w.host, w.pid, w.process);
+    if (liveness == Liveness::running)
+      refuse(w, "its process is running on this machine (it was resumed)");
+    if (liveness == Liveness::gone || elapsed >= w.lease_s)
+      out.dead[w.id] = w.heartbeat;
+    else
+      still.push_back(std::move(w));
+  }
+  return still;
 }
 
 int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double lease_s,
@@ -341,19 +409,31 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
       refuse(r, "it started or refreshed its lease while this run was checking");
   }
   const std::string now = utc_now();
-  for (const auto& [id, heartbeat] : checked.dead) {
-    auto close_attempts = db_.prepare(
-        "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
-        "message = 'its run ended without closing it (killed, or stopped past its lease); "
-        "resumed from the last checkpoint' "
-        "WHERE run_id = ? AND status = 'running'");
-    close_attempts.bind(1, now).bind(2, id).run();
-    auto close_run = db_.prepare(
-        "UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ? AND status = 'running'");
-    close_run.bind(1, now).bind(2, id).run();
-  }
+  close_dead_runs(checked, now);
   // No run is alive now, so no trial can be running.
   db_.exec("UPDATE trials SET status = 'pending' WHERE status = 'running'");
+  const int64_t run_id = insert_run_row(sweep_id, info, lease_s, now);
+  tx.commit();
+  held_run_ = run_id;
+  return run_id;
+}
+
+void ResultsStore::close_dead_runs(const LeaseCheck& checked, const std::string& now) {
+  auto close_attempts = db_.prepare(
+      "UPDATE attempts SET status = 'interrupted', outcome = 'preempted', ended_at = ?, "
+      "message = 'its run ended without closing it (killed, or stopped past its lease); "
+      "resumed from the last checkpoint' "
+      "WHERE run_id = ? AND status = 'running'");
+  auto close_run = db_.prepare(
+      "UPDATE runs SET status = 'crashed', ended_at = ? WHERE id = ? AND status = 'running'");
+  for (const auto& [id, heartbeat] : checked.dead) {
+    close_attempts.bind(1, now).bind(2, id).run();
+    close_run.bind(1, now).bind(2, id).run();
+  }
+}
+
+int64_t ResultsStore::insert_run_row(int64_t sweep_id, const RunInfo& info, double lease_s,
+                                     const std::string& now) {
   auto insert = db_.prepare(
       "INSERT INTO runs(sweep_id, host, pid, ranks, slurm_job_id, command, started_at, "
       "heartbeat_at, status, lease_s, heartbeat_count, process) "
@@ -365,10 +445,7 @@ int64_t ResultsStore::begin_run(int64_t sweep_id, const RunInfo& info, double le
     insert.bind(5, info.slurm_job_id);
   insert.bind(6, info.command).bind(7, now).bind(8, now).bind(9, lease_s).bind(10, info.process);
   insert.run();
-  const int64_t run_id = db_.last_insert_rowid();
-  tx.commit();
-  held_run_ = run_id;
-  return run_id;
+  return db_.last_insert_rowid();
 }
 
 void ResultsStore::confirm_lease(int64_t run_id) {
@@ -437,7 +514,7 @@ std::vector<TrialRecord> ResultsStore::sweep_trials(int64_t sweep_id) {
       "WHERE st.sweep_id = ? ORDER BY st.position");
   stmt.bind(1, sweep_id);
   std::vector<TrialRecord> out;
-  while (stmt.step()) out.push_back(trial_record(stmt));
+  while (stmt.step()) out.push_back(trial_record(db_, stmt));
   return out;
 }
 
@@ -451,7 +528,7 @@ ResultsStore::OpenTrials ResultsStore::open_trials(int64_t sweep_id) {
       "t.out_dir, t.config_json FROM trials t CROSS JOIN sweep_trials st "
       "ON st.sweep_id = ? AND st.trial_hash = t.hash WHERE t.status IN ('pending', 'running')");
   stmt.bind(1, sweep_id);
-  while (stmt.step()) out.trials.push_back(trial_record(stmt));
+  while (stmt.step()) out.trials.push_back(trial_record(db_, stmt));
   std::sort(out.trials.begin(), out.trials.end(),
             [](const TrialRecord& a, const TrialRecord& b) { return a.position < b.position; });
   auto counts = db_.prepare(
@@ -552,6 +629,13 @@ void ResultsStore::record_checkpoint(const std::string& hash, int64_t step) {
 void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, const TrialResult& r,
                                   TrialStatus trial_status, int retries_used) {
   const std::string now = utc_now();
+  record_attempt_end(attempt_id, r, trial_status, now);
+  record_trial_end(hash, r, trial_status, retries_used, now);
+  if (trial_status == TrialStatus::done) record_trial_outputs(hash, r, now);
+}
+
+void ResultsStore::record_attempt_end(int64_t attempt_id, const TrialResult& r,
+                                      TrialStatus trial_status, const std::string& now) {
   // Interrupted: it will resume (a trial failed for good ends its last attempt failed).
   const bool resumes = (r.outcome == Outcome::preempted || r.outcome == Outcome::disk_full) &&
                        trial_status == TrialStatus::pending;
@@ -570,7 +654,11 @@ void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, c
       .bind(7, r.device)
       .bind(8, attempt_id)
       .run();
+}
 
+void ResultsStore::record_trial_end(const std::string& hash, const TrialResult& r,
+                                    TrialStatus trial_status, int retries_used,
+                                    const std::string& now) {
   auto& trial = cached(
       "UPDATE trials SET status = ?, retries_used = ?, outcome = ?, message = ?, finished_at = ?, "
       "val_loss = ?, val_ppl = ?, val_tokens = ?, train_loss = ?, steps_done = ?, seconds = ? "
@@ -590,8 +678,10 @@ void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, c
     trial.bind_null(6).bind_null(7).bind_null(8).bind_null(9);
   }
   trial.bind(10, r.steps_done).bind(11, r.seconds).bind(12, hash).run();
+}
 
-  if (!done) return;
+void ResultsStore::record_trial_outputs(const std::string& hash, const TrialResult& r,
+                                        const std::string& now) {
   auto& head = cached(
       "INSERT OR REPLACE INTO head_metrics(trial_hash, layer, head, lambda, entropy_bits, "
       "entropy_norm, "

@@ -175,7 +175,27 @@ class ResultsStore {
     double lease_s = 30;
   };
   std::vector<RecordedRun> running_runs();
+  // The steps of check_no_live_run: the running runs to watch (refusing a live one, marking
+  // a gone one dead in `out`); the note on stderr about them; one look at them after a pause
+  // (refusing a newcomer or one whose heartbeat advanced; marking the gone or expired dead)
+  // that returns those still watched.
+  std::vector<RecordedRun> runs_to_watch(LeaseCheck& out);
+  void note_watched(const std::vector<RecordedRun>& watched, double waited_s);
+  std::vector<RecordedRun> watch_once(std::vector<RecordedRun> watched, LeaseCheck& out,
+                                      double elapsed_s);
   [[noreturn]] void refuse(const RecordedRun& run, const std::string& why);
+  // The steps of begin_run: the dead runs `checked` found closed (their open attempts
+  // interrupted, the run crashed); this run's row (returns its id).
+  void close_dead_runs(const LeaseCheck& checked, const std::string& now);
+  int64_t insert_run_row(int64_t sweep_id, const RunInfo& info, double lease_s,
+                         const std::string& now);
+  // The steps of finish_attempt: the attempt's row; the trial's row (status, outcome, the
+  // validation figures of a done trial); a done trial's head metrics and artifacts.
+  void record_attempt_end(int64_t attempt_id, const TrialResult& r, TrialStatus trial_status,
+                          const std::string& now);
+  void record_trial_end(const std::string& hash, const TrialResult& r, TrialStatus trial_status,
+                        int retries_used, const std::string& now);
+  void record_trial_outputs(const std::string& hash, const TrialResult& r, const std::string& now);
   // Inside a write transaction: LeaseLost unless run_id's row is still running.
   void confirm_lease(int64_t run_id);
   Database db_;

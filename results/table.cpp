@@ -1,6 +1,9 @@
 #include "results/table.hpp"
 
+#include "results/statistics.hpp"
+#include "results/stored_json.hpp"
 #include "results/text_table.hpp"
+#include "schedules/schedule.hpp"
 
 #include <fmt/format.h>
 
@@ -12,23 +15,15 @@
 namespace locsweep {
 using nlohmann::json;
 
-double t_quantile_975(int dof) {
-  static constexpr double kTable[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
-                                      2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-                                      2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-                                      2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
-  if (dof < 1) return 0.0;
-  if (dof <= 30) return kTable[dof - 1];
-  return 1.96 + 2.4 / dof;  // close to the exact values beyond 30
-}
-
 namespace {
 
+// A trial of the sweep as the table needs it.
 struct Trial {
-  std::string hash, label, status, config;
+  std::string hash, label, status;
   int seed = 0, position = 0;
-  double ppl = 0;
+  double ppl = 0;  // validation perplexity; 0 when none was measured
   json canonical;
+  ConfigName name;
   std::string group;             // canonical without the seed
   std::string baseline;          // canonical without seed and locality: same data, model, training
   std::vector<LayerRow> layers;  // per layer, averaged over heads
@@ -68,6 +63,17 @@ std::optional<std::string> lookup(const Trial& t, const std::string& key) {
   return node->is_string() ? node->get<std::string>() : node->dump();
 }
 
+// The axes of a grid assignment other than seed, mechanism and schedule: " lr=0.001".
+std::string other_axes(const json& assignment) {
+  std::string out;
+  for (const auto& [key, value] : assignment.items()) {
+    if (key == "seed" || key == "locality.schedule" || key == "locality.mechanism") continue;
+    out += " " + key.substr(key.rfind('.') + 1) + "=" +
+           (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
+}
+
 bool value_matches(const std::string& actual, const std::string& wanted) {
   if (actual == wanted) return true;
   char* end = nullptr;
@@ -75,6 +81,265 @@ bool value_matches(const std::string& actual, const std::string& wanted) {
   if (end == actual.c_str() || *end) return false;
   const double w = std::strtod(wanted.c_str(), &end);
   return end != wanted.c_str() && !*end && a == w;  // "5" matches 5.0
+}
+
+std::string list_of(const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
+// The sweep the table is of: `wanted`, or the database's only sweep when it is empty.
+std::string choose_sweep(Database& db, const std::string& wanted) {
+  auto names = db.prepare("SELECT name FROM sweeps ORDER BY id");
+  std::vector<std::string> all;
+  while (names.step()) all.push_back(names.text(0));
+  if (all.empty()) throw InputError("'" + db.path() + "' holds no sweeps yet");
+  if (wanted.empty()) {
+    if (all.size() > 1)
+      throw InputError("'" + db.path() + "' holds several sweeps (" + list_of(all) +
+                       "); choose one with --sweep");
+    return all.front();
+  }
+  if (std::find(all.begin(), all.end(), wanted) == all.end())
+    throw InputError("no sweep named '" + wanted + "' in '" + db.path() +
+                     "' (it has: " + list_of(all) + ")");
+  return wanted;
+}
+
+// The sweep's trials in plan order, with their configuration names and grouping keys.
+std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
+  auto stmt = db.prepare(
+      "SELECT t.hash, t.label, t.status, t.seed, st.position, t.val_ppl, t.canonical_json, "
+      "st.assignment_json "
+      "FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = "
+      "st.trial_hash "
+      "WHERE s.name = ? ORDER BY st.position");
+  stmt.bind(1, sweep);
+  std::vector<Trial> trials;
+  while (stmt.step()) {
+    Trial t;
+    t.hash = stmt.text(0);
+    t.label = stmt.text(1);
+    t.status = stmt.text(2);
+    t.seed = static_cast<int>(stmt.integer(3));
+    t.position = static_cast<int>(stmt.integer(4));
+    t.ppl = stmt.is_null(5) ? 0.0 : stmt.real(5);
+    t.canonical = parse_stored_json(db, stmt.text(6), "trials.canonical_json");
+    t.name = config_name(t.canonical,
+                         parse_stored_json(db, stmt.text(7), "sweep_trials.assignment_json"));
+    t.group = without(t.canonical, {"seed"}).dump();
+    json base = without(t.canonical, {"seed", "locality"});
+    base["seed"] = t.seed;
+    t.baseline = base.dump();
+    trials.push_back(std::move(t));
+  }
+  return trials;
+}
+
+// Keeps the trials matching every key=value filter. Each key must be known for at least one
+// trial, so typos are errors, not empty tables.
+void apply_filters(std::vector<Trial>& trials,
+                   const std::vector<std::pair<std::string, std::string>>& where,
+                   const std::string& sweep) {
+  for (const auto& [key, value] : where) {
+    const bool known = std::any_of(trials.begin(), trials.end(),
+                                   [&](const Trial& t) { return lookup(t, key).has_value(); });
+    if (!known)
+      throw InputError(
+          "--where: no trial of sweep '" + sweep + "' has a value for '" + key +
+          "' (valid: label, status, hash, mechanism, schedule, seed, or a config key such as "
+          "train.lr or locality.kappa; noop trials have no locality keys)");
+    std::erase_if(trials, [&](const Trial& t) {
+      const auto v = lookup(t, key);
+      return !v || !value_matches(*v, value);
+    });
+  }
+}
+
+void count_statuses(ResultsTable& table, const std::vector<Trial>& trials) {
+  for (const auto& t : trials) {
+    ++table.trials;
+    if (t.status == "done")
+      ++table.done;
+    else if (t.status == "failed")
+      ++table.failed;
+    else
+      ++table.pending;
+  }
+}
+
+// Each trial's per-layer attention metrics, averaged over heads.
+void load_layers(Database& db, std::vector<Trial>& trials) {
+  auto heads = db.prepare(
+      "SELECT layer, avg(lambda), avg(entropy_bits), avg(entropy_norm), avg(in_block_mass), "
+      "avg(mean_distance) "
+      "FROM head_metrics WHERE trial_hash = ? GROUP BY layer ORDER BY layer");
+  for (auto& t : trials) {
+    heads.bind(1, t.hash);
+    while (heads.step())
+      t.layers.push_back({"", static_cast<int>(heads.integer(0)), heads.real(1), heads.real(2),
+                          heads.real(3), heads.real(4), heads.real(5)});
+    heads.reset();
+  }
+}
+
+// The perplexity of each done distributed trial by its baseline key (the same seed, data,
+// model and training): the denominators of the ratios.
+std::map<std::string, double> distributed_perplexities(const std::vector<Trial>& trials) {
+  std::map<std::string, double> out;
+  for (const auto& t : trials)
+    if (t.status == "done" && locality_value(t.canonical, "mechanism") == "none")
+      out[t.baseline] = t.ppl;
+  return out;
+}
+
+// The done trials with a perplexity, by configuration (canonical without seed); counts the
+// done trials without one (noop trials measure none) in `unmeasured`.
+std::map<std::string, std::vector<const Trial*>> measured_groups(const std::vector<Trial>& trials,
+                                                                 int& unmeasured) {
+  std::map<std::string, std::vector<const Trial*>> groups;
+  for (const auto& t : trials) {
+    if (t.status != "done") continue;
+    if (t.ppl > 0)
+      groups[t.group].push_back(&t);
+    else
+      ++unmeasured;
+  }
+  return groups;
+}
+
+// The polynomial exponent of a canonical schedule string, parsed by the one schedule parser.
+std::optional<double> schedule_beta(const std::string& schedule) {
+  if (schedule.empty()) return std::nullopt;
+  try {
+    const Schedule s = Schedule::parse(schedule);
+    if (s.kind() == Schedule::Kind::polynomial) return s.beta();
+  } catch (const ScheduleError&) {
+    // Not a schedule this version can read: the row just has no beta.
+  }
+  return std::nullopt;
+}
+
+// What the configuration is: its name, mechanism, schedule, beta and plan position.
+void describe(ConfigRow& row, const Trial& first) {
+  row.config = first.name.full;
+  row.series = first.name.without_schedule;
+  row.mechanism = locality_value(first.canonical, "mechanism").value_or("");
+  row.schedule = locality_value(first.canonical, "schedule").value_or("");
+  row.beta = schedule_beta(row.schedule);
+  row.canonical = without(first.canonical, {"seed"});
+  row.position = first.position;
+}
+
+// Perplexity over seeds, and the ratio to the distributed trial of each seed.
+void aggregate_perplexity(ConfigRow& row, const std::vector<const Trial*>& members,
+                          const std::map<std::string, double>& distributed) {
+  std::vector<double> ppl, ratios;
+  for (const Trial* t : members) {
+    ppl.push_back(t->ppl);
+    if (auto it = distributed.find(t->baseline); it != distributed.end())
+      ratios.push_back(stats::ratio(t->ppl, it->second));
+  }
+  const stats::Summary p = stats::summarize(ppl);
+  row.ppl_mean = p.mean;
+  row.ppl_std = p.std;
+  row.ppl_ci95 = p.ci95;
+  if (!ratios.empty()) {
+    const stats::Summary r = stats::summarize(ratios);
+    row.ratio = r.mean;
+    row.ratio_ci95 = r.ci95;
+  }
+}
+
+// Entropy of the first and last layer, in-block mass and the lambda range, over seeds.
+void aggregate_attention(ConfigRow& row, const std::vector<const Trial*>& members) {
+  const double n = static_cast<double>(members.size());
+  double ent_first = 0, ent_last = 0, mass = 0;
+  row.lambda_min = 1;
+  row.lambda_max = 0;
+  for (const Trial* t : members) {
+    if (t->layers.empty()) continue;
+    ent_first += t->layers.front().entropy_bits;
+    ent_last += t->layers.back().entropy_bits;
+    double m = 0;
+    for (const auto& l : t->layers) {
+      m += l.in_block_mass;
+      row.lambda_min = std::min(row.lambda_min, l.lambda);
+      row.lambda_max = std::max(row.lambda_max, l.lambda);
+    }
+    mass += m / static_cast<double>(t->layers.size());
+  }
+  if (row.lambda_min > row.lambda_max) row.lambda_min = row.lambda_max = 0;
+  row.entropy_first = ent_first / n;
+  row.entropy_last = ent_last / n;
+  row.in_block_mass = mass / n;
+}
+
+// Per layer (the layers of the first trial), means over seeds.
+void aggregate_layers(ConfigRow& row, const std::vector<const Trial*>& members) {
+  const double n = static_cast<double>(members.size());
+  for (const auto& l : members.front()->layers) {
+    LayerRow lr{row.config, l.layer, 0, 0, 0, 0, 0};
+    for (const Trial* t : members)
+      for (const auto& tl : t->layers)
+        if (tl.layer == l.layer) {
+          lr.lambda += tl.lambda / n;
+          lr.entropy_bits += tl.entropy_bits / n;
+          lr.entropy_norm += tl.entropy_norm / n;
+          lr.in_block_mass += tl.in_block_mass / n;
+          lr.mean_distance += tl.mean_distance / n;
+        }
+    row.layers.push_back(lr);
+  }
+}
+
+// One row of the table from the done, measured trials of one configuration.
+ConfigRow aggregate(const std::vector<const Trial*>& members,
+                    const std::map<std::string, double>& distributed) {
+  ConfigRow row;
+  describe(row, *members.front());
+  row.seeds = static_cast<int>(members.size());
+  aggregate_perplexity(row, members, distributed);
+  aggregate_attention(row, members);
+  aggregate_layers(row, members);
+  return row;
+}
+
+// Gap closed: against the uniform localist configuration of the same mechanism and parameters.
+void fill_gap_closed(std::vector<ConfigRow>& rows) {
+  std::map<std::string, double> ratio_of;  // by canonical configuration without seed
+  for (const auto& row : rows)
+    if (row.ratio) ratio_of[row.canonical.dump()] = *row.ratio;
+  for (auto& row : rows) {
+    if (!row.ratio) continue;
+    if (row.mechanism == "none") {
+      row.gap_closed = 100.0;
+      continue;
+    }
+    json localist = row.canonical;
+    localist["locality"]["schedule"] = "localist";
+    if (const auto it = ratio_of.find(localist.dump()); it != ratio_of.end())
+      row.gap_closed = stats::gap_closed(*row.ratio, it->second);
+  }
+}
+
+void sort_rows(std::vector<ConfigRow>& rows, const ResultsQuery& q) {
+  static const std::set<std::string> sorts = {"position", "ppl", "ratio", "gap", "beta", "config"};
+  if (!sorts.count(q.sort))
+    throw InputError("--sort: unknown column '" + q.sort +
+                     "' (valid: position, ppl, ratio, gap, beta, config)");
+  auto key = [&](const ConfigRow& r) -> double {
+    if (q.sort == "ppl") return r.ppl_mean;
+    if (q.sort == "ratio") return r.ratio.value_or(INFINITY);
+    if (q.sort == "gap") return r.gap_closed.value_or(-INFINITY);
+    if (q.sort == "beta") return r.beta.value_or(r.schedule == "localist" ? 1e9 : -1.0);
+    return r.position;
+  };
+  std::stable_sort(rows.begin(), rows.end(), [&](const ConfigRow& a, const ConfigRow& b) {
+    if (q.sort == "config") return q.descending ? a.config > b.config : a.config < b.config;
+    return q.descending ? key(a) > key(b) : key(a) < key(b);
+  });
 }
 
 // Says why done trials are missing from the rows; empty when none are.
@@ -92,6 +357,14 @@ std::string fmt_opt(const std::optional<double>& v, const char* spec) {
 
 }  // namespace
 
+ConfigName config_name(const json& canonical, const json& assignment) {
+  const auto mechanism = locality_value(canonical, "mechanism");
+  const auto schedule = locality_value(canonical, "schedule");
+  const std::string head = mechanism ? *mechanism : canonical.value("kind", std::string("trial"));
+  const std::string axes = other_axes(assignment);
+  return {head + (schedule ? " " + *schedule : "") + axes, head + axes};
+}
+
 TableFormat table_format_from_string(const std::string& text) {
   if (text == "table") return TableFormat::table;
   if (text == "csv") return TableFormat::csv;
@@ -102,228 +375,32 @@ TableFormat table_format_from_string(const std::string& text) {
 
 ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
   ResultsTable table;
-  std::string sweep = q.sweep;
-  {
-    auto names = db.prepare("SELECT name FROM sweeps ORDER BY id");
-    std::vector<std::string> all;
-    while (names.step()) all.push_back(names.text(0));
-    if (all.empty()) throw InputError("'" + db.path() + "' holds no sweeps yet");
-    if (sweep.empty()) {
-      if (all.size() > 1) {
-        std::string list;
-        for (const auto& n : all) list += (list.empty() ? "" : ", ") + n;
-        throw InputError("'" + db.path() + "' holds several sweeps (" + list +
-                         "); choose one with --sweep");
-      }
-      sweep = all.front();
-    } else if (std::find(all.begin(), all.end(), sweep) == all.end()) {
-      std::string list;
-      for (const auto& n : all) list += (list.empty() ? "" : ", ") + n;
-      throw InputError("no sweep named '" + sweep + "' in '" + db.path() + "' (it has: " + list +
-                       ")");
-    }
-  }
-  table.sweep = sweep;
-
-  auto stmt = db.prepare(
-      "SELECT t.hash, t.label, t.status, t.seed, st.position, t.val_ppl, t.canonical_json, "
-      "st.assignment_json "
-      "FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = "
-      "st.trial_hash "
-      "WHERE s.name = ? ORDER BY st.position");
-  stmt.bind(1, sweep);
-  std::vector<Trial> trials;
-  while (stmt.step()) {
-    Trial t;
-    t.hash = stmt.text(0);
-    t.label = stmt.text(1);
-    t.status = stmt.text(2);
-    t.seed = static_cast<int>(stmt.integer(3));
-    t.position = static_cast<int>(stmt.integer(4));
-    t.ppl = stmt.is_null(5) ? 0.0 : stmt.real(5);
-    t.canonical = json::parse(stmt.text(6));
-    // The configuration's name: mechanism and schedule, plus any other axis it was given.
-    t.config = t.label.substr(0, t.label.rfind(" seed="));
-    const json assignment = json::parse(stmt.text(7));
-    for (const auto& [key, value] : assignment.items()) {
-      if (key == "seed" || key == "locality.schedule" || key == "locality.mechanism") continue;
-      t.config += " " + key.substr(key.rfind('.') + 1) + "=" +
-                  (value.is_string() ? value.get<std::string>() : value.dump());
-    }
-    t.group = without(t.canonical, {"seed"}).dump();
-    json base = without(t.canonical, {"seed", "locality"});
-    base["seed"] = t.seed;
-    t.baseline = base.dump();
-    trials.push_back(std::move(t));
-  }
-
-  // Filters: each key must be known for at least one trial, so typos are errors, not empty tables.
-  for (const auto& [key, value] : q.where) {
-    const bool known = std::any_of(trials.begin(), trials.end(),
-                                   [&](const Trial& t) { return lookup(t, key).has_value(); });
-    if (!known)
-      throw InputError(
-          "--where: no trial of sweep '" + sweep + "' has a value for '" + key +
-          "' (valid: label, status, hash, mechanism, schedule, seed, or a config key such as "
-          "train.lr or locality.kappa; noop trials have no locality keys)");
-    std::erase_if(trials, [&](const Trial& t) {
-      const auto v = lookup(t, key);
-      return !v || !value_matches(*v, value);
-    });
-  }
-
-  auto heads = db.prepare(
-      "SELECT layer, avg(lambda), avg(entropy_bits), avg(entropy_norm), avg(in_block_mass), "
-      "avg(mean_distance) "
-      "FROM head_metrics WHERE trial_hash = ? GROUP BY layer ORDER BY layer");
-  for (auto& t : trials) {
-    ++table.trials;
-    if (t.status == "done")
-      ++table.done;
-    else if (t.status == "failed")
-      ++table.failed;
-    else
-      ++table.pending;
-    heads.bind(1, t.hash);
-    while (heads.step())
-      t.layers.push_back({"", static_cast<int>(heads.integer(0)), heads.real(1), heads.real(2),
-                          heads.real(3), heads.real(4), heads.real(5)});
-    heads.reset();
-  }
-
-  // Distributed trials by (baseline, seed): the denominators of the ratios.
-  std::map<std::string, double> distributed;
-  for (const auto& t : trials)
-    if (t.status == "done" && locality_value(t.canonical, "mechanism") == "none")
-      distributed[t.baseline] = t.ppl;
-
-  std::map<std::string, std::vector<const Trial*>> groups;
-  for (const auto& t : trials) {
-    if (t.status != "done") continue;
-    if (t.ppl > 0)
-      groups[t.group].push_back(&t);
-    else
-      ++table.unmeasured;  // noop trials measure no perplexity
-  }
-
-  std::map<std::string, double> ratio_of_group;
-  for (const auto& [key, members] : groups) {
-    const Trial& first = *members.front();
-    ConfigRow row;
-    row.config = first.config;
-    row.mechanism = locality_value(first.canonical, "mechanism").value_or("");
-    row.schedule = locality_value(first.canonical, "schedule").value_or("");
-    row.canonical = without(first.canonical, {"seed"});
-    row.position = first.position;
-    if (row.schedule.rfind("poly:", 0) == 0) row.beta = std::stod(row.schedule.substr(5));
-    static const std::map<std::string, double> named = {
-        {"linear", 1}, {"quadratic", 2}, {"cubic", 3}, {"quartic", 4}, {"quintic", 5},
-        {"sextic", 6}, {"septic", 7},    {"octic", 8}, {"nonic", 9},   {"decic", 10}};
-    if (named.count(row.schedule)) row.beta = named.at(row.schedule);
-    row.seeds = static_cast<int>(members.size());
-    std::vector<double> ppl, ratios;
-    double ent_first = 0, ent_last = 0, mass = 0;
-    row.lambda_min = 1;
-    row.lambda_max = 0;
-    for (const Trial* t : members) {
-      ppl.push_back(t->ppl);
-      if (auto it = distributed.find(t->baseline); it != distributed.end())
-        ratios.push_back(t->ppl / it->second);
-      if (!t->layers.empty()) {
-        ent_first += t->layers.front().entropy_bits;
-        ent_last += t->layers.back().entropy_bits;
-        double m = 0;
-        for (const auto& l : t->layers) {
-          m += l.in_block_mass;
-          row.lambda_min = std::min(row.lambda_min, l.lambda);
-          row.lambda_max = std::max(row.lambda_max, l.lambda);
-        }
-        mass += m / static_cast<double>(t->layers.size());
-      }
-    }
-    if (row.lambda_min > row.lambda_max) row.lambda_min = row.lambda_max = 0;
-    const double n = static_cast<double>(ppl.size());
-    row.ppl_mean = std::accumulate(ppl.begin(), ppl.end(), 0.0) / n;
-    double var = 0;
-    for (double p : ppl) var += (p - row.ppl_mean) * (p - row.ppl_mean);
-    row.ppl_std = ppl.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
-    row.ppl_ci95 =
-        ppl.size() > 1 ? t_quantile_975(static_cast<int>(n) - 1) * row.ppl_std / std::sqrt(n) : 0.0;
-    if (!ratios.empty()) {
-      const double rn = static_cast<double>(ratios.size());
-      row.ratio = std::accumulate(ratios.begin(), ratios.end(), 0.0) / rn;
-      double rv = 0;
-      for (double r : ratios) rv += (r - *row.ratio) * (r - *row.ratio);
-      row.ratio_ci95 = ratios.size() > 1 ? t_quantile_975(static_cast<int>(rn) - 1) *
-                                               std::sqrt(rv / (rn - 1)) / std::sqrt(rn)
-                                         : 0.0;
-      ratio_of_group[key] = *row.ratio;
-    }
-    row.entropy_first = ent_first / n;
-    row.entropy_last = ent_last / n;
-    row.in_block_mass = mass / n;
-    for (const auto& l : first.layers) {
-      LayerRow lr{row.config, l.layer, 0, 0, 0, 0, 0};
-      for (const Trial* t : members)
-        for (const auto& tl : t->layers)
-          if (tl.layer == l.layer) {
-            lr.lambda += tl.lambda / n;
-            lr.entropy_bits += tl.entropy_bits / n;
-            lr.entropy_norm += tl.entropy_norm / n;
-            lr.in_block_mass += tl.in_block_mass / n;
-            lr.mean_distance += tl.mean_distance / n;
-          }
-      row.layers.push_back(lr);
-    }
-    table.rows.push_back(std::move(row));
-  }
-
-  // Gap closed: against the uniform localist configuration of the same mechanism and parameters.
-  for (auto& row : table.rows) {
-    if (!row.ratio) continue;
-    if (row.mechanism == "none") {
-      row.gap_closed = 100.0;
-      continue;
-    }
-    json localist = row.canonical;
-    localist["locality"]["schedule"] = "localist";
-    const auto it = ratio_of_group.find(localist.dump());
-    // Only defined when the localist model is worse than the baseline (R_loc > 1): the share
-    // of its excess that this schedule closes. With R_loc <= 1 there is no gap to close.
-    if (it != ratio_of_group.end() && it->second > 1.0 + 1e-12)
-      row.gap_closed =
-          100.0 * (it->second - *row.ratio) / (it->second - 1.0) + 0.0;  // + 0: no "-0.0"
-  }
-
-  static const std::set<std::string> sorts = {"position", "ppl", "ratio", "gap", "beta", "config"};
-  if (!sorts.count(q.sort))
-    throw InputError("--sort: unknown column '" + q.sort +
-                     "' (valid: position, ppl, ratio, gap, beta, config)");
-  auto key = [&](const ConfigRow& r) -> double {
-    if (q.sort == "ppl") return r.ppl_mean;
-    if (q.sort == "ratio") return r.ratio.value_or(INFINITY);
-    if (q.sort == "gap") return r.gap_closed.value_or(-INFINITY);
-    if (q.sort == "beta") return r.beta.value_or(r.schedule == "localist" ? 1e9 : -1.0);
-    return r.position;
-  };
-  std::stable_sort(table.rows.begin(), table.rows.end(),
-                   [&](const ConfigRow& a, const ConfigRow& b) {
-                     if (q.sort == "config")
-                       return q.descending ? a.config > b.config : a.config < b.config;
-                     return q.descending ? key(a) > key(b) : key(a) < key(b);
-                   });
+  table.sweep = choose_sweep(db, q.sweep);
+  std::vector<Trial> trials = load_trials(db, table.sweep);
+  apply_filters(trials, q.where, table.sweep);
+  count_statuses(table, trials);
+  load_layers(db, trials);
+  const auto distributed = distributed_perplexities(trials);
+  for (const auto& [group, members] : measured_groups(trials, table.unmeasured))
+    table.rows.push_back(aggregate(members, distributed));
+  fill_gap_closed(table.rows);
+  sort_rows(table.rows, q);
   return table;
 }
 
-std::string render_results(const ResultsTable& t, TableFormat format, bool per_layer) {
-  const std::vector<std::string> header =
-      per_layer ? std::vector<std::string>{"config",       "layer",        "lambda",
-                                           "entropy_bits", "entropy_norm", "in_block_mass",
-                                           "mean_distance"}
-                : std::vector<std::string>{
-                      "config",         "mechanism",     "schedule",     "beta",         "lambda",
-                      "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
-                      "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
+namespace {
+
+std::vector<std::string> column_names(bool per_layer) {
+  if (per_layer)
+    return {"config",       "layer",         "lambda",       "entropy_bits",
+            "entropy_norm", "in_block_mass", "mean_distance"};
+  return {"config",         "mechanism",     "schedule",     "beta",         "lambda",
+          "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
+          "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
+}
+
+// The text cells of the table or the per-layer view, in column_names order.
+std::vector<std::vector<std::string>> text_cells(const ResultsTable& t, bool per_layer) {
   std::vector<std::vector<std::string>> cells;
   if (per_layer) {
     for (const auto& r : t.rows)
@@ -332,56 +409,69 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
             {l.config, std::to_string(l.layer), fmt::format("{:.4f}", l.lambda),
              fmt::format("{:.3f}", l.entropy_bits), fmt::format("{:.3f}", l.entropy_norm),
              fmt::format("{:.3f}", l.in_block_mass), fmt::format("{:.2f}", l.mean_distance)});
-  } else {
-    for (const auto& r : t.rows)
-      cells.push_back(
-          {r.config, r.mechanism, r.schedule, fmt_opt(r.beta, "{:g}"),
-           fmt::format("{:.2g}-{:.2g}", r.lambda_min, r.lambda_max), std::to_string(r.seeds),
-           fmt::format("{:.3f}", r.ppl_mean), fmt::format("{:.3f}", r.ppl_std),
-           fmt::format("{:.3f}", r.ppl_ci95), fmt_opt(r.ratio, "{:.3f}"),
-           fmt_opt(r.gap_closed, "{:.1f}"), fmt::format("{:.3f}", r.entropy_first),
-           fmt::format("{:.3f}", r.entropy_last), fmt::format("{:.3f}", r.in_block_mass)});
+    return cells;
   }
+  for (const auto& r : t.rows)
+    cells.push_back({r.config, r.mechanism, r.schedule, fmt_opt(r.beta, "{:g}"),
+                     fmt::format("{:.2g}-{:.2g}", r.lambda_min, r.lambda_max),
+                     std::to_string(r.seeds), fmt::format("{:.3f}", r.ppl_mean),
+                     fmt::format("{:.3f}", r.ppl_std), fmt::format("{:.3f}", r.ppl_ci95),
+                     fmt_opt(r.ratio, "{:.3f}"), fmt_opt(r.gap_closed, "{:.1f}"),
+                     fmt::format("{:.3f}", r.entropy_first), fmt::format("{:.3f}", r.entropy_last),
+                     fmt::format("{:.3f}", r.in_block_mass)});
+  return cells;
+}
 
-  if (format == TableFormat::json) {
-    json rows = json::array();
-    if (per_layer) {
-      for (const auto& r : t.rows)
-        for (const auto& l : r.layers)
-          rows.push_back({{"config", l.config},
-                          {"layer", l.layer},
-                          {"lambda", l.lambda},
-                          {"entropy_bits", l.entropy_bits},
-                          {"entropy_norm", l.entropy_norm},
-                          {"in_block_mass", l.in_block_mass},
-                          {"mean_distance", l.mean_distance}});
-    } else {
-      for (const auto& r : t.rows) {
-        auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-        rows.push_back({{"config", r.config},
-                        {"mechanism", r.mechanism},
-                        {"schedule", r.schedule},
-                        {"beta", opt(r.beta)},
-                        {"lambda_min", r.lambda_min},
-                        {"lambda_max", r.lambda_max},
-                        {"seeds", r.seeds},
-                        {"ppl", r.ppl_mean},
-                        {"ppl_std", r.ppl_std},
-                        {"ppl_ci95", r.ppl_ci95},
-                        {"ratio", opt(r.ratio)},
-                        {"ratio_ci95", opt(r.ratio_ci95)},
-                        {"gap_closed_pct", opt(r.gap_closed)},
-                        {"entropy_first", r.entropy_first},
-                        {"entropy_last", r.entropy_last},
-                        {"in_block_mass", r.in_block_mass}});
-      }
-    }
-    return json{{"sweep", t.sweep},   {"trials", t.trials},   {"done", t.done},
-                {"failed", t.failed}, {"pending", t.pending}, {"unmeasured", t.unmeasured},
-                {"rows", rows}}
+json json_rows(const ResultsTable& t, bool per_layer) {
+  json rows = json::array();
+  if (per_layer) {
+    for (const auto& r : t.rows)
+      for (const auto& l : r.layers)
+        rows.push_back({{"config", l.config},
+                        {"layer", l.layer},
+                        {"lambda", l.lambda},
+                        {"entropy_bits", l.entropy_bits},
+                        {"entropy_norm", l.entropy_norm},
+                        {"in_block_mass", l.in_block_mass},
+                        {"mean_distance", l.mean_distance}});
+    return rows;
+  }
+  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  for (const auto& r : t.rows)
+    rows.push_back({{"config", r.config},
+                    {"mechanism", r.mechanism},
+                    {"schedule", r.schedule},
+                    {"beta", opt(r.beta)},
+                    {"lambda_min", r.lambda_min},
+                    {"lambda_max", r.lambda_max},
+                    {"seeds", r.seeds},
+                    {"ppl", r.ppl_mean},
+                    {"ppl_std", r.ppl_std},
+                    {"ppl_ci95", r.ppl_ci95},
+                    {"ratio", opt(r.ratio)},
+                    {"ratio_ci95", opt(r.ratio_ci95)},
+                    {"gap_closed_pct", opt(r.gap_closed)},
+                    {"entropy_first", r.entropy_first},
+                    {"entropy_last", r.entropy_last},
+                    {"in_block_mass", r.in_block_mass}});
+  return rows;
+}
+
+}  // namespace
+
+std::string render_results(const ResultsTable& t, TableFormat format, bool per_layer) {
+  if (format == TableFormat::json)
+    return json{{"sweep", t.sweep},
+                {"trials", t.trials},
+                {"done", t.done},
+                {"failed", t.failed},
+                {"pending", t.pending},
+                {"unmeasured", t.unmeasured},
+                {"rows", json_rows(t, per_layer)}}
                .dump(2) +
            "\n";
-  }
+  const auto header = column_names(per_layer);
+  const auto cells = text_cells(t, per_layer);
   if (format == TableFormat::csv) return render_text_table(header, cells, TextTableFormat::csv);
   const bool md = format == TableFormat::markdown;
   return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "",

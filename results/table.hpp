@@ -2,6 +2,7 @@
 // (its trials over seeds), with validation perplexity mean, std and 95 % CI, the ratio to
 // the distributed trial of the same seed, data and model, the share of the localist gap
 // closed (SPEC.md "Metrics"), and attention entropy/in-block mass; plus a per-layer view.
+// The statistics themselves are in results/statistics.hpp.
 #pragma once
 
 #include <map>
@@ -20,8 +21,17 @@ struct LayerRow {
   double lambda = 0, entropy_bits = 0, entropy_norm = 0, in_block_mass = 0, mean_distance = 0;
 };
 
+// A configuration's display names, built from its canonical configuration (no seed) and the
+// grid axes it was given: full "block quintic lr=0.001" (a noop trial: "noop lr=..."), and
+// without_schedule "block lr=0.001" (the report's series of one mechanism over schedules).
+struct ConfigName {
+  std::string full, without_schedule;
+};
+ConfigName config_name(const nlohmann::json& canonical, const nlohmann::json& assignment);
+
 struct ConfigRow {
-  std::string config;  // "block quintic" plus other grid axes ("lr=0.001"); no seed
+  std::string config;  // ConfigName::full: "block quintic" plus other grid axes ("lr=0.001")
+  std::string series;  // ConfigName::without_schedule: "block lr=0.001"
   std::string mechanism, schedule;
   std::optional<double> beta;
   double lambda_min = 0, lambda_max = 0;
@@ -57,8 +67,5 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& query);
 enum class TableFormat { table, csv, json, markdown };
 TableFormat table_format_from_string(const std::string& text);  // InputError if unknown
 std::string render_results(const ResultsTable& table, TableFormat format, bool per_layer);
-
-// Student's t quantile t_{0.975, dof} (1.96 for large dof).
-double t_quantile_975(int dof);
 
 }  // namespace locsweep
