@@ -1,6 +1,7 @@
 #include "results/table.hpp"
 
 #include "results/text_table.hpp"
+#include "schedules/schedule.hpp"
 
 #include <fmt/format.h>
 
@@ -216,10 +217,7 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
     row.canonical = without(first.canonical, {"seed"});
     row.position = first.position;
     if (row.schedule.rfind("poly:", 0) == 0) row.beta = std::stod(row.schedule.substr(5));
-    static const std::map<std::string, double> named = {
-        {"linear", 1}, {"quadratic", 2}, {"cubic", 3}, {"quartic", 4}, {"quintic", 5},
-        {"sextic", 6}, {"septic", 7},    {"octic", 8}, {"nonic", 9},   {"decic", 10}};
-    if (named.count(row.schedule)) row.beta = named.at(row.schedule);
+    if (const auto beta = named_exponent(row.schedule)) row.beta = *beta;
     row.seeds = static_cast<int>(members.size());
     std::vector<double> ppl, ratios;
     double ent_first = 0, ent_last = 0, mass = 0;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.hpp"
 #include "sweeps/config_fields.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "sweeps/trial_config.hpp"
@@ -133,6 +134,29 @@ TEST(Docs, SweepSpecDocumentsEveryKeyWithItsDefault) {
     EXPECT_NE(doc.find(row), std::string::npos)
         << "regenerate docs/sweep-spec.md: missing or stale " << row;
   }
+}
+
+// The mechanism list (kMechanisms) is the one the parser, its message and the key docs use.
+TEST(TrialConfig, EveryMechanismOfTheTableParsesAndIsListed) {
+  ASSERT_EQ(mechanism_names().size(), kMechanisms.size());
+  std::string message;
+  try {
+    (void)mechanism_from_string("wobble");
+  } catch (const InputError& e) {
+    message = e.what();
+  }
+  const Field* field = find_field("locality.mechanism");
+  ASSERT_NE(field, nullptr);
+  for (Mechanism m : kMechanisms) {
+    const std::string name(to_string(m));
+    EXPECT_EQ(mechanism_from_string(name), m);
+    EXPECT_EQ(
+        parse_trial_config("locality: {mechanism: " + name + "}", "<test>", "/").locality.mechanism,
+        m);
+    EXPECT_NE(message.find(name), std::string::npos) << message;
+    EXPECT_NE(field->doc.find(name), std::string::npos) << field->doc;
+  }
+  EXPECT_EQ(mechanism_choices(", "), "none, window, block, mask, penalty");
 }
 
 }  // namespace
