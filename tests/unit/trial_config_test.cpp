@@ -136,6 +136,23 @@ TEST(Docs, SweepSpecDocumentsEveryKeyWithItsDefault) {
   }
 }
 
+// The named exponents shown in docs/sweep-spec.md's schedule table are kExponentNames, in
+// order; the key table's mechanism and schedule rows carry the docs derived from the tables.
+TEST(Docs, SweepSpecListsTheTablesOfMechanismsAndExponents) {
+  std::ifstream in(std::string(LOCSWEEP_SOURCE_DIR) + "/docs/sweep-spec.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string names;
+  for (const std::string_view name : kExponentNames)
+    names += (names.empty() ? "| `" : " `") + std::string(name) + "`";
+  EXPECT_NE(doc.find(names + " |"), std::string::npos) << "expected the row " << names;
+  for (const char* key : {"locality.mechanism", "locality.schedule"}) {
+    const Field* f = find_field(key);
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(doc.find(" | " + f->doc + " |"), std::string::npos)
+        << "regenerate docs/sweep-spec.md: " << key;
+  }
+}
+
 // The mechanism list (kMechanisms) is the one the parser, its message and the key docs use.
 TEST(TrialConfig, EveryMechanismOfTheTableParsesAndIsListed) {
   ASSERT_EQ(mechanism_names().size(), kMechanisms.size());
