@@ -41,8 +41,7 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-const Mechanism kMechanisms[] = {Mechanism::none, Mechanism::window, Mechanism::block,
-                                 Mechanism::mask, Mechanism::penalty};
+// The mechanisms: kMechanisms of sweeps/trial_config.hpp.
 
 // ---------------------------------------------------------------------------------------
 // The naive reference of one attention layer's core, float64, explicit loops.

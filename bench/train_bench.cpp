@@ -45,8 +45,7 @@ int main(int argc, char** argv) {
   bool plain = false;
   std::string profile;
   app.add_option("--config", config)->check(CLI::IsMember({"tiny", "gpt2-124m"}));
-  app.add_option("--mechanism", mechanism)
-      ->check(CLI::IsMember({"none", "window", "block", "mask", "penalty"}));
+  app.add_option("--mechanism", mechanism)->check(CLI::IsMember(mechanism_names()));
   app.add_option("--threads", threads);
   app.add_option("--warmup", warmup);
   app.add_option("--steps", steps);

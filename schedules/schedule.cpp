@@ -8,10 +8,6 @@
 namespace locsweep {
 namespace {
 
-constexpr std::array<std::string_view, 10> kExponentNames = {
-    "linear", "quadratic", "cubic", "quartic", "quintic",
-    "sextic", "septic",    "octic", "nonic",   "decic"};
-
 [[noreturn]] void fail(const std::string& message) {
   throw ScheduleError(message + " (valid: " + std::string(schedule_syntax_help()) + ")");
 }
@@ -53,9 +49,12 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 }  // namespace
 
-std::string_view schedule_syntax_help() {
-  return "distributed, localist, uniform:<lambda>, linear|quadratic|cubic|quartic|quintic|sextic|"
-         "septic|octic|nonic|decic, poly:<beta>[:<lambda_min>:<lambda_max>], reverse:<schedule>, "
+std::string schedule_syntax_help() {
+  std::string names;
+  for (const std::string_view name : kExponentNames)
+    names += (names.empty() ? "" : "|") + std::string(name);
+  return "distributed, localist, uniform:<lambda>, " + names +
+         ", poly:<beta>[:<lambda_min>:<lambda_max>], reverse:<schedule>, "
          "[<lambda_0>, ..., <lambda_L-1>]";
 }
 
@@ -70,6 +69,12 @@ std::string_view exponent_name(double beta) {
   if (beta >= 1.0 && beta <= 10.0 && beta == std::floor(beta))
     return kExponentNames[static_cast<size_t>(beta) - 1];
   return {};
+}
+
+std::optional<double> named_exponent(std::string_view name) {
+  for (size_t i = 0; i < kExponentNames.size(); ++i)
+    if (name == kExponentNames[i]) return static_cast<double>(i + 1);
+  return std::nullopt;
 }
 
 Schedule Schedule::uniform(double lambda) {
@@ -140,8 +145,7 @@ Schedule Schedule::parse_plain(std::string_view spec) {
   if (spec.empty()) fail("empty schedule");
   if (spec == "distributed") return uniform(0.0);
   if (spec == "localist") return uniform(1.0);
-  for (size_t i = 0; i < kExponentNames.size(); ++i)
-    if (spec == kExponentNames[i]) return polynomial(static_cast<double>(i + 1));
+  if (const auto beta = named_exponent(spec)) return polynomial(*beta);
   if (spec.front() == '[') {
     if (spec.back() != ']') fail("explicit schedule '" + std::string(spec) + "' lacks a closing ]");
     std::vector<double> values;

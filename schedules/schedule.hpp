@@ -13,7 +13,9 @@
 // ("poly:5" and "quintic" both print "quintic"). See ../shared/SPEC.md, "Schedules".
 #pragma once
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -68,14 +70,23 @@ class Schedule {
   std::shared_ptr<const Schedule> inner_;  // immutable, so sharing keeps value semantics
 };
 
-// Names of the integer exponents 1..10 ("linear" .. "decic"); empty for other values.
+// The named exponents, the one table of them: kExponentNames[beta - 1] names the integer
+// exponent beta = 1..10 ("linear" .. "decic"). The parser, the canonical form, the syntax
+// help and the results table's beta column all derive from it.
+inline constexpr std::array<std::string_view, 10> kExponentNames = {
+    "linear", "quadratic", "cubic", "quartic", "quintic",
+    "sextic", "septic",    "octic", "nonic",   "decic"};
+
+// The name of an integer exponent 1..10 ("linear" .. "decic"); empty for other values.
 std::string_view exponent_name(double beta);
+// The exponent a name stands for ("quintic" -> 5); nullopt for anything else.
+std::optional<double> named_exponent(std::string_view name);
 
 // Shortest decimal text that reads back as the same double ("5", "0.25", "1e-05").
 // Used wherever a number becomes part of a canonical string or hash.
 std::string format_number(double value);
 
 // One line listing what a schedule spec may look like, for error messages.
-std::string_view schedule_syntax_help();
+std::string schedule_syntax_help();
 
 }  // namespace locsweep

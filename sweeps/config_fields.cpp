@@ -258,11 +258,10 @@ std::vector<Field> make_fields() {
   f.push_back(double_field("train.grad_clip", true, &C::train, &TrainConfig::grad_clip, {0.0, 1e6},
                            "clip the global gradient norm to this; 0: off"));
 
-  f.push_back({"locality.mechanism", "none | window | block | mask | penalty", true, false,
+  f.push_back({"locality.mechanism", mechanism_choices(" | "), true, false,
                [](const C& c) { return json(to_string(c.locality.mechanism)); },
                [](C& c, const YAML::Node& n) {
-                 c.locality.mechanism = mechanism_from_string(
-                     read_choice(n, {"none", "window", "block", "mask", "penalty"}));
+                 c.locality.mechanism = mechanism_from_string(read_choice(n, mechanism_names()));
                },
                std::nullopt});
   f.push_back(

@@ -35,11 +35,23 @@ std::string_view to_string(Mechanism m) {
 }
 
 Mechanism mechanism_from_string(std::string_view text) {
-  for (Mechanism m :
-       {Mechanism::none, Mechanism::window, Mechanism::block, Mechanism::mask, Mechanism::penalty})
+  for (Mechanism m : kMechanisms)
     if (to_string(m) == text) return m;
   throw InputError("unknown mechanism '" + std::string(text) +
-                   "' (valid: none, window, block, mask, penalty)");
+                   "' (valid: " + mechanism_choices(", ") + ")");
+}
+
+std::vector<std::string> mechanism_names() {
+  std::vector<std::string> names;
+  for (Mechanism m : kMechanisms) names.emplace_back(to_string(m));
+  return names;
+}
+
+std::string mechanism_choices(std::string_view separator) {
+  std::string out;
+  for (Mechanism m : kMechanisms)
+    out += (out.empty() ? "" : std::string(separator)) + std::string(to_string(m));
+  return out;
 }
 
 TrialKind trial_kind_from_string(std::string_view text) {

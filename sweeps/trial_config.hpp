@@ -7,6 +7,7 @@
 //   noop.*                                             -> only for kind: noop (hashed)
 #pragma once
 
+#include <array>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -18,6 +19,11 @@ namespace locsweep {
 
 enum class TrialKind { gpt2, noop };
 enum class Mechanism { none, window, block, mask, penalty };
+// Every mechanism (none and the four of SPEC.md, "Mechanisms"), the one list of them: the
+// parser, its error message, the key table of docs/sweep-spec.md and the benchmarks derive
+// from it (and from to_string(Mechanism) for the names).
+inline constexpr std::array<Mechanism, 5> kMechanisms = {
+    Mechanism::none, Mechanism::window, Mechanism::block, Mechanism::mask, Mechanism::penalty};
 
 // How a training window is cut into blocks B(i) (SPEC.md, "Blocks").
 struct BlockSpec {
@@ -112,8 +118,10 @@ struct TrialConfig {
 
 std::string_view to_string(TrialKind kind);
 std::string_view to_string(Mechanism mechanism);
-Mechanism mechanism_from_string(std::string_view text);   // throws InputError
-TrialKind trial_kind_from_string(std::string_view text);  // throws InputError
+Mechanism mechanism_from_string(std::string_view text);     // throws InputError
+std::vector<std::string> mechanism_names();                 // of kMechanisms, in order
+std::string mechanism_choices(std::string_view separator);  // "none | window | ..."
+TrialKind trial_kind_from_string(std::string_view text);    // throws InputError
 
 // Thrown by validate() for a configuration that cannot run; `path` is the key to blame.
 struct ConfigProblem {

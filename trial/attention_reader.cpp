@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cmath>
+#include <span>
+
+#include "trial/attention_metrics.hpp"
 
 namespace locsweep {
 namespace fs = std::filesystem;
@@ -77,30 +78,25 @@ std::vector<float> AttentionFileReader::matrix(int64_t window, int64_t layer, in
   return out;
 }
 
-namespace {
-
-// Sums over every query row of one layer: entropy (bits), in-block mass, mean distance.
-struct RowSums {
-  double entropy = 0, in_block = 0, distance = 0;
-  int64_t rows = 0;
-};
-
-void add_layer_window(RowSums& s, const std::vector<double>& a, const std::vector<int32_t>& blocks,
-                      int64_t H, int64_t T) {
-  for (int64_t h = 0; h < H; ++h)
-    for (int64_t i = 0; i < T; ++i) {
-      const double* row = a.data() + (h * T + i) * T;
-      for (int64_t j = 0; j < T; ++j) {
-        const double v = row[j];
-        if (v > 0) s.entropy -= v * std::log2(std::max(v, 1e-300));
-        if (blocks[static_cast<size_t>(i)] == blocks[static_cast<size_t>(j)]) s.in_block += v;
-        s.distance += v * static_cast<double>(std::max<int64_t>(i - j, 0));
-      }
-      ++s.rows;
+std::vector<HeadMetrics> head_metrics(const AttentionFileReader& file) {
+  const auto [W, L, H, T] = file.shape();
+  std::vector<std::vector<int64_t>> blocks;
+  for (int64_t w = 0; w < W; ++w) {
+    const auto b = file.blocks(w);
+    blocks.emplace_back(b.begin(), b.end());
+  }
+  AttentionMetricsAccumulator metrics(L, H, file.lambdas());
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t w = 0; w < W; ++w) {
+      const auto a = file.weights(w, l);
+      for (int64_t h = 0; h < H; ++h)
+        metrics.add(l, h,
+                    std::span<const double>(a).subspan(static_cast<size_t>(h * T * T),
+                                                       static_cast<size_t>(T * T)),
+                    blocks[static_cast<size_t>(w)]);
     }
+  return metrics.result();
 }
-
-}  // namespace
 
 std::string summarize_attention_file(const fs::path& path) {
   const AttentionFileReader file(path);
@@ -115,16 +111,20 @@ std::string summarize_attention_file(const fs::path& path) {
       file.string_attr("schedule"), W, L, H, T, T, raw_mb,
       static_cast<double>(fs::file_size(path)) / 1e6);
   out += "  layer  lambda   entropy(bits)  in-block mass  mean distance\n";
-  std::vector<std::vector<int32_t>> blocks;
-  for (int64_t w = 0; w < W; ++w) blocks.push_back(file.blocks(w));
+  const auto heads = head_metrics(file);
+  // Every head of a layer has the same number of queries: the layer's mean is the heads' mean.
   for (int64_t l = 0; l < L; ++l) {
-    RowSums s;
-    for (int64_t w = 0; w < W; ++w)
-      add_layer_window(s, file.weights(w, l), blocks[static_cast<size_t>(w)], H, T);
-    const auto rows = static_cast<double>(s.rows);
+    double entropy = 0, in_block = 0, distance = 0;
+    for (int64_t h = 0; h < H; ++h) {
+      const HeadMetrics& m = heads[static_cast<size_t>(l * H + h)];
+      entropy += m.entropy_bits;
+      in_block += m.in_block_mass;
+      distance += m.mean_distance;
+    }
+    const auto n = static_cast<double>(H);
     out += fmt::format("  {:>5}  {:>6.4f}  {:>13.3f}  {:>13.3f}  {:>13.2f}\n", l,
-                       file.lambdas()[static_cast<size_t>(l)], s.entropy / rows, s.in_block / rows,
-                       s.distance / rows);
+                       file.lambdas()[static_cast<size_t>(l)], entropy / n, in_block / n,
+                       distance / n);
   }
   return out;
 }

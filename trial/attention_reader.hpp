@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "trial/hdf5_io.hpp"
+#include "trial/trial_result.hpp"
 
 namespace locsweep {
 
@@ -41,6 +42,11 @@ class AttentionFileReader {
   std::vector<hsize_t> attention_dims_, window_dims_;
   std::vector<double> lambdas_;
 };
+
+// The metrics of every layer and head (trial/attention_metrics.hpp) over all the file's
+// windows, from its float16 weights: what the trainer computed from the same windows, to
+// float16 rounding.
+std::vector<HeadMetrics> head_metrics(const AttentionFileReader& file);
 
 // A human summary of an attention file (`locsweep attention FILE.h5`): shape, sizes and,
 // per layer, lambda, mean entropy, in-block mass and mean distance. Throws as the reader.

@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/files.hpp"
+
 namespace locsweep::h5 {
 namespace fs = std::filesystem;
 
@@ -43,6 +45,29 @@ H5::FloatType float16_type() {
   type.setSize(2);
   type.setEbias(15);
   return type;
+}
+
+void write_atomic(const fs::path& path, const std::string& what,
+                  const std::function<void(H5::H5File&)>& fill) {
+  const fs::path tmp = temporary_sibling(path);
+  silence_errors();
+  try {
+    try {
+      H5::H5File file(tmp.string(), H5F_ACC_TRUNC);
+      fill(file);
+      file.flush(H5F_SCOPE_GLOBAL);
+      file.close();
+    } catch (const H5::Exception& e) {
+      throw Error("cannot write " + what + " '" + path.string() + "': " + e.getDetailMsg());
+    }
+    fsync_file(tmp);
+    fs::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+  fsync_parent(path);
 }
 
 void silence_errors() {

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,15 @@ H5::FloatType float16_type();
 
 // Makes HDF5 quiet (errors arrive as exceptions, and we print them once).
 void silence_errors();
+
+// Writes the HDF5 file `path` atomically, the one way locsweep writes its HDF5 files
+// (checkpoints, attention records): `fill` writes into a fresh file at a temporary sibling
+// (common/files.hpp), which is then flushed, closed, fsynced and renamed over `path`, and the
+// folder fsynced. A crash leaves either the old or the new file. When anything fails the
+// temporary is removed and `path` is untouched; HDF5's errors become Error("cannot write
+// <what> 'PATH': ..."), others propagate as they are.
+void write_atomic(const std::filesystem::path& path, const std::string& what,
+                  const std::function<void(H5::H5File&)>& fill);
 
 // Element types datasets are read as (HDF5 converts from the file's type of the same class).
 enum class Element { uint8, int32, int64, float32, float64 };

@@ -20,10 +20,7 @@ AttentionFileInfo write_attention_file(
   const int64_t W = rec.tokens.size(0), T = rec.tokens.size(1);
   const auto L = static_cast<int64_t>(rec.attention.size());
   const int64_t H = L > 0 ? rec.attention[0].size(1) : 0;
-  const fs::path tmp = temporary_sibling(path);
-  h5::silence_errors();
-  try {
-    H5::H5File file(tmp.string(), H5F_ACC_TRUNC);
+  h5::write_atomic(path, "attention file", [&](H5::H5File& file) {
     H5::Group root = file.openGroup("/");
     h5::write_string_attr(root, "format", "locsweep-attention");
     h5::write_int_attr(root, "version", 1);
@@ -54,15 +51,7 @@ AttentionFileInfo write_attention_file(
     // [L][W, H, T, T] -> [W, L, H, T, T], as raw binary16 bits.
     const auto stacked = torch::stack(rec.attention, 1).to(torch::kCPU, torch::kHalf).contiguous();
     ds.write(stacked.data_ptr(), half);
-    file.flush(H5F_SCOPE_GLOBAL);
-    file.close();
-  } catch (const H5::Exception& e) {
-    fs::remove(tmp);
-    throw Error("cannot write attention file '" + path.string() + "': " + e.getDetailMsg());
-  }
-  fsync_file(tmp);
-  fs::rename(tmp, path);
-  fsync_parent(path);
+  });
   return {W, W * L * H * T * T * 2, static_cast<int64_t>(fs::file_size(path)), file_sha256(path)};
 }
 

@@ -82,10 +82,7 @@ CheckpointInfo save_checkpoint(const fs::path& path, const std::string& trial_ha
                                const std::string& config_json, int threads, const Gpt2& model,
                                AdamW& optimizer, const TrainingState& state) {
   const auto entries = entries_of(model, optimizer, state);
-  const fs::path tmp = temporary_sibling(path);
-  h5::silence_errors();
-  try {
-    H5::H5File file(tmp.string(), H5F_ACC_TRUNC);
+  h5::write_atomic(path, "checkpoint", [&](H5::H5File& file) {
     H5::Group root = file.openGroup("/");
     h5::write_string_attr(root, "format", kCheckpointFormat);
     h5::write_int_attr(root, "version", kCheckpointVersion);
@@ -101,15 +98,7 @@ CheckpointInfo save_checkpoint(const fs::path& path, const std::string& trial_ha
                         e.data.data_ptr());
     }
     h5::write_string_attr(root, "checksum", checksum(entries, config_json, state.step));
-    file.flush(H5F_SCOPE_GLOBAL);
-    file.close();
-  } catch (const H5::Exception& e) {
-    fs::remove(tmp);
-    throw Error("cannot write checkpoint '" + path.string() + "': " + e.getDetailMsg());
-  }
-  fsync_file(tmp);
-  fs::rename(tmp, path);
-  fsync_parent(path);
+  });
   return {static_cast<int64_t>(fs::file_size(path)), file_sha256(path)};
 }
 

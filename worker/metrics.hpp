@@ -1,12 +1,13 @@
-// Attention metrics per layer and head (../shared/SPEC.md, "Metrics"), accumulated over
-// validation batches: entropy in bits (raw, and normalised by log2(i + 1) over queries
-// i >= 1, since the first query has one key and no choice), in-block mass, mean distance.
+// Attention metrics per layer and head, accumulated over validation batches: the torch side
+// of trial/attention_metrics.hpp (the formulas, SPEC.md "Metrics"), which it feeds with each
+// head's attention copied to CPU doubles. Evaluation only: a few windows (eval.windows).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <vector>
 
+#include "trial/attention_metrics.hpp"
 #include "trial/trial_result.hpp"
 
 namespace locsweep {
@@ -14,16 +15,12 @@ namespace locsweep {
 class AttentionMetrics {
  public:
   AttentionMetrics(int64_t n_layer, int64_t n_head, std::vector<double> lambdas);
-  // attention: [B, H, T, T] of `layer`; blocks: [B, T] int64 (any device).
+  // attention: [B, H, T, T] of `layer`; blocks: [B, T] integer (any device).
   void add(int64_t layer, const torch::Tensor& attention, const torch::Tensor& blocks);
-  std::vector<HeadMetrics> result() const;
+  std::vector<HeadMetrics> result() const { return sums_.result(); }
 
  private:
-  int64_t n_layer_, n_head_;
-  std::vector<double> lambdas_;
-  // Per layer: [H] sums over queries and the counts they are means of.
-  std::vector<torch::Tensor> entropy_, entropy_norm_, mass_, distance_;
-  std::vector<double> queries_, queries_norm_;
+  AttentionMetricsAccumulator sums_;
 };
 
 }  // namespace locsweep

@@ -20,20 +20,25 @@
 
 namespace locsweep {
 
+// The model's shape. Its defaults are those of model.* (ModelConfig, sweeps/trial_config.hpp),
+// the one set of them; gpt_config_for() builds it from a trial's configuration.
 struct GptConfig {
-  int64_t n_layer = 6;
-  int64_t n_head = 4;
-  int64_t n_embd = 256;
-  int64_t block_size = 128;
-  int64_t vocab_size = 50257;
-  double dropout = 0.0;
+  int64_t n_layer = ModelConfig{}.n_layer;
+  int64_t n_head = ModelConfig{}.n_head;
+  int64_t n_embd = ModelConfig{}.n_embd;
+  int64_t block_size = ModelConfig{}.block_size;
+  int64_t vocab_size = 50257;  // GPT-2's; model.vocab_size 0 means "the tokenizer's"
+  double dropout = ModelConfig{}.dropout;
 };
 
-// What locality does to attention, per layer.
+// What locality does to attention, per layer. The mechanism's parameters default to those of
+// locality.* (LocalityConfig), the one set of them; the mechanism itself defaults to none (a
+// model used without a trial configuration is plain GPT-2). locality_for() builds it.
 struct Locality {
   Mechanism mechanism = Mechanism::none;
   std::vector<double> lambdas;  // lambda_l for each layer; empty means all zero
-  double sigma = 4.0, kappa = 8.0, theta = 1.0, rho = 0.5, gamma = 1.0;
+  double sigma = LocalityConfig{}.sigma, kappa = LocalityConfig{}.kappa,
+         theta = LocalityConfig{}.theta, rho = LocalityConfig{}.rho, gamma = LocalityConfig{}.gamma;
   bool needs_blocks() const;  // block, mask, penalty
 };
 

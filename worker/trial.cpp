@@ -1,6 +1,8 @@
-// The training loop of one trial, top to bottom (like llm.c's train_gpt2.c main): data,
-// model, optimiser, resume, steps with periodic evaluation and checkpoints, final
-// evaluation with attention metrics, attention record, result.
+// One trial in named steps (train_and_evaluate reads top to bottom like llm.c's
+// train_gpt2.c main): check the output folder, load the data, build the model, resume,
+// claim the folder, the training loop (Training: steps, periodic evaluations and
+// checkpoints), the final evaluation with attention metrics (evaluate_final), the files it
+// leaves (write_artifacts), the result.
 #include "worker/trial.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <deque>
 #include <numeric>
+#include <optional>
 
 #include "common/disk_space.hpp"
 #include "common/error.hpp"
@@ -103,9 +106,29 @@ struct Evaluation {
   double mean() const { return tokens ? loss_sum / static_cast<double>(tokens) : 0.0; }
 };
 
+// Appends the first windows of one evaluated batch to `record`, up to `keep` windows in all.
+void keep_attention(AttentionRecord& record, int64_t keep, const std::vector<Window>& group,
+                    const torch::Tensor& x, const torch::Tensor& blocks,
+                    const std::vector<torch::Tensor>& attention) {
+  const int64_t take = std::min<int64_t>(keep - static_cast<int64_t>(record.starts.size()),
+                                         static_cast<int64_t>(group.size()));
+  if (take <= 0) return;
+  auto cat = [](const torch::Tensor& all, const torch::Tensor& add) {
+    return all.defined() ? torch::cat({all, add}) : add;
+  };
+  record.tokens = cat(record.tokens, x.narrow(0, 0, take));
+  record.blocks = cat(record.blocks, blocks.narrow(0, 0, take).cpu());
+  if (record.attention.empty()) record.attention.resize(attention.size());
+  for (size_t l = 0; l < attention.size(); ++l)
+    record.attention[l] =
+        cat(record.attention[l], attention[l].narrow(0, 0, take).to(torch::kCPU, torch::kHalf));
+  for (int64_t k = 0; k < take; ++k) record.starts.push_back(group[static_cast<size_t>(k)].start);
+}
+
 Evaluation evaluate(const Gpt2& model, const TrialConfig& c, const TrialData& data,
                     const Locality& loc, const std::vector<Window>& windows,
-                    AttentionMetrics* metrics, AttentionRecord* record, int64_t keep_attention) {
+                    AttentionMetrics* metrics, AttentionRecord* record,
+                    int64_t keep_attention_windows) {
   torch::NoGradGuard no_grad;
   Evaluation eval;
   const int64_t batch = std::max<int64_t>(c.train.batch_size, 8);
@@ -121,7 +144,7 @@ Evaluation evaluate(const Gpt2& model, const TrialConfig& c, const TrialData& da
       blocks = block_ids(b.x, c.locality.blocks, data.ends_sentence, model.token_embedding());
     ForwardOptions opts;
     opts.want_attention =
-        metrics || (record && static_cast<int64_t>(record->starts.size()) < keep_attention);
+        metrics || (record && static_cast<int64_t>(record->starts.size()) < keep_attention_windows);
     const auto dev = model.device();
     const auto out = model.forward(b.x.to(dev), b.y.to(dev),
                                    blocks.defined() ? blocks.to(dev) : blocks, loc, opts);
@@ -131,25 +154,8 @@ Evaluation evaluate(const Gpt2& model, const TrialConfig& c, const TrialData& da
     if (metrics)
       for (size_t l = 0; l < out.attention.size(); ++l)
         metrics->add(static_cast<int64_t>(l), out.attention[l], blocks);
-    if (record && opts.want_attention) {
-      const int64_t take =
-          std::min<int64_t>(keep_attention - static_cast<int64_t>(record->starts.size()),
-                            static_cast<int64_t>(group.size()));
-      if (take > 0) {
-        auto cat = [&](const torch::Tensor& all, const torch::Tensor& add) {
-          return all.defined() ? torch::cat({all, add}) : add;
-        };
-        record->tokens = cat(record->tokens, b.x.narrow(0, 0, take));
-        record->blocks = cat(record->blocks, blocks.narrow(0, 0, take).cpu());
-        if (record->attention.empty()) record->attention.resize(out.attention.size());
-        for (size_t l = 0; l < out.attention.size(); ++l)
-          record->attention[l] =
-              cat(record->attention[l],
-                  out.attention[l].narrow(0, 0, take).to(torch::kCPU, torch::kHalf));
-        for (int64_t k = 0; k < take; ++k)
-          record->starts.push_back(group[static_cast<size_t>(k)].start);
-      }
-    }
+    if (record && opts.want_attention)
+      keep_attention(*record, keep_attention_windows, group, b.x, blocks, out.attention);
   }
   return eval;
 }
@@ -182,28 +188,31 @@ struct WriteState {
   int64_t resumed_from = 0;
 };
 
-TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& options_in,
-                               WriteState& writes) {
-  TrialRunOptions options = options_in;
-  options.out_dir = fs::absolute(options.out_dir);  // artifact paths are recorded as given
-  const auto start = Clock::now();
-  NullProgress null_progress;
-  ProgressSink& progress = options.progress ? *options.progress : null_progress;
-  if (options.threads > 0) at::set_num_threads(options.threads);
-  const torch::Device device = parse_device(options.device);
-  const std::string hash = trial_hash(c);
-  const std::string config_json = to_json(c).dump();
+// What every step of a trial shares: its configuration, options, identity and paths.
+struct TrialContext {
+  const TrialConfig& c;
+  TrialRunOptions options;  // out_dir absolute (artifact paths are recorded as given)
+  ProgressSink& progress;
+  torch::Device device;
+  std::string hash, config_json;
+  fs::path checkpoint_path;
+  Clock::time_point start;
+  WriteState& writes;
+};
 
-  fs::create_directories(options.out_dir);
-  const fs::path checkpoint_path = options.out_dir / "checkpoint.h5";
-  if (options.resume == TrialRunOptions::Resume::never && fs::exists(checkpoint_path))
-    throw InputError("'" + options.out_dir.string() +
+// Refuses to overwrite or to resume what is not there, as options.resume says.
+void check_out_dir(const TrialContext& t) {
+  fs::create_directories(t.options.out_dir);
+  if (t.options.resume == TrialRunOptions::Resume::never && fs::exists(t.checkpoint_path))
+    throw InputError("'" + t.options.out_dir.string() +
                      "' already holds a checkpoint; pass --resume to "
                      "continue it or choose another --out folder (nothing was overwritten)");
-  if (options.resume == TrialRunOptions::Resume::required && !fs::exists(checkpoint_path))
-    throw InputError("--resume: there is no checkpoint in '" + options.out_dir.string() + "'");
+  if (t.options.resume == TrialRunOptions::Resume::required && !fs::exists(t.checkpoint_path))
+    throw InputError("--resume: there is no checkpoint in '" + t.options.out_dir.string() + "'");
+}
 
-  const TrialData data = load_data(c);
+// The model with its initial weights: GPT-2 initialisation from the seed, then model.init.
+Gpt2 build_model(const TrialConfig& c, const TrialData& data, const torch::Device& device) {
   Gpt2 model(gpt_config_for(c, data.vocab_size), device);
   model.init_weights(static_cast<uint64_t>(c.seed));
   const std::string& init = c.model.init;
@@ -211,177 +220,300 @@ TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& opti
     load_hf_safetensors(resolve_path(init.substr(3), c.spec_dir), model);
   if (init.rfind("checkpoint:", 0) == 0)
     load_model_from_checkpoint(resolve_path(init.substr(11), c.spec_dir), model);
-  AdamW optimizer(model.parameters(), {c.train.beta1, c.train.beta2, 1e-8, c.train.weight_decay});
-  at::Generator generator = dropout_generator(device, static_cast<uint64_t>(c.seed) ^ 0x5eedd20b0u);
-  const Locality loc = locality_for(c);
+  return model;
+}
 
+// The state to continue from: the checkpoint's when resuming (a damaged one is set aside,
+// unless resuming is required), else step 0.
+TrainingState resume(const TrialContext& t, Gpt2& model, AdamW& optimizer,
+                     at::Generator& generator) {
   TrainingState state;
-  if (options.resume != TrialRunOptions::Resume::never && fs::exists(checkpoint_path)) {
-    try {
-      state = load_checkpoint(checkpoint_path, hash, model, optimizer);
-      if (state.rng_state.numel() > 0) generator.set_state(state.rng_state);
-    } catch (const CorruptFileError& e) {
-      if (options.resume == TrialRunOptions::Resume::required) throw;
-      const fs::path aside =
-          checkpoint_path.string() + ".corrupt-" + std::to_string(std::time(nullptr));
-      fs::rename(checkpoint_path, aside);
-      progress.event({{"event", "warning"},
+  if (t.options.resume == TrialRunOptions::Resume::never || !fs::exists(t.checkpoint_path))
+    return state;
+  try {
+    state = load_checkpoint(t.checkpoint_path, t.hash, model, optimizer);
+    if (state.rng_state.numel() > 0) generator.set_state(state.rng_state);
+  } catch (const CorruptFileError& e) {
+    if (t.options.resume == TrialRunOptions::Resume::required) throw;
+    const fs::path aside =
+        t.checkpoint_path.string() + ".corrupt-" + std::to_string(std::time(nullptr));
+    fs::rename(t.checkpoint_path, aside);
+    t.progress.event({{"event", "warning"},
                       {"message", std::string(e.what()) + "; set aside as " + aside.string() +
                                       ", starting from step 0"}});
-      // Re-create the fresh state the damaged file might have half-replaced: nothing was copied.
-    }
+    // Nothing was copied into the model: the fresh state stands.
   }
-  // Only now, with the input checked (data, tokenizer, init weights, the checkpoint to resume),
-  // is the folder claimed: bad input leaves an existing trial.json (and result.json) as it was.
+  return state;
+}
+
+// Only with the input checked (data, tokenizer, init weights, the checkpoint to resume) is the
+// folder claimed: bad input leaves an existing trial.json (and result.json) as it was.
+void claim_out_dir(const TrialContext& t) {
   write_file_atomic(
-      options.out_dir / "trial.json",
-      nlohmann::json{{"hash", hash}, {"label", trial_label(c)}, {"config", to_json(c)}}.dump(2) +
+      t.options.out_dir / "trial.json",
+      nlohmann::json{{"hash", t.hash}, {"label", trial_label(t.c)}, {"config", to_json(t.c)}}.dump(
+          2) +
           "\n");
-  const int64_t resumed_from = state.step;
-  writes.resumed_from = resumed_from;
-  if (fs::exists(checkpoint_path)) writes.checkpoint_step = resumed_from;
+}
+
+// The windows of periodic evaluations and metrics: the first eval.windows full ones.
+std::vector<Window> probe_windows(const TrialConfig& c, const std::vector<Window>& all_val) {
+  std::vector<Window> probe;
+  for (const auto& w : all_val)
+    if (w.length == c.model.block_size && static_cast<int>(probe.size()) < c.eval.windows)
+      probe.push_back(w);
+  return probe;
+}
+
+// The training loop from `state` to train.steps, with periodic evaluations and checkpoints.
+class Training {
+ public:
+  Training(const TrialContext& t, const TrialData& data, Gpt2& model, const Locality& loc,
+           const std::vector<Window>& probe_val)
+      : t_(t),
+        data_(data),
+        model_(model),
+        loc_(loc),
+        probe_val_(probe_val),
+        optimizer_(model.parameters(),
+                   {t.c.train.beta1, t.c.train.beta2, 1e-8, t.c.train.weight_decay}),
+        generator_(dropout_generator(t.device, static_cast<uint64_t>(t.c.seed) ^ 0x5eedd20b0u)) {}
+
+  // Resumes (resume()), then records the state the trial starts from.
+  void start() {
+    state_ = resume(t_, model_, optimizer_, generator_);
+    recent_.assign(state_.recent_loss.begin(), state_.recent_loss.end());
+    resumed_from_ = state_.step;
+  }
+
+  // Runs the steps; the result when the trial ends early (stopped: preempted; a non-finite
+  // loss or gradient: nan), nullopt when every step ran.
+  std::optional<TrialResult> run() {
+    const auto train_start = Clock::now();
+    while (state_.step < t_.c.train.steps) {
+      if (t_.options.stop && t_.options.stop->load()) return preempted();
+      if (auto ended = step()) return ended;
+      if (t_.c.eval.every > 0 && state_.step % t_.c.eval.every == 0 &&
+          state_.step < t_.c.train.steps && !probe_val_.empty()) {
+        const auto e = evaluate(model_, t_.c, data_, loc_, probe_val_, nullptr, nullptr, 0);
+        t_.progress.event({{"event", "eval"}, {"step", state_.step}, {"val_loss", e.mean()}});
+      }
+      if (state_.step % t_.c.execution.checkpoint_every == 0 || state_.step == t_.c.train.steps)
+        save();
+    }
+    if (state_.step == 0 || !fs::exists(t_.checkpoint_path)) save();  // 0 steps, or resumed at end
+    train_seconds_ = seconds_since(train_start);
+    return std::nullopt;
+  }
+
+  int64_t steps_done() const { return state_.step; }
+  int64_t resumed_from() const { return resumed_from_; }
+  double train_loss() const {
+    return recent_.empty() ? 0.0
+                           : std::accumulate(recent_.begin(), recent_.end(), 0.0) / recent_.size();
+  }
+  double tokens_per_s() const {
+    const int64_t tokens = t_.c.train.batch_size * t_.c.model.block_size;
+    return state_.step > resumed_from_ ? (state_.step - resumed_from_) * tokens / train_seconds_
+                                       : 0.0;
+  }
+
+ private:
+  // One optimiser step; a result when the loss or the gradient is not finite.
+  std::optional<TrialResult> step() {
+    const auto step_start = Clock::now();
+    const int64_t B = t_.c.train.batch_size, T = t_.c.model.block_size;
+    const double lr = learning_rate(t_.c.train, state_.step);
+    const Batch batch =
+        training_batch(data_.train, B, T, static_cast<uint64_t>(t_.c.seed), state_.step);
+    torch::Tensor blocks;
+    if (loc_.needs_blocks())
+      blocks =
+          block_ids(batch.x, t_.c.locality.blocks, data_.ends_sentence, model_.token_embedding())
+              .to(t_.device);
+    ForwardOptions opts;
+    opts.training = true;
+    opts.dropout_generator = generator_;
+    const auto out =
+        model_.forward(batch.x.to(t_.device), batch.y.to(t_.device), blocks, loc_, opts);
+    clear_grads(model_.parameters());
+    (loc_.mechanism == Mechanism::penalty ? out.loss + out.penalty : out.loss).backward();
+    const double loss = out.loss.item<double>();
+    if (!std::isfinite(loss)) return non_finite("training loss", loss);
+    const double grad_norm = global_grad_norm(model_.parameters());
+    if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
+    optimizer_.step(lr, clip_factor(grad_norm, t_.c.train.grad_clip));
+    ++state_.step;
+    recent_.push_back(loss);
+    if (recent_.size() > kRecentLosses) recent_.pop_front();
+
+    const double step_s = seconds_since(step_start);
+    rate_ = rate_ == 0 ? B * T / step_s : 0.9 * rate_ + 0.1 * B * T / step_s;
+    const double eta = (t_.c.train.steps - state_.step) * B * T / rate_;
+    nlohmann::json event = {{"event", "step"}, {"step", state_.step},   {"loss", loss},
+                            {"lr", lr},        {"tokens_per_s", rate_}, {"eta_s", eta}};
+    if (loc_.mechanism == Mechanism::penalty) event["penalty"] = out.penalty.item<double>();
+    t_.progress.event(event);
+    return std::nullopt;
+  }
+
+  void save() {
+    state_.rng_state = generator_.get_state();
+    state_.recent_loss.assign(recent_.begin(), recent_.end());
+    const auto info = save_checkpoint(t_.checkpoint_path, t_.hash, t_.config_json,
+                                      at::get_num_threads(), model_, optimizer_, state_);
+    t_.writes.checkpoint_step = state_.step;
+    t_.writes.needed = std::max<uint64_t>(t_.writes.needed, static_cast<uint64_t>(info.bytes));
+    t_.progress.event({{"event", "checkpoint"},
+                       {"step", state_.step},
+                       {"path", t_.checkpoint_path.string()},
+                       {"bytes", info.bytes}});
+  }
+
+  TrialResult preempted() {
+    save();
+    TrialResult r = failed(Outcome::preempted,
+                           "stopped by signal; checkpointed at step " + std::to_string(state_.step),
+                           state_.step, t_.start);
+    r.resumed_from = static_cast<int>(resumed_from_);
+    return r;
+  }
+
+  // A non-finite loss, or a finite loss with a non-finite gradient: stop before it spreads.
+  TrialResult non_finite(const std::string& what, double value) {
+    TrialResult r = failed(
+        Outcome::nan,
+        what + " became " + std::to_string(value) + " at step " + std::to_string(state_.step + 1),
+        state_.step, t_.start);
+    r.resumed_from = static_cast<int>(resumed_from_);
+    write_result(t_.options.out_dir, r);
+    return r;
+  }
+
+  const TrialContext& t_;
+  const TrialData& data_;
+  Gpt2& model_;
+  const Locality& loc_;
+  const std::vector<Window>& probe_val_;
+  AdamW optimizer_;
+  at::Generator generator_;
+  TrainingState state_;
+  std::deque<double> recent_;
+  int64_t resumed_from_ = 0;
+  double rate_ = 0;  // tokens per second, smoothed
+  double train_seconds_ = 0;
+};
+
+// The final evaluation: the loss over every validation window; metrics and the attention
+// record (within record.attention_max_mb) on the probe windows.
+struct FinalEvaluation {
+  Evaluation full;
+  std::vector<HeadMetrics> heads;
+  AttentionRecord record;  // no windows when nothing is recorded
+};
+
+FinalEvaluation evaluate_final(const TrialContext& t, const TrialData& data, const Gpt2& model,
+                               const Locality& loc, const std::vector<Window>& all_val,
+                               const std::vector<Window>& probe_val) {
+  const TrialConfig& c = t.c;
+  FinalEvaluation out;
+  out.full = evaluate(model, c, data, loc, all_val, nullptr, nullptr, 0);
+  out.record.lambdas = loc.lambdas;
+  const int64_t keep =
+      attention_windows_within(c.record.attention_windows, c.model.n_layer, c.model.n_head,
+                               c.model.block_size, c.record.attention_max_mb * 1e6);
+  if (keep < c.record.attention_windows)
+    t.progress.event({{"event", "warning"},
+                      {"message", "attention record limited to " + std::to_string(keep) + " of " +
+                                      std::to_string(c.record.attention_windows) +
+                                      " windows by record.attention_max_mb"}});
+  AttentionMetrics metrics(c.model.n_layer, c.model.n_head, loc.lambdas);
+  (void)evaluate(model, c, data, loc, probe_val, &metrics, keep > 0 ? &out.record : nullptr, keep);
+  out.heads = metrics.result();
+  return out;
+}
+
+// The files a finished trial leaves besides trial.json and result.json, as artifacts: the
+// checkpoint, the attention record (if any windows were kept), the safetensors export.
+std::vector<Artifact> write_artifacts(const TrialContext& t, const Gpt2& model,
+                                      const AttentionRecord& record) {
+  std::vector<Artifact> artifacts;
+  artifacts.push_back({"checkpoint", t.checkpoint_path.string(),
+                       static_cast<int64_t>(fs::file_size(t.checkpoint_path)),
+                       file_sha256(t.checkpoint_path)});
+  if (!record.starts.empty()) {
+    const fs::path path = t.options.out_dir / "attention.h5";
+    const auto info =
+        write_attention_file(path, record,
+                             {{"trial_hash", t.hash},
+                              {"config", t.config_json},
+                              {"mechanism", std::string(to_string(t.c.locality.mechanism))},
+                              {"schedule", t.c.locality.schedule.canonical()}});
+    artifacts.push_back({"attention", path.string(), info.bytes, info.sha256});
+  }
+  if (t.c.record.export_safetensors) {
+    const fs::path st = t.options.out_dir / "model.safetensors";
+    export_hf_safetensors(st, model);
+    artifacts.push_back(
+        {"safetensors", st.string(), static_cast<int64_t>(fs::file_size(st)), file_sha256(st)});
+  }
+  return artifacts;
+}
+
+TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& options,
+                               WriteState& writes) {
+  NullProgress null_progress;
+  TrialContext t{c,
+                 options,
+                 options.progress ? *options.progress : null_progress,
+                 parse_device(options.device),
+                 trial_hash(c),
+                 to_json(c).dump(),
+                 {},
+                 Clock::now(),
+                 writes};
+  t.options.out_dir = fs::absolute(options.out_dir);
+  t.checkpoint_path = t.options.out_dir / "checkpoint.h5";
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  check_out_dir(t);
+
+  const TrialData data = load_data(c);
+  Gpt2 model = build_model(c, data, t.device);
+  const Locality loc = locality_for(c);
+  const auto all_val =
+      validation_windows(static_cast<int64_t>(data.val.size()), c.model.block_size);
+  const auto probe_val = probe_windows(c, all_val);
+  Training training(t, data, model, loc, probe_val);
+  training.start();
+  claim_out_dir(t);
+  writes.resumed_from = training.resumed_from();
+  if (fs::exists(t.checkpoint_path)) writes.checkpoint_step = training.resumed_from();
   // A checkpoint holds the parameters and AdamW's two moments (float32), and is written
   // beside the previous one before replacing it.
   writes.needed = static_cast<uint64_t>(model.num_parameters()) * 12 + (1 << 20);
-  progress.event({{"event", "start"},
-                  {"attempt", options.attempt},
-                  {"resumed_from", resumed_from},
-                  {"steps", c.train.steps},
-                  {"device", describe_device(device)},
-                  {"parameters", model.num_parameters()}});
+  t.progress.event({{"event", "start"},
+                    {"attempt", options.attempt},
+                    {"resumed_from", training.resumed_from()},
+                    {"steps", c.train.steps},
+                    {"device", describe_device(t.device)},
+                    {"parameters", model.num_parameters()}});
+  if (auto ended = training.run()) return *ended;
 
-  std::deque<double> recent(state.recent_loss.begin(), state.recent_loss.end());
-  auto save = [&]() {
-    state.rng_state = generator.get_state();
-    state.recent_loss.assign(recent.begin(), recent.end());
-    const auto info = save_checkpoint(checkpoint_path, hash, config_json, at::get_num_threads(),
-                                      model, optimizer, state);
-    writes.checkpoint_step = state.step;
-    writes.needed = std::max<uint64_t>(writes.needed, static_cast<uint64_t>(info.bytes));
-    progress.event({{"event", "checkpoint"},
-                    {"step", state.step},
-                    {"path", checkpoint_path.string()},
-                    {"bytes", info.bytes}});
-    return info;
-  };
-
-  const int64_t B = c.train.batch_size, T = c.model.block_size;
-  const auto all_val = validation_windows(static_cast<int64_t>(data.val.size()), T);
-  std::vector<Window> probe_val;  // the windows of periodic evaluations and metrics
-  for (const auto& w : all_val)
-    if (w.length == T && static_cast<int>(probe_val.size()) < c.eval.windows)
-      probe_val.push_back(w);
-
-  // A non-finite loss, or a finite loss with a non-finite gradient: stop before it spreads.
-  auto non_finite = [&](const std::string& what, double value) {
-    TrialResult r = failed(
-        Outcome::nan,
-        what + " became " + std::to_string(value) + " at step " + std::to_string(state.step + 1),
-        state.step, start);
-    r.resumed_from = static_cast<int>(resumed_from);
-    write_result(options.out_dir, r);
-    return r;
-  };
-  const auto train_start = Clock::now();
-  double tokens_per_s = 0;
-  while (state.step < c.train.steps) {
-    if (options.stop && options.stop->load()) {
-      save();
-      TrialResult r =
-          failed(Outcome::preempted,
-                 "stopped by signal; checkpointed at step " + std::to_string(state.step),
-                 state.step, start);
-      r.resumed_from = static_cast<int>(resumed_from);
-      return r;
-    }
-    const auto step_start = Clock::now();
-    const double lr = learning_rate(c.train, state.step);
-    const Batch batch = training_batch(data.train, B, T, static_cast<uint64_t>(c.seed), state.step);
-    torch::Tensor blocks;
-    if (loc.needs_blocks())
-      blocks = block_ids(batch.x, c.locality.blocks, data.ends_sentence, model.token_embedding())
-                   .to(device);
-    ForwardOptions opts;
-    opts.training = true;
-    opts.dropout_generator = generator;
-    const auto out = model.forward(batch.x.to(device), batch.y.to(device), blocks, loc, opts);
-    clear_grads(model.parameters());
-    (loc.mechanism == Mechanism::penalty ? out.loss + out.penalty : out.loss).backward();
-    const double loss = out.loss.item<double>();
-    if (!std::isfinite(loss)) return non_finite("training loss", loss);
-    const double grad_norm = global_grad_norm(model.parameters());
-    if (!std::isfinite(grad_norm)) return non_finite("gradient norm", grad_norm);
-    optimizer.step(lr, clip_factor(grad_norm, c.train.grad_clip));
-    ++state.step;
-    recent.push_back(loss);
-    if (recent.size() > kRecentLosses) recent.pop_front();
-
-    const double step_s = seconds_since(step_start);
-    tokens_per_s = tokens_per_s == 0 ? B * T / step_s : 0.9 * tokens_per_s + 0.1 * B * T / step_s;
-    const double eta = (c.train.steps - state.step) * B * T / tokens_per_s;
-    nlohmann::json step_event = {{"event", "step"}, {"step", state.step},           {"loss", loss},
-                                 {"lr", lr},        {"tokens_per_s", tokens_per_s}, {"eta_s", eta}};
-    if (loc.mechanism == Mechanism::penalty) step_event["penalty"] = out.penalty.item<double>();
-    progress.event(step_event);
-
-    if (c.eval.every > 0 && state.step % c.eval.every == 0 && state.step < c.train.steps &&
-        !probe_val.empty()) {
-      const auto e = evaluate(model, c, data, loc, probe_val, nullptr, nullptr, 0);
-      progress.event({{"event", "eval"}, {"step", state.step}, {"val_loss", e.mean()}});
-    }
-    if (state.step % c.execution.checkpoint_every == 0 || state.step == c.train.steps) save();
-  }
-  if (state.step == 0 || !fs::exists(checkpoint_path)) save();  // steps: 0, or resumed at the end
-  const double train_seconds = seconds_since(train_start);
-
-  // Final evaluation: loss over every validation token; metrics and attention on the probes.
-  AttentionMetrics metrics(c.model.n_layer, c.model.n_head, loc.lambdas);
-  const auto full = evaluate(model, c, data, loc, all_val, nullptr, nullptr, 0);
-  AttentionRecord record;
-  record.lambdas = loc.lambdas;
-  const int64_t keep = attention_windows_within(c.record.attention_windows, c.model.n_layer,
-                                                c.model.n_head, T, c.record.attention_max_mb * 1e6);
-  if (keep < c.record.attention_windows)
-    progress.event({{"event", "warning"},
-                    {"message", "attention record limited to " + std::to_string(keep) + " of " +
-                                    std::to_string(c.record.attention_windows) +
-                                    " windows by record.attention_max_mb"}});
-  (void)evaluate(model, c, data, loc, probe_val, &metrics, keep > 0 ? &record : nullptr, keep);
-
+  const FinalEvaluation final_eval = evaluate_final(t, data, model, loc, all_val, probe_val);
   TrialResult result;
   result.outcome = Outcome::done;
-  result.steps_done = static_cast<int>(state.step);
-  result.resumed_from = static_cast<int>(resumed_from);
-  result.train_loss =
-      recent.empty() ? 0.0 : std::accumulate(recent.begin(), recent.end(), 0.0) / recent.size();
-  result.val_loss = full.mean();
-  result.val_ppl = std::exp(full.mean());
-  result.val_tokens = full.tokens;
-  result.train_tokens_per_s =
-      state.step > resumed_from ? (state.step - resumed_from) * B * T / train_seconds : 0.0;
-  result.device = describe_device(device);
-  result.heads = metrics.result();
-  result.artifacts.push_back({"checkpoint", checkpoint_path.string(),
-                              static_cast<int64_t>(fs::file_size(checkpoint_path)),
-                              file_sha256(checkpoint_path)});
-  if (!record.starts.empty()) {
-    const auto info =
-        write_attention_file(options.out_dir / "attention.h5", record,
-                             {{"trial_hash", hash},
-                              {"config", config_json},
-                              {"mechanism", std::string(to_string(c.locality.mechanism))},
-                              {"schedule", c.locality.schedule.canonical()}});
-    result.artifacts.push_back(
-        {"attention", (options.out_dir / "attention.h5").string(), info.bytes, info.sha256});
-  }
-  if (c.record.export_safetensors) {
-    const fs::path st = options.out_dir / "model.safetensors";
-    export_hf_safetensors(st, model);
-    result.artifacts.push_back(
-        {"safetensors", st.string(), static_cast<int64_t>(fs::file_size(st)), file_sha256(st)});
-  }
-  result.seconds = seconds_since(start);
-  write_result(options.out_dir, result);
+  result.steps_done = static_cast<int>(training.steps_done());
+  result.resumed_from = static_cast<int>(training.resumed_from());
+  result.train_loss = training.train_loss();
+  result.val_loss = final_eval.full.mean();
+  result.val_ppl = std::exp(final_eval.full.mean());
+  result.val_tokens = final_eval.full.tokens;
+  result.train_tokens_per_s = training.tokens_per_s();
+  result.device = describe_device(t.device);
+  result.heads = final_eval.heads;
+  result.artifacts = write_artifacts(t, model, final_eval.record);
+  result.seconds = seconds_since(t.start);
+  write_result(t.options.out_dir, result);
   return result;
 }
 

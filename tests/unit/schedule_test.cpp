@@ -110,4 +110,23 @@ TEST(Schedule, FormatNumberIsShortestRoundTrip) {
 }
 
 }  // namespace
+// The exponent names (kExponentNames) are the one table the parser, the canonical form and the
+// syntax help use.
+TEST(Schedule, EveryNamedExponentParsesPrintsAndIsListed) {
+  const std::string help = schedule_syntax_help();
+  for (size_t i = 0; i < kExponentNames.size(); ++i) {
+    const std::string name(kExponentNames[i]);
+    const double beta = static_cast<double>(i + 1);
+    EXPECT_EQ(named_exponent(name), beta) << name;
+    EXPECT_EQ(exponent_name(beta), name);
+    EXPECT_EQ(Schedule::parse(name), Schedule::polynomial(beta)) << name;
+    EXPECT_EQ(Schedule::polynomial(beta).canonical(), name);
+    EXPECT_NE(help.find(name), std::string::npos) << help;
+  }
+  EXPECT_EQ(named_exponent("poly:5"), std::nullopt);
+  EXPECT_EQ(named_exponent("undecic"), std::nullopt);
+  EXPECT_EQ(exponent_name(11), "");
+  EXPECT_EQ(exponent_name(2.5), "");
+}
+
 }  // namespace locsweep

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.hpp"
 #include "sweeps/config_fields.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "sweeps/trial_config.hpp"
@@ -133,6 +134,46 @@ TEST(Docs, SweepSpecDocumentsEveryKeyWithItsDefault) {
     EXPECT_NE(doc.find(row), std::string::npos)
         << "regenerate docs/sweep-spec.md: missing or stale " << row;
   }
+}
+
+// The named exponents shown in docs/sweep-spec.md's schedule table are kExponentNames, in
+// order; the key table's mechanism and schedule rows carry the docs derived from the tables.
+TEST(Docs, SweepSpecListsTheTablesOfMechanismsAndExponents) {
+  std::ifstream in(std::string(LOCSWEEP_SOURCE_DIR) + "/docs/sweep-spec.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string names;
+  for (const std::string_view name : kExponentNames)
+    names += (names.empty() ? "| `" : " `") + std::string(name) + "`";
+  EXPECT_NE(doc.find(names + " |"), std::string::npos) << "expected the row " << names;
+  for (const char* key : {"locality.mechanism", "locality.schedule"}) {
+    const Field* f = find_field(key);
+    ASSERT_NE(f, nullptr);
+    EXPECT_NE(doc.find(" | " + f->doc + " |"), std::string::npos)
+        << "regenerate docs/sweep-spec.md: " << key;
+  }
+}
+
+// The mechanism list (kMechanisms) is the one the parser, its message and the key docs use.
+TEST(TrialConfig, EveryMechanismOfTheTableParsesAndIsListed) {
+  ASSERT_EQ(mechanism_names().size(), kMechanisms.size());
+  std::string message;
+  try {
+    (void)mechanism_from_string("wobble");
+  } catch (const InputError& e) {
+    message = e.what();
+  }
+  const Field* field = find_field("locality.mechanism");
+  ASSERT_NE(field, nullptr);
+  for (Mechanism m : kMechanisms) {
+    const std::string name(to_string(m));
+    EXPECT_EQ(mechanism_from_string(name), m);
+    EXPECT_EQ(
+        parse_trial_config("locality: {mechanism: " + name + "}", "<test>", "/").locality.mechanism,
+        m);
+    EXPECT_NE(message.find(name), std::string::npos) << message;
+    EXPECT_NE(field->doc.find(name), std::string::npos) << field->doc;
+  }
+  EXPECT_EQ(mechanism_choices(", "), "none, window, block, mask, penalty");
 }
 
 }  // namespace

@@ -315,6 +315,27 @@ TEST(Model, ConfigAndLocalityFollowTheTrialConfig) {
   }
 }
 
+// One set of defaults: a model built without a configuration is the configuration's default
+// model, and the mechanism parameters default to locality.*'s (sweeps/trial_config.hpp).
+TEST(Model, DefaultsAreTheTrialConfigsDefaults) {
+  const TrialConfig c;
+  const GptConfig plain;
+  const GptConfig from_config = gpt_config_for(c, plain.vocab_size);
+  EXPECT_EQ(plain.n_layer, from_config.n_layer);
+  EXPECT_EQ(plain.n_head, from_config.n_head);
+  EXPECT_EQ(plain.n_embd, from_config.n_embd);
+  EXPECT_EQ(plain.block_size, from_config.block_size);
+  EXPECT_EQ(plain.vocab_size, from_config.vocab_size);
+  EXPECT_EQ(plain.dropout, from_config.dropout);
+  const Locality defaults;
+  const Locality loc = locality_for(c);
+  EXPECT_EQ(defaults.sigma, loc.sigma);
+  EXPECT_EQ(defaults.kappa, loc.kappa);
+  EXPECT_EQ(defaults.theta, loc.theta);
+  EXPECT_EQ(defaults.rho, loc.rho);
+  EXPECT_EQ(defaults.gamma, loc.gamma);
+}
+
 TEST(Model, RejectsWidthNotDivisibleByHeads) {
   GptConfig g = tiny_config();
   g.n_head = 3;

@@ -13,14 +13,15 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "data/corpus.hpp"
+#include "data/tokenizer.hpp"
 #include "support/python.hpp"
+#include "trial/attention_reader.hpp"
+#include "trial/safetensors.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/checkpoint.hpp"
-#include "data/corpus.hpp"
 #include "worker/model.hpp"
 #include "worker/model_io.hpp"
-#include "trial/safetensors.hpp"
-#include "data/tokenizer.hpp"
 #include "worker/trial.hpp"
 #include "worker_test_support.hpp"
 
@@ -246,6 +247,32 @@ TEST(Trial, AttentionMaxMbBoundsTheStoredWindows) {
     for (const auto& a : r.artifacts) EXPECT_NE(a.kind, "attention");
     EXPECT_EQ(r.heads.size(),
               static_cast<size_t>(kLayers * kHeads));  // metrics do not need the record
+  }
+}
+
+// The trainer's metrics (from float32 attention at evaluation time) and the metrics read back
+// from the recorded float16 attention of the same windows come from one implementation
+// (trial/attention_metrics.hpp): they agree to float16 rounding, head by head.
+TEST(Trial, MetricsOfTheAttentionFileMatchTheResult) {
+  testing::TrialDir dir;
+  const TrialConfig c =
+      testing::config_from_yaml(base_yaml("record: {attention_windows: 4}\n"), dir.path());
+  const TrialResult r = run(c, dir / "out");
+  ASSERT_EQ(r.outcome, Outcome::done) << r.message;
+  const AttentionFileReader file(dir / "out" / "attention.h5");
+  ASSERT_EQ(file.shape().windows, 4) << "the record holds every window the metrics saw";
+  const auto heads = head_metrics(file);
+  ASSERT_EQ(heads.size(), r.heads.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    SCOPED_TRACE("layer " + std::to_string(heads[i].layer) + " head " +
+                 std::to_string(heads[i].head));
+    EXPECT_EQ(heads[i].layer, r.heads[i].layer);
+    EXPECT_EQ(heads[i].head, r.heads[i].head);
+    EXPECT_EQ(heads[i].lambda, r.heads[i].lambda);
+    EXPECT_NEAR(heads[i].entropy_bits, r.heads[i].entropy_bits, 5e-3);
+    EXPECT_NEAR(heads[i].entropy_norm, r.heads[i].entropy_norm, 5e-3);
+    EXPECT_NEAR(heads[i].in_block_mass, r.heads[i].in_block_mass, 2e-3);
+    EXPECT_NEAR(heads[i].mean_distance, r.heads[i].mean_distance, 2e-2);
   }
 }
 
