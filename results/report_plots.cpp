@@ -271,6 +271,42 @@ std::vector<size_t> heatmap_rows(const ResultsTable& table) {
   return out;
 }
 
+namespace {
+
+// Block outlines: for each run of equal block ids, the left and bottom edges of its square
+// on the diagonal (the causal part of the block: the triangle they close with the diagonal),
+// as gnuplot data; and how many blocks there are.
+struct BlockOutlines {
+  std::string data;
+  int blocks = 0;
+};
+BlockOutlines block_outlines(const AttentionSlice& s) {
+  const int64_t T = s.block_size;
+  BlockOutlines out;
+  for (int64_t start = 0; start < T; ++out.blocks) {
+    int64_t end = start;
+    while (end + 1 < T && s.blocks[end + 1] == s.blocks[start]) ++end;
+    const double a = start - 0.5, b = end + 0.5;
+    out.data += fmt::format("{0} {0}\n{0} {1}\n{1} {1}\n\n", a, b);
+    start = end + 1;
+  }
+  return out;
+}
+
+// A T x T matrix of weights as gnuplot `matrix` data: one row per line.
+std::string matrix_data(const std::vector<float>& weights, int64_t T) {
+  std::string matrix;
+  for (int64_t i = 0; i < T; ++i) {
+    for (int64_t j = 0; j < T; ++j) {
+      matrix += fmt::format("{:.6g}", weights[static_cast<size_t>(i * T + j)]);
+      matrix += j + 1 < T ? ' ' : '\n';
+    }
+  }
+  return matrix;
+}
+
+}  // namespace
+
 Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& source,
                       size_t number) {
   Figure f{fmt::format("plot-attention-{}", number), "Attention weights: " + row.config,
@@ -287,19 +323,10 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
   }
   const AttentionSlice& s = *source.slice;
   const int64_t T = s.block_size;
-  // Block outlines: for each run of equal block ids, the left and bottom edges of its square
-  // on the diagonal (the causal part of the block: the triangle they close with the diagonal).
-  std::string outline;
-  int blocks = 0;
-  for (int64_t start = 0; start < T; ++blocks) {
-    int64_t end = start;
-    while (end + 1 < T && s.blocks[end + 1] == s.blocks[start]) ++end;
-    const double a = start - 0.5, b = end + 0.5;
-    outline += fmt::format("{0} {0}\n{0} {1}\n{1} {1}\n\n", a, b);
-    start = end + 1;
-  }
-  if (blocks == 1) f.caption += " This window is a single block (no block boundary in it).";
-  const std::string outline_file = gp.data_file(f.id + "-blocks.dat", outline);
+  const BlockOutlines outlines = block_outlines(s);
+  if (outlines.blocks == 1)
+    f.caption += " This window is a single block (no block boundary in it).";
+  const std::string outline_file = gp.data_file(f.id + "-blocks.dat", outlines.data);
   std::string script = fmt::format(
       "set multiplot layout 1,{} title {}\n"
       "unset key\nunset grid\nset border 15\nset size ratio -1\n"
@@ -309,14 +336,7 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
       "set xlabel 'key position j'\nset ylabel 'query position i'\n",
       s.layers.size(), gp_quote(row.config + ": head 0, window 0"), T - 0.5, T - 0.5);
   for (size_t k = 0; k < s.layers.size(); ++k) {
-    std::string matrix;
-    for (int64_t i = 0; i < T; ++i) {
-      for (int64_t j = 0; j < T; ++j) {
-        const float a = s.layers[k][static_cast<size_t>(i * T + j)];
-        matrix += fmt::format("{:.6g}", a);
-        matrix += j + 1 < T ? ' ' : '\n';
-      }
-    }
+    const std::string matrix = matrix_data(s.layers[k], T);
     const int64_t layer = s.layer_index[k];
     script += fmt::format(
         "set title {}\n"
