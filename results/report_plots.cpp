@@ -52,21 +52,31 @@ std::string plot_command(const std::vector<std::string>& elements) {
 
 // (a) PPL ratio vs beta for the polynomial schedules, with distributed (1) and localist as
 // horizontal reference lines.
+namespace {
+
+// The polynomial rows with a ratio, by series (ConfigRow::series), series in table order.
+using Series = std::vector<std::pair<std::string, std::vector<const ConfigRow*>>>;
+Series polynomial_series(const ResultsTable& table) {
+  Series series;
+  for (const auto& row : table.rows) {
+    if (!is_polynomial(row) || !row.ratio) continue;
+    auto it = std::find_if(series.begin(), series.end(),
+                           [&](const auto& s) { return s.first == row.series; });
+    if (it == series.end()) it = series.insert(series.end(), {row.series, {}});
+    it->second.push_back(&row);
+  }
+  return series;
+}
+
+}  // namespace
+
 Figure plot_ratio_vs_beta(Gnuplot& gp, const ResultsTable& table) {
   Figure f{"plot-ratio-beta", "Perplexity ratio vs schedule steepness β",
            "Validation perplexity of each polynomial schedule divided by that of the distributed "
            "model with the same seed, data and model, mean over seeds with 95 % confidence "
            "intervals (Student t). The dashed line is the distributed baseline (ratio 1); dotted "
            "lines are the uniform localist models."};
-  std::vector<std::pair<std::string, std::vector<const ConfigRow*>>> series;  // in table order
-  for (const auto& row : table.rows) {
-    if (!is_polynomial(row) || !row.ratio) continue;
-    const std::string name = row.series;
-    auto it =
-        std::find_if(series.begin(), series.end(), [&](const auto& s) { return s.first == name; });
-    if (it == series.end()) it = series.insert(series.end(), {name, {}});
-    it->second.push_back(&row);
-  }
+  auto series = polynomial_series(table);
   if (series.empty()) {
     f.notes.push_back(
         "Not drawn: the sweep has no polynomial schedule with a ratio (that needs a done "
