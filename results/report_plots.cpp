@@ -52,21 +52,31 @@ std::string plot_command(const std::vector<std::string>& elements) {
 
 // (a) PPL ratio vs beta for the polynomial schedules, with distributed (1) and localist as
 // horizontal reference lines.
+namespace {
+
+// The polynomial rows with a ratio, by series (ConfigRow::series), series in table order.
+using Series = std::vector<std::pair<std::string, std::vector<const ConfigRow*>>>;
+Series polynomial_series(const ResultsTable& table) {
+  Series series;
+  for (const auto& row : table.rows) {
+    if (!is_polynomial(row) || !row.ratio) continue;
+    auto it = std::find_if(series.begin(), series.end(),
+                           [&](const auto& s) { return s.first == row.series; });
+    if (it == series.end()) it = series.insert(series.end(), {row.series, {}});
+    it->second.push_back(&row);
+  }
+  return series;
+}
+
+}  // namespace
+
 Figure plot_ratio_vs_beta(Gnuplot& gp, const ResultsTable& table) {
   Figure f{"plot-ratio-beta", "Perplexity ratio vs schedule steepness β",
            "Validation perplexity of each polynomial schedule divided by that of the distributed "
            "model with the same seed, data and model, mean over seeds with 95 % confidence "
            "intervals (Student t). The dashed line is the distributed baseline (ratio 1); dotted "
            "lines are the uniform localist models."};
-  std::vector<std::pair<std::string, std::vector<const ConfigRow*>>> series;  // in table order
-  for (const auto& row : table.rows) {
-    if (!is_polynomial(row) || !row.ratio) continue;
-    const std::string name = row.series;
-    auto it =
-        std::find_if(series.begin(), series.end(), [&](const auto& s) { return s.first == name; });
-    if (it == series.end()) it = series.insert(series.end(), {name, {}});
-    it->second.push_back(&row);
-  }
+  auto series = polynomial_series(table);
   if (series.empty()) {
     f.notes.push_back(
         "Not drawn: the sweep has no polynomial schedule with a ratio (that needs a done "
@@ -271,6 +281,42 @@ std::vector<size_t> heatmap_rows(const ResultsTable& table) {
   return out;
 }
 
+namespace {
+
+// Block outlines: for each run of equal block ids, the left and bottom edges of its square
+// on the diagonal (the causal part of the block: the triangle they close with the diagonal),
+// as gnuplot data; and how many blocks there are.
+struct BlockOutlines {
+  std::string data;
+  int blocks = 0;
+};
+BlockOutlines block_outlines(const AttentionSlice& s) {
+  const int64_t T = s.block_size;
+  BlockOutlines out;
+  for (int64_t start = 0; start < T; ++out.blocks) {
+    int64_t end = start;
+    while (end + 1 < T && s.blocks[end + 1] == s.blocks[start]) ++end;
+    const double a = start - 0.5, b = end + 0.5;
+    out.data += fmt::format("{0} {0}\n{0} {1}\n{1} {1}\n\n", a, b);
+    start = end + 1;
+  }
+  return out;
+}
+
+// A T x T matrix of weights as gnuplot `matrix` data: one row per line.
+std::string matrix_data(const std::vector<float>& weights, int64_t T) {
+  std::string matrix;
+  for (int64_t i = 0; i < T; ++i) {
+    for (int64_t j = 0; j < T; ++j) {
+      matrix += fmt::format("{:.6g}", weights[static_cast<size_t>(i * T + j)]);
+      matrix += j + 1 < T ? ' ' : '\n';
+    }
+  }
+  return matrix;
+}
+
+}  // namespace
+
 Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& source,
                       size_t number) {
   Figure f{fmt::format("plot-attention-{}", number), "Attention weights: " + row.config,
@@ -287,19 +333,10 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
   }
   const AttentionSlice& s = *source.slice;
   const int64_t T = s.block_size;
-  // Block outlines: for each run of equal block ids, the left and bottom edges of its square
-  // on the diagonal (the causal part of the block: the triangle they close with the diagonal).
-  std::string outline;
-  int blocks = 0;
-  for (int64_t start = 0; start < T; ++blocks) {
-    int64_t end = start;
-    while (end + 1 < T && s.blocks[end + 1] == s.blocks[start]) ++end;
-    const double a = start - 0.5, b = end + 0.5;
-    outline += fmt::format("{0} {0}\n{0} {1}\n{1} {1}\n\n", a, b);
-    start = end + 1;
-  }
-  if (blocks == 1) f.caption += " This window is a single block (no block boundary in it).";
-  const std::string outline_file = gp.data_file(f.id + "-blocks.dat", outline);
+  const BlockOutlines outlines = block_outlines(s);
+  if (outlines.blocks == 1)
+    f.caption += " This window is a single block (no block boundary in it).";
+  const std::string outline_file = gp.data_file(f.id + "-blocks.dat", outlines.data);
   std::string script = fmt::format(
       "set multiplot layout 1,{} title {}\n"
       "unset key\nunset grid\nset border 15\nset size ratio -1\n"
@@ -309,14 +346,7 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
       "set xlabel 'key position j'\nset ylabel 'query position i'\n",
       s.layers.size(), gp_quote(row.config + ": head 0, window 0"), T - 0.5, T - 0.5);
   for (size_t k = 0; k < s.layers.size(); ++k) {
-    std::string matrix;
-    for (int64_t i = 0; i < T; ++i) {
-      for (int64_t j = 0; j < T; ++j) {
-        const float a = s.layers[k][static_cast<size_t>(i * T + j)];
-        matrix += fmt::format("{:.6g}", a);
-        matrix += j + 1 < T ? ' ' : '\n';
-      }
-    }
+    const std::string matrix = matrix_data(s.layers[k], T);
     const int64_t layer = s.layer_index[k];
     script += fmt::format(
         "set title {}\n"
