@@ -78,6 +78,15 @@ std::string command_line(int argc, char** argv) {
 // said bye is told to stop (its trial checkpoints and ends) and waited for, at most this long.
 constexpr double kReleaseGraceS = 60;
 
+// Whether a message is a worker's bye; anything unreadable is not (this is the clean-up).
+bool is_bye(const nlohmann::json& message) {
+  try {
+    return std::holds_alternative<protocol::Bye>(protocol::decode_from_rank(message));
+  } catch (const protocol::ProtocolError&) {
+    return false;
+  }
+}
+
 // Sends stop to each worker in `unfinished` and waits until each of them that is in `active`
 // said bye (or grace_s passed), writing nothing. True when no worker is left unfinished.
 bool release_workers(Transport& transport, std::vector<bool> unfinished,
@@ -85,13 +94,13 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
   int waiting = 0;
   for (int w = 0; w < transport.worker_count(); ++w)
     if (unfinished[static_cast<size_t>(w)]) {
-      transport.send(w, {{"type", protocol::kStop}});
+      transport.send(w, protocol::to_json(protocol::Stop{}));
       if (active[static_cast<size_t>(w)]) ++waiting;
     }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_s);
   while (waiting > 0 && std::chrono::steady_clock::now() < deadline) {
     const auto m = transport.receive(100000);
-    if (!m || m->second.value("type", "") != protocol::kBye) continue;
+    if (!m || !is_bye(m->second)) continue;
     const auto w = static_cast<size_t>(m->first);
     if (!unfinished[w]) continue;
     unfinished[w] = false;
