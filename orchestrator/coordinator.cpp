@@ -158,14 +158,14 @@ void Coordinator::adopt_finished_results() {
 
 // Records trial `index` as done from its result.json, if it left one of its own; throws for
 // an unreadable one.
-bool Coordinator::adopt_finished_result(size_t index) {
+void Coordinator::adopt_finished_result(size_t index) {
   TrialRecord& t = trials_[index];
   const fs::path result_path = fs::path(t.out_dir) / "result.json";
   const fs::path trial_path = fs::path(t.out_dir) / "trial.json";
-  if (!fs::exists(result_path) || !fs::exists(trial_path)) return false;
+  if (!fs::exists(result_path) || !fs::exists(trial_path)) return;
   const json identity = json::parse(read_file(trial_path));
   const TrialResult r = trial_result_from_json(json::parse(read_file(result_path)));
-  if (identity.value("hash", "") != t.hash || r.outcome != Outcome::done) return false;
+  if (identity.value("hash", "") != t.hash || r.outcome != Outcome::done) return;
   write_began();
   AttemptStart start;
   start.manifest = options_.manifest;
@@ -181,8 +181,6 @@ bool Coordinator::adopt_finished_result(size_t index) {
   set_status(t, TrialStatus::done);
   display_.note("trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
                 fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
-
-  return true;
 }
 
 void Coordinator::write_began() {

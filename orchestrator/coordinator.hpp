@@ -82,7 +82,7 @@ class Coordinator {
   Clock::time_point now() const;
   void queue_pending();
   void adopt_finished_results();
-  bool adopt_finished_result(size_t index);
+  void adopt_finished_result(size_t index);
   void handle(int worker, const nlohmann::json& message);
   void handle_ready(int worker, protocol::Ready ready);
   void handle_events(int64_t attempt_id, const Attempt& attempt, const nlohmann::json& events);

@@ -123,7 +123,8 @@ class FakeTransport : public Transport {
   // What the test reads afterwards.
   std::map<int, std::vector<std::string>> sent_;  // message types, per worker
   std::set<int> given_up_;
-  std::vector<std::string> assigned_;  // trial hashes in the order they were assigned
+  std::vector<std::string> assigned_;    // trial hashes in the order they were assigned
+  std::map<std::string, int> received_;  // messages handed to the coordinator, per type
   bool aborted_ = false;
 
  private:
@@ -233,6 +234,7 @@ class FakeTransport : public Transport {
       s.mute = false;
     }
     auto out = std::make_pair(best->worker, std::move(best->message));
+    ++received_[out.second.at("type").get<std::string>()];
     s.last_sent = clock_.seconds();
     queue_.erase(best);
     return out;

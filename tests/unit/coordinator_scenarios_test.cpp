@@ -57,6 +57,7 @@ struct Scenario {
   std::vector<std::string> trials;
   std::vector<int> assigned = {};
   std::set<int> lost = {};
+  int finished_messages = -1;  // >= 0: how many `finished` the coordinator received
 };
 
 // clang-format off
@@ -139,10 +140,13 @@ const Scenario kScenarios[] = {
      .ending = Ending::complete, .trials = {"done 0 1:done/done"}, .lost = {1}},
     {.name = "a_late_result_of_a_lost_worker_is_ignored",
      .points = "[{noop.duration_s: 1}, {noop.duration_s: 1.1}]",
-     .workers = {{.answers = {answer(kDone, 1), answer(kDone, 1)}},
+     // worker 2 is lost at ~5 s; its trial runs again on worker 1 until ~10 s; worker 2's
+     // `done` comes in at 8 s, while the trial runs elsewhere.
+     .workers = {{.answers = {answer(kDone, 1), answer(kDone, 5)}},
                  {.answers = {{.outcome = kDone, .after_s = 8, .mute = true}}}},
      .ending = Ending::complete,
-     .trials = {"done 0 1:done/done", "done 0 2:lost/failed,1:done/done"}, .lost = {1}},
+     .trials = {"done 0 1:done/done", "done 0 2:lost/failed,1:done/done"}, .lost = {1},
+     .finished_messages = 3},
     {.name = "a_duplicate_result_is_recorded_once",
      .points = "[{noop.duration_s: 1}, {noop.duration_s: 1.1}]", .execution = "{max_retries: 1}",
      .workers = {{.answers = {{.outcome = Outcome::crash, .duplicate = true},
@@ -150,7 +154,7 @@ const Scenario kScenarios[] = {
                               {.outcome = kDone, .duplicate = true}}}},
      .ending = Ending::complete,
      .trials = {"done 1 1:crash/failed,1:done/done", "done 0 1:done/done"},
-     .assigned = {0, 0, 1}},
+     .assigned = {0, 0, 1}, .finished_messages = 6},
     {.name = "stop_gets_running_trials_reported_interrupted",
      .points = "[{noop.duration_s: 1}, {noop.duration_s: 1.1}, {noop.duration_s: 1.2}]",
      .workers = {{.answers = {answer(kDone, 10)}}, {.answers = {answer(kDone, 10)}}},
@@ -248,11 +252,26 @@ TEST_P(CoordinatorScenario, RecordsWhatTheTableSays) {
   auto open = h.store->open_trials(h.sweep_id);
   Coordinator c(*h.store, h.run_id, std::move(open.trials), SweepCounts{}, transport, h.display, o);
   EXPECT_EQ(c.run(), s.ending);
-  EXPECT_EQ(trial_rows(h.db), s.trials);
+  const auto rows = trial_rows(h.db);
+  EXPECT_EQ(rows, s.trials);
+  // The coordinator's own counts agree with the database (a result handled twice would not).
+  SweepCounts recorded;
+  for (const auto& row : rows) {
+    const std::string status = row.substr(0, row.find(' '));
+    recorded.done += status == "done";
+    recorded.failed += status == "failed";
+    recorded.pending += status == "pending";
+  }
+  EXPECT_EQ(c.counts().done, recorded.done);
+  EXPECT_EQ(c.counts().failed, recorded.failed);
+  EXPECT_EQ(c.counts().pending + c.counts().running, recorded.pending);
   if (!s.assigned.empty()) {
     std::vector<int> assigned;
     for (const auto& hash : transport.assigned_) assigned.push_back(h.position_of(hash));
     EXPECT_EQ(assigned, s.assigned);
+  }
+  if (s.finished_messages >= 0) {
+    EXPECT_EQ(transport.received_[protocol::Finished::kType], s.finished_messages);
   }
   EXPECT_EQ(transport.given_up_, s.lost);
   for (int w : s.lost) EXPECT_EQ(transport.sent_[w].back(), protocol::Abandon::kType);
