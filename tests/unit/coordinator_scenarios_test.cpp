@@ -49,7 +49,8 @@ struct Scenario {
   std::vector<WorkerScript> workers;
   std::optional<double> stop_at_s;  // the stop signal, at this fake time
   double stop_grace_s = 3;
-  std::optional<int> max_retries;  // CoordinatorOptions override
+  std::optional<int> max_retries;      // CoordinatorOptions override
+  std::vector<int> checkpointed = {};  // plan positions with a checkpoint (step 5) beforehand
   // Expected: how the run ends, each trial in plan order as "status retries_used
   // rank:outcome/attempt status,...", the trials in the order they were assigned (plan
   // positions), and the workers given up on.
@@ -74,6 +75,12 @@ const Scenario kScenarios[] = {
      .ending = Ending::complete,
      .trials = {"done 0 1:done/done", "done 0 1:done/done", "done 0 1:done/done"},
      .assigned = {1, 2, 0}},
+    {.name = "trials_with_a_checkpoint_go_first",
+     .points = "[{noop.duration_s: 1}, {noop.duration_s: 3}, {noop.duration_s: 2}]",
+     .order = DispatchOrder::longest_first, .workers = {WorkerScript{}}, .checkpointed = {0, 2},
+     .ending = Ending::complete,
+     .trials = {"done 0 1:done/done", "done 0 1:done/done", "done 0 1:done/done"},
+     .assigned = {2, 0, 1}},
     {.name = "retries_up_to_max_retries_then_failed",
      .points = "[{noop.duration_s: 1}]", .execution = "{max_retries: 2}",
      .workers = {{.answers = {answer(Outcome::crash), answer(Outcome::timeout),
@@ -249,6 +256,8 @@ TEST_P(CoordinatorScenario, RecordsWhatTheTableSays) {
   CoordinatorOptions o = h.options(s.order);
   o.stop_grace_s = s.stop_grace_s;
   o.max_retries = s.max_retries;
+  for (int position : s.checkpointed)
+    h.store->record_checkpoint(h.plan.trials[static_cast<size_t>(position)].hash, 5);
   auto open = h.store->open_trials(h.sweep_id);
   Coordinator c(*h.store, h.run_id, std::move(open.trials), SweepCounts{}, transport, h.display, o);
   EXPECT_EQ(c.run(), s.ending);
