@@ -4,6 +4,10 @@
 // running trial checkpointed and recorded as interrupted before it exits. A trial interrupted
 // more than execution.max_preemptions times in a row fails; a trial that finds its disk full
 // pauses the sweep (nothing new starts, running trials finish, the run ends paused).
+// What each outcome leads to is trial/outcome.hpp's table (action_for); the trial's budgets
+// come from its config's execution block (ExecutionConfig defaults) unless the options
+// override them. A message from a rank that is not what orchestrator/protocol.hpp says ends
+// run() with a protocol::ProtocolError (a bug, not a trial failure).
 #pragma once
 
 #include <atomic>
