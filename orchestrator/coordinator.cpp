@@ -8,6 +8,7 @@
 #include "common/disk_space.hpp"
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
+#include "trial/outcome.hpp"
 #include "trial/trial_process.hpp"
 
 namespace locsweep {
@@ -25,9 +26,26 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
       options_(std::move(options)),
       workers_(static_cast<size_t>(transport.worker_count())),
       counts_(settled) {
-  for (const auto& t : trials_) count(t.status, +1);
+  execution_.reserve(trials_.size());
+  for (const auto& t : trials_) {
+    count(t.status, +1);
+    execution_.push_back(execution_config_from_json(t.config));
+  }
   adopt_finished_results();
   apply_preemption_budget();
+  queue_pending();
+  last_run_heartbeat_ = last_silence_check_ = now();
+  for (auto& w : workers_)
+    w.last_heard = last_silence_check_;  // a rank that never speaks is lost too
+}
+
+Coordinator::Clock::time_point Coordinator::now() const {
+  return options_.clock ? options_.clock() : Clock::now();
+}
+
+// The dispatch order: interrupted trials (with a checkpoint) first, then longest-first or
+// plan order.
+void Coordinator::queue_pending() {
   std::vector<size_t> pending;
   for (size_t i = 0; i < trials_.size(); ++i)
     if (trials_[i].status == TrialStatus::pending) pending.push_back(i);
@@ -38,9 +56,6 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
   std::stable_partition(pending.begin(), pending.end(),
                         [&](size_t i) { return trials_[i].last_step > 0; });
   queue_.assign(pending.begin(), pending.end());
-  last_run_heartbeat_ = last_silence_check_ = Clock::now();
-  for (auto& w : workers_)
-    w.last_heard = last_silence_check_;  // a rank that never speaks is lost too
 }
 
 SweepCounts Coordinator::counts() const {
@@ -72,23 +87,25 @@ void Coordinator::set_status(TrialRecord& t, TrialStatus status) {
   count(status, +1);
 }
 
-int Coordinator::max_retries_of(const TrialRecord& t) const {
-  if (options_.max_retries) return *options_.max_retries;
-  return t.config.value("execution", json::object()).value("max_retries", 2);
+int Coordinator::max_retries_of(size_t index) const {
+  return options_.max_retries.value_or(execution_[index].max_retries);
 }
 
-int Coordinator::max_preemptions_of(const TrialRecord& t) const {
-  return t.config.value("execution", json::object())
-      .value("max_preemptions", ExecutionConfig{}.max_preemptions);
+int Coordinator::max_preemptions_of(size_t index) const {
+  return execution_[index].max_preemptions;
 }
 
-std::string Coordinator::preemption_verdict(const TrialRecord& t, int interruptions) const {
+double Coordinator::timeout_of(size_t index) const {
+  return options_.timeout_s.value_or(execution_[index].timeout_s);
+}
+
+std::string Coordinator::preemption_verdict(size_t index, int interruptions) const {
   return fmt::format(
       "interrupted {} times in a row without progress (execution.max_preemptions: {}); a trial "
       "that is always "
       "preempted, or that kills its own job, is not resumed forever: look at its log in {}, "
       "then run again with --retry-failed",
-      interruptions, max_preemptions_of(t), t.out_dir);
+      interruptions, max_preemptions_of(index), trials_[index].out_dir);
 }
 
 // Interruptions a previous run could not count: its job was killed (by Slurm, by hand, by
@@ -101,8 +118,8 @@ void Coordinator::apply_preemption_budget() {
     const auto it = streaks.find(t.hash);
     if (it == streaks.end()) continue;
     preemptions_[i] = it->second;
-    if (t.status != TrialStatus::pending || preemptions_[i] <= max_preemptions_of(t)) continue;
-    const std::string message = preemption_verdict(t, preemptions_[i]);
+    if (t.status != TrialStatus::pending || preemptions_[i] <= max_preemptions_of(i)) continue;
+    const std::string message = preemption_verdict(i, preemptions_[i]);
     write_began();
     store_.fail_preempted_trial(t.hash, message);
     set_status(t, TrialStatus::failed);
@@ -129,31 +146,9 @@ void Coordinator::pause_for_disk_full(const TrialRecord& t) {
 // killed between the two) left result.json in its folder: record it instead of re-running.
 void Coordinator::adopt_finished_results() {
   for (size_t index = 0; index < trials_.size(); ++index) {
-    TrialRecord& t = trials_[index];
-    if (t.status != TrialStatus::pending) continue;
-    const fs::path result_path = fs::path(t.out_dir) / "result.json";
-    const fs::path trial_path = fs::path(t.out_dir) / "trial.json";
-    if (!fs::exists(result_path) || !fs::exists(trial_path)) continue;
+    if (trials_[index].status != TrialStatus::pending) continue;
     try {
-      const json identity = json::parse(read_file(trial_path));
-      const TrialResult r = trial_result_from_json(json::parse(read_file(result_path)));
-      if (identity.value("hash", "") != t.hash || r.outcome != Outcome::done) continue;
-      write_began();
-      AttemptStart start;
-      start.manifest = options_.manifest;
-      start.manifest["adopted_from"] = result_path.string();
-      const int64_t id = store_.start_attempt(t.hash, t.attempts + 1, run_id_, start);
-      t.attempts += 1;
-      TrialResult adopted = r;
-      adopted.message = "recorded from result.json written before the previous run was interrupted";
-      store_.finish_attempt(id, t.hash, adopted, TrialStatus::done, t.retries_used);
-      // Its last steps may not have been committed either: its attempts' events files have them.
-      handle_events(id, {index, -1},
-                    recorded_progress(t.out_dir, t.attempts, UINTMAX_MAX, adopted.steps_done));
-      set_status(t, TrialStatus::done);
-      display_.note(
-          "trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
-          fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
+      adopt_finished_result(index);
     } catch (const std::exception&) {
       // A partial or foreign file: the trial simply runs (resuming from its checkpoint).
     }
@@ -161,38 +156,69 @@ void Coordinator::adopt_finished_results() {
   commit_if_due(true);
 }
 
+// Records trial `index` as done from its result.json, if it left one of its own; throws for
+// an unreadable one.
+void Coordinator::adopt_finished_result(size_t index) {
+  TrialRecord& t = trials_[index];
+  const fs::path result_path = fs::path(t.out_dir) / "result.json";
+  const fs::path trial_path = fs::path(t.out_dir) / "trial.json";
+  if (!fs::exists(result_path) || !fs::exists(trial_path)) return;
+  const json identity = json::parse(read_file(trial_path));
+  const TrialResult r = trial_result_from_json(json::parse(read_file(result_path)));
+  if (identity.value("hash", "") != t.hash || r.outcome != Outcome::done) return;
+  write_began();
+  AttemptStart start;
+  start.manifest = options_.manifest;
+  start.manifest["adopted_from"] = result_path.string();
+  const int64_t id = store_.start_attempt(t.hash, t.attempts + 1, run_id_, start);
+  t.attempts += 1;
+  TrialResult adopted = r;
+  adopted.message = "recorded from result.json written before the previous run was interrupted";
+  store_.finish_attempt(id, t.hash, adopted, TrialStatus::done, t.retries_used);
+  // Its last steps may not have been committed either: its attempts' events files have them.
+  handle_events(id, {index, -1},
+                recorded_progress(t.out_dir, t.attempts, UINTMAX_MAX, adopted.steps_done));
+  set_status(t, TrialStatus::done);
+  display_.note("trial_adopted", {{"trial", t.label}, {"hash", t.hash}},
+                fmt::format("{}: finished before the last run was interrupted; recorded", t.label));
+}
+
 void Coordinator::write_began() {
   if (!store_.in_batch()) {
     store_.begin_batch();
-    batch_began_ = Clock::now();
+    batch_began_ = now();
   }
 }
 
 void Coordinator::commit_if_due(bool force) {
   if (!store_.in_batch()) return;
-  if (force || std::chrono::duration<double>(Clock::now() - batch_began_).count() >=
-                   options_.commit_interval_s)
+  if (force ||
+      std::chrono::duration<double>(now() - batch_began_).count() >= options_.commit_interval_s)
     store_.commit_batch();
 }
 
 void Coordinator::handle(int w, const json& message) {
   Worker& worker = workers_.at(static_cast<size_t>(w));
   if (worker.lost) return;  // it was sent `abandon`; its trial runs elsewhere
-  worker.last_heard = Clock::now();
-  const std::string type = message.value("type", "");
-  if (type == protocol::kReady) {
-    worker.ready = true;
-    worker.info = message;
-    if (stopping_) transport_.send(w, {{"type", protocol::kStop}});
-  } else if (type == protocol::kEvents) {
-    const int64_t attempt_id = message.value("attempt_id", int64_t{-1});
-    const auto it = attempts_.find(attempt_id);
-    if (it != attempts_.end()) handle_events(attempt_id, it->second, message.at("events"));
-  } else if (type == protocol::kFinished) {
-    handle_finished(w, message);
-  } else if (type == protocol::kBye) {
-    worker.done = true;
-  }
+  worker.last_heard = now();
+  protocol::FromRank decoded = protocol::decode_from_rank(message);
+  std::visit(
+      protocol::overloaded{
+          [&](protocol::Ready& ready) { handle_ready(w, std::move(ready)); },
+          [&](const protocol::Events& events) {
+            const auto it = attempts_.find(events.attempt_id);
+            if (it != attempts_.end()) handle_events(events.attempt_id, it->second, events.events);
+          },
+          [&](const protocol::Finished& finished) { handle_finished(w, finished); },
+          [&](const protocol::Heartbeat&) {}, [&](const protocol::Bye&) { worker.done = true; }},
+      decoded);
+}
+
+void Coordinator::handle_ready(int w, protocol::Ready ready) {
+  Worker& worker = workers_.at(static_cast<size_t>(w));
+  worker.ready = true;
+  worker.info = std::move(ready);
+  if (stopping_) transport_.send(w, protocol::to_json(protocol::Stop{}));
 }
 
 void Coordinator::handle_events(int64_t attempt_id, const Attempt& attempt, const json& events) {
@@ -220,6 +246,58 @@ void Coordinator::handle_events(int64_t attempt_id, const Attempt& attempt, cons
   }
 }
 
+// An interruption counts against execution.max_preemptions only when the attempt left no
+// newer checkpoint (store.hpp, preemption_streaks): progress ends the streak. A paused
+// attempt leaves the streak as it was; any other outcome ends it.
+void Coordinator::update_preemption_streak(size_t index, const TrialResult& r) {
+  switch (action_for(r.outcome)) {
+    case CoordinatorAction::resume:
+      preemptions_[index] = trials_[index].last_step > r.resumed_from ? 0 : preemptions_[index] + 1;
+      break;
+    case CoordinatorAction::pause_sweep:
+      break;
+    default:
+      preemptions_[index] = 0;
+  }
+}
+
+// What becomes of trial `index` after an attempt that ended with `r` (trial/outcome.hpp's
+// table says which action; this applies the trial's budgets). May amend r.message.
+Coordinator::Verdict Coordinator::decide(size_t index, TrialResult& r) {
+  TrialRecord& t = trials_[index];
+  switch (action_for(r.outcome)) {
+    case CoordinatorAction::record_done:
+      return {TrialStatus::done, false,
+              r.val_tokens > 0 ? fmt::format("done: val ppl {:.3f}", r.val_ppl) : "done"};
+    case CoordinatorAction::resume:
+      if (preemptions_[index] > max_preemptions_of(index)) {
+        r.message = preemption_verdict(index, preemptions_[index]) + " (last: " + r.message + ")";
+        return {TrialStatus::failed, false, "failed: " + r.message};
+      }
+      // resumes from its checkpoint; not the trial's fault
+      return {TrialStatus::pending, !stopping_,
+              "interrupted at step " + std::to_string(r.steps_done) + " (will resume)"};
+    case CoordinatorAction::run_elsewhere:
+      return {TrialStatus::pending, !stopping_,
+              r.message + "; the trial runs again on another rank"};
+    case CoordinatorAction::pause_sweep:
+      pause_for_disk_full(t);  // not the trial's fault either: resumes once there is room
+      return {TrialStatus::pending, true, "stopped: " + r.message};
+    case CoordinatorAction::retry:
+      if (t.retries_used < max_retries_of(index)) {
+        ++t.retries_used;
+        return {TrialStatus::pending, true,
+                fmt::format("{} ({}); retry {}/{} from its last checkpoint", to_string(r.outcome),
+                            r.message, t.retries_used, max_retries_of(index))};
+      }
+      break;
+    case CoordinatorAction::fail:
+      break;
+  }
+  return {TrialStatus::failed, false,
+          fmt::format("failed: {} ({})", to_string(r.outcome), r.message)};
+}
+
 void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& result) {
   const auto it = attempts_.find(attempt_id);
   if (it == attempts_.end()) return;  // stale (a worker we gave up on came back)
@@ -228,128 +306,94 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& result) {
   attempts_.erase(it);
 
   TrialResult r = result;
-  TrialStatus next = TrialStatus::done;
-  std::string verdict;
-  // An interruption counts against execution.max_preemptions only when the attempt left no
-  // newer checkpoint (store.hpp, preemption_streaks): progress ends the streak.
-  if (r.outcome == Outcome::preempted)
-    preemptions_[index] = t.last_step > r.resumed_from ? 0 : preemptions_[index] + 1;
-  else if (r.outcome != Outcome::disk_full)
-    preemptions_[index] = 0;
-  if (r.outcome == Outcome::done) {
-    verdict = r.val_tokens > 0 ? fmt::format("done: val ppl {:.3f}", r.val_ppl) : "done";
-  } else if (r.outcome == Outcome::preempted && preemptions_[index] > max_preemptions_of(t)) {
-    next = TrialStatus::failed;
-    r.message = preemption_verdict(t, preemptions_[index]) + " (last: " + r.message + ")";
-    verdict = "failed: " + r.message;
-  } else if (r.outcome == Outcome::preempted) {
-    next = TrialStatus::pending;  // resumes from its checkpoint; not the trial's fault
-    verdict = "interrupted at step " + std::to_string(r.steps_done) + " (will resume)";
-    if (!stopping_) queue_.push_front(index);
-  } else if (r.outcome == Outcome::lost) {
-    next = TrialStatus::pending;  // its rank was lost, not the trial's fault: runs elsewhere
-    verdict = r.message + "; the trial runs again on another rank";
-    if (!stopping_) queue_.push_front(index);
-  } else if (r.outcome == Outcome::disk_full) {
-    next = TrialStatus::pending;  // not the trial's fault either: resumes once there is room
-    verdict = "stopped: " + r.message;
-    queue_.push_front(index);
-    pause_for_disk_full(t);
-  } else if (is_retryable(r.outcome) && t.retries_used < max_retries_of(t)) {
-    ++t.retries_used;
-    next = TrialStatus::pending;
-    queue_.push_front(index);
-    verdict = fmt::format("{} ({}); retry {}/{} from its last checkpoint", to_string(r.outcome),
-                          r.message, t.retries_used, max_retries_of(t));
-  } else {
-    next = TrialStatus::failed;
-    verdict = fmt::format("failed: {} ({})", to_string(r.outcome), r.message);
-  }
-  set_status(t, next);
+  update_preemption_streak(index, r);
+  const Verdict verdict = decide(index, r);
+  if (verdict.requeue) queue_.push_front(index);
+  set_status(t, verdict.next);
   write_began();
-  store_.finish_attempt(attempt_id, t.hash, r, next, t.retries_used);
+  store_.finish_attempt(attempt_id, t.hash, r, verdict.next, t.retries_used);
   display_.note(r.outcome == Outcome::done ? "trial_done" : "trial_ended",
                 {{"trial", t.label},
                  {"hash", t.hash},
                  {"outcome", to_string(r.outcome)},
-                 {"status", to_string(next)},
+                 {"status", to_string(verdict.next)},
                  {"val_ppl", r.val_ppl},
                  {"message", r.message}},
-                t.label + " " + verdict);
+                t.label + " " + verdict.text);
 }
 
-void Coordinator::handle_finished(int w, const json& message) {
+void Coordinator::handle_finished(int w, const protocol::Finished& finished) {
   Worker& worker = workers_.at(static_cast<size_t>(w));
-  const int64_t attempt_id = message.value("attempt_id", int64_t{-1});
-  TrialResult r;
-  try {
-    r = trial_result_from_json(message.at("result"));
-  } catch (const std::exception& e) {
-    r.outcome = Outcome::crash;
-    r.message = std::string("unreadable result: ") + e.what();
-  }
-  close_attempt(attempt_id, r);
-  if (worker.attempt_id == attempt_id) worker.attempt_id = -1;
+  close_attempt(finished.attempt_id, finished.result);
+  if (worker.attempt_id == finished.attempt_id) worker.attempt_id = -1;
 }
 
 void Coordinator::dispatch() {
   if (stopping_ || paused_) return;
   for (size_t w = 0; w < workers_.size() && !queue_.empty(); ++w) {
-    Worker& worker = workers_[w];
+    const Worker& worker = workers_[w];
     if (!worker.ready || worker.done || worker.lost || worker.attempt_id >= 0) continue;
     const size_t index = queue_.front();
     queue_.pop_front();
-    TrialRecord& t = trials_[index];
-    if (t.status != TrialStatus::pending) continue;
-    const int number = t.attempts + 1;
-    AttemptStart start;
-    start.worker_rank = static_cast<int>(w) + 1;
-    start.host = worker.info.value("host", "");
-    start.pid = worker.info.value("pid", int64_t{0});
-    start.device = worker.info.value("device", "");
-    start.manifest = options_.manifest;
-    start.manifest["host"] = start.host;
-    start.manifest["device"] = start.device;
-    start.manifest["threads"] = worker.info.value("threads", 0);
-    start.manifest["worker_versions"] = worker.info.value("versions", json::object());
-    start.manifest["seed"] = t.config.value("seed", 0);
-    start.manifest["trial_hash"] = t.hash;
-    write_began();
-    const int64_t attempt_id = store_.start_attempt(t.hash, number, run_id_, start);
-    t.attempts = number;
-    set_status(t, TrialStatus::running);
-    attempts_[attempt_id] = {index, static_cast<int>(w)};
-    worker.attempt_id = attempt_id;
-    worker.trial = index;
-    worker.last_heard = Clock::now();
-    const json execution = t.config.value("execution", json::object());
-    const double timeout = options_.timeout_s.value_or(execution.value("timeout_s", 0.0));
-    transport_.send(
-        static_cast<int>(w),
-        {{"type", protocol::kAssign},
-         {"attempt_id", attempt_id},
-         {"hash", t.hash},
-         {"number", number},
-         {"config", t.config},
-         {"out_dir", t.out_dir},
-         {"timeout_s", timeout},
-         {"kill_grace_s", execution.value("kill_grace_s", ExecutionConfig{}.kill_grace_s)}});
+    if (trials_[index].status == TrialStatus::pending) start_attempt(w, index);
   }
+}
+
+// What the attempts table records about where an attempt of `t` runs on worker w.
+AttemptStart Coordinator::attempt_start(size_t w, const TrialRecord& t) const {
+  const protocol::Ready& info = workers_[w].info;
+  AttemptStart start;
+  start.worker_rank = static_cast<int>(w) + 1;
+  start.host = info.host;
+  start.pid = info.pid;
+  start.device = info.device;
+  start.manifest = options_.manifest;
+  start.manifest["host"] = start.host;
+  start.manifest["device"] = start.device;
+  start.manifest["threads"] = info.threads;
+  start.manifest["worker_versions"] = info.versions;
+  start.manifest["seed"] = t.config.value("seed", 0);
+  start.manifest["trial_hash"] = t.hash;
+  return start;
+}
+
+// Records a new attempt of trial `index` on worker w and sends it there.
+void Coordinator::start_attempt(size_t w, size_t index) {
+  Worker& worker = workers_[w];
+  TrialRecord& t = trials_[index];
+  const int number = t.attempts + 1;
+  write_began();
+  const int64_t attempt_id = store_.start_attempt(t.hash, number, run_id_, attempt_start(w, t));
+  t.attempts = number;
+  set_status(t, TrialStatus::running);
+  attempts_[attempt_id] = {index, static_cast<int>(w)};
+  worker.attempt_id = attempt_id;
+  worker.trial = index;
+  worker.last_heard = now();
+  protocol::Assign assign;
+  assign.attempt_id = attempt_id;
+  assign.hash = t.hash;
+  assign.number = number;
+  assign.config = t.config;
+  assign.out_dir = t.out_dir;
+  assign.timeout_s = timeout_of(index);
+  assign.kill_grace_s = execution_[index].kill_grace_s;
+  transport_.send(static_cast<int>(w), protocol::to_json(assign));
 }
 
 // Silence counts only while the coordinator listens: a turn that took longer than a heartbeat
 // period (a slow commit, a busy database) does not make every rank look silent.
 void Coordinator::check_silent_workers() {
-  const auto now = Clock::now();
-  const auto away = now - last_silence_check_ -
+  const auto at = now();
+  const auto away = at - last_silence_check_ -
                     std::chrono::duration_cast<Clock::duration>(
                         std::chrono::duration<double>(protocol::kRankHeartbeatS));
-  last_silence_check_ = now;
+  last_silence_check_ = at;
   for (size_t w = 0; w < workers_.size(); ++w) {
     Worker& worker = workers_[w];
     if (worker.lost || worker.done) continue;
     if (away > Clock::duration::zero()) worker.last_heard += away;
-    const double silent = std::chrono::duration<double>(now - worker.last_heard).count();
+    const double silent = std::chrono::duration<double>(at - worker.last_heard).count();
     if (silent < options_.worker_silence_s) continue;
     lose_worker(w, Outcome::lost,
                 fmt::format("worker rank {} was silent for {:.1f} s (--worker-silence {:g}): lost",
@@ -363,15 +407,14 @@ void Coordinator::check_silent_workers() {
 void Coordinator::lose_worker(size_t w, Outcome outcome, const std::string& why) {
   Worker& worker = workers_[w];
   worker.lost = true;
-  transport_.send(static_cast<int>(w), {{"type", protocol::kAbandon}});
+  transport_.send(static_cast<int>(w), protocol::to_json(protocol::Abandon{}));
   transport_.give_up_on(static_cast<int>(w));
-  const json info = worker.info.is_object() ? worker.info : json::object();  // null: never ready
-  const std::string where =
-      fmt::format("{} pid {}", info.value("host", "?"), info.value("pid", int64_t{0}));
+  const protocol::Ready& info = worker.info;  // empty: it never said ready
+  const std::string where = fmt::format("{} pid {}", info.host.empty() ? "?" : info.host, info.pid);
   display_.note("worker_lost",
                 {{"rank", w + 1},
-                 {"host", info.value("host", "")},
-                 {"pid", info.value("pid", int64_t{0})},
+                 {"host", info.host},
+                 {"pid", info.pid},
                  {"busy", worker.attempt_id >= 0},
                  {"message", why}},
                 fmt::format("{} ({}, {}); it gets no more work", why, where,
@@ -388,11 +431,11 @@ void Coordinator::lose_worker(size_t w, Outcome outcome, const std::string& why)
 void Coordinator::request_stop() {
   if (stopping_) return;
   stopping_ = true;
-  stop_at_ = Clock::now();
+  stop_at_ = now();
   display_.note("stopping", {}, "stop requested: checkpointing running trials");
   for (size_t w = 0; w < workers_.size(); ++w)
     if (workers_[w].ready && !workers_[w].done && !workers_[w].lost)
-      transport_.send(static_cast<int>(w), {{"type", protocol::kStop}});
+      transport_.send(static_cast<int>(w), protocol::to_json(protocol::Stop{}));
 }
 
 bool Coordinator::all_settled() const {
@@ -405,54 +448,71 @@ bool Coordinator::workers_gone() const {
   return true;
 }
 
+bool Coordinator::any_worker_alive() const {
+  for (const auto& w : workers_)
+    if (!w.lost && !w.done) return true;
+  return false;
+}
+
+// Handles what has arrived (up to a burst). False when the transport ran dry: only then can
+// silence be judged.
+bool Coordinator::drain_messages() {
+  for (int burst = 0; burst < 256; ++burst) {
+    auto message = transport_.receive(burst == 0 ? 2000 : 0);
+    if (!message) return false;
+    handle(message->first, message->second);
+  }
+  return true;
+}
+
+// Refreshes the run's lease every run_heartbeat_s.
+void Coordinator::keep_lease() {
+  const auto at = now();
+  if (std::chrono::duration<double>(at - last_run_heartbeat_).count() < options_.run_heartbeat_s)
+    return;
+  write_began();
+  store_.heartbeat(run_id_);
+  last_run_heartbeat_ = at;
+}
+
+// Done, or paused with nothing running any more: release the workers (once).
+void Coordinator::release_when_settled(bool& shutdown_sent) {
+  if (stopping_ || shutdown_sent || !(all_settled() || (paused_ && attempts_.empty()))) return;
+  commit_if_due(true);
+  for (size_t w = 0; w < workers_.size(); ++w)
+    if (!workers_[w].done && !workers_[w].lost)
+      transport_.send(static_cast<int>(w), protocol::to_json(protocol::Shutdown{}));
+  shutdown_sent = true;
+}
+
+// After a stop: once the grace period is over, workers that did not report end their attempts
+// interrupted (their checkpoints stay). True when it was over.
+bool Coordinator::stop_grace_expired() {
+  if (!stopping_ ||
+      std::chrono::duration<double>(now() - stop_at_).count() <= options_.stop_grace_s)
+    return false;
+  for (size_t w = 0; w < workers_.size(); ++w)
+    if (!workers_[w].done && !workers_[w].lost)
+      lose_worker(w, Outcome::preempted,
+                  fmt::format("worker rank {}: no report within the stop grace period", w + 1));
+  return true;
+}
+
 Coordinator::Ending Coordinator::run() {
   bool shutdown_sent = false;
   display_.update(counts(), true);
   for (;;) {
     if (options_.stop && options_.stop->load()) request_stop();
     // Drain what has arrived, then dispatch, then look after time-based duties.
-    bool backlog = true;  // messages still waiting: silence cannot be judged yet
-    for (int burst = 0; burst < 256; ++burst) {
-      auto message = transport_.receive(burst == 0 ? 2000 : 0);
-      if (!message) {
-        backlog = false;
-        break;
-      }
-      handle(message->first, message->second);
-    }
+    const bool backlog = drain_messages();
     dispatch();
     if (!backlog) check_silent_workers();
     commit_if_due();
-    const auto now = Clock::now();
-    if (std::chrono::duration<double>(now - last_run_heartbeat_).count() >=
-        options_.run_heartbeat_s) {
-      write_began();
-      store_.heartbeat(run_id_);
-      last_run_heartbeat_ = now;
-    }
+    keep_lease();
     display_.update(counts());
-
-    // Done, or paused with nothing running any more: release the workers.
-    if (!stopping_ && !shutdown_sent && (all_settled() || (paused_ && attempts_.empty()))) {
-      commit_if_due(true);
-      for (size_t w = 0; w < workers_.size(); ++w)
-        if (!workers_[w].done && !workers_[w].lost)
-          transport_.send(static_cast<int>(w), {{"type", protocol::kShutdown}});
-      shutdown_sent = true;
-    }
-    if (workers_gone()) break;
-    if (stopping_ &&
-        std::chrono::duration<double>(now - stop_at_).count() > options_.stop_grace_s) {
-      // Workers that did not report in time: their attempts end interrupted (checkpoints stay).
-      for (size_t w = 0; w < workers_.size(); ++w)
-        if (!workers_[w].done && !workers_[w].lost)
-          lose_worker(w, Outcome::preempted,
-                      fmt::format("worker rank {}: no report within the stop grace period", w + 1));
-      break;
-    }
-    bool any_alive = false;
-    for (const auto& w : workers_) any_alive = any_alive || (!w.lost && !w.done);
-    if (!any_alive && !all_settled()) break;
+    release_when_settled(shutdown_sent);
+    if (workers_gone() || stop_grace_expired()) break;
+    if (!any_worker_alive() && !all_settled()) break;
   }
   commit_if_due(true);
   display_.update(counts(), true);

@@ -4,20 +4,27 @@
 // running trial checkpointed and recorded as interrupted before it exits. A trial interrupted
 // more than execution.max_preemptions times in a row fails; a trial that finds its disk full
 // pauses the sweep (nothing new starts, running trials finish, the run ends paused).
+// What each outcome leads to is trial/outcome.hpp's table (action_for); the trial's budgets
+// come from its config's execution block (ExecutionConfig defaults) unless the options
+// override them. A message from a rank that is not what orchestrator/protocol.hpp says ends
+// run() with a protocol::ProtocolError (a bug, not a trial failure).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "orchestrator/protocol.hpp"
 #include "orchestrator/status_display.hpp"
 #include "orchestrator/transport.hpp"
 #include "results/store.hpp"
 #include "sweeps/sweep_spec.hpp"
+#include "sweeps/trial_config.hpp"
 
 namespace locsweep {
 
@@ -34,6 +41,9 @@ struct CoordinatorOptions {
   std::optional<double> timeout_s;  // overrides execution.timeout_s
   nlohmann::json manifest;          // shared fields of every attempt's manifest
   const std::atomic<bool>* stop = nullptr;
+  // What the coordinator reads the time from (silence, stop grace, commit interval, the run
+  // heartbeat); empty: std::chrono::steady_clock. Tests drive it by hand.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class Coordinator {
@@ -60,19 +70,38 @@ class Coordinator {
     int64_t attempt_id = -1;
     size_t trial = 0;
     Clock::time_point last_heard;
-    nlohmann::json info;  // from its ready message
+    protocol::Ready info;  // from its ready message
+  };
+  // What close_attempt decided for a trial from its attempt's outcome.
+  struct Verdict {
+    TrialStatus next = TrialStatus::done;
+    bool requeue = false;  // back to the front of the queue
+    std::string text;      // for the display
   };
   struct Attempt {
     size_t trial;
     int worker;
   };
 
+  Clock::time_point now() const;
+  void queue_pending();
   void adopt_finished_results();
+  void adopt_finished_result(size_t index);
   void handle(int worker, const nlohmann::json& message);
+  void handle_ready(int worker, protocol::Ready ready);
   void handle_events(int64_t attempt_id, const Attempt& attempt, const nlohmann::json& events);
-  void handle_finished(int worker, const nlohmann::json& message);
+  void handle_finished(int worker, const protocol::Finished& finished);
   void close_attempt(int64_t attempt_id, const TrialResult& result);
+  void update_preemption_streak(size_t index, const TrialResult& result);
+  Verdict decide(size_t index, TrialResult& result);
   void dispatch();
+  void start_attempt(size_t w, size_t index);
+  AttemptStart attempt_start(size_t w, const TrialRecord& t) const;
+  bool drain_messages();
+  void keep_lease();
+  void release_when_settled(bool& shutdown_sent);
+  bool stop_grace_expired();
+  bool any_worker_alive() const;
   void check_silent_workers();
   void lose_worker(size_t w, Outcome outcome, const std::string& why);
   void request_stop();
@@ -80,10 +109,11 @@ class Coordinator {
   void commit_if_due(bool force = false);
   bool all_settled() const;
   bool workers_gone() const;
-  int max_retries_of(const TrialRecord& t) const;
-  int max_preemptions_of(const TrialRecord& t) const;
+  int max_retries_of(size_t index) const;
+  int max_preemptions_of(size_t index) const;
+  double timeout_of(size_t index) const;
   void apply_preemption_budget();
-  std::string preemption_verdict(const TrialRecord& t, int interruptions) const;
+  std::string preemption_verdict(size_t index, int interruptions) const;
   void pause_for_disk_full(const TrialRecord& t);
   void count(TrialStatus status, int delta);
   void set_status(TrialRecord& t, TrialStatus status);  // every status change goes through here
@@ -91,6 +121,7 @@ class Coordinator {
   ResultsStore& store_;
   int64_t run_id_;
   std::vector<TrialRecord> trials_;
+  std::vector<ExecutionConfig> execution_;  // per trial: its config's execution block
   Transport& transport_;
   StatusDisplay& display_;
   CoordinatorOptions options_;

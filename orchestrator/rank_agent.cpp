@@ -43,26 +43,24 @@ bool RankAgent::out_dir_has_no_space() const {
 RankAgent::RankAgent(RankSetup setup) : setup_(std::move(setup)), last_sent_(Clock::now()) {}
 
 json RankAgent::ready_message() const {
-  return {{"type", protocol::kReady},
-          {"host", setup_.host},
-          {"pid", static_cast<int64_t>(::getpid())},
-          {"device", setup_.device},
-          {"threads", setup_.threads},
-          {"versions", setup_.versions}};
+  protocol::Ready ready;
+  ready.host = setup_.host;
+  ready.pid = static_cast<int64_t>(::getpid());
+  ready.device = setup_.device;
+  ready.threads = setup_.threads;
+  ready.versions = setup_.versions.is_object() ? setup_.versions : json::object();
+  return protocol::to_json(ready);
 }
 
 void RankAgent::on_message(const json& message) {
-  const std::string type = message.value("type", "");
-  if (type == protocol::kAssign) {
-    start(message);
-  } else if (type == protocol::kStop) {
-    stopping_ = true;
-    stop_running();
-  } else if (type == protocol::kShutdown) {
-    shutdown_ = true;
-  } else if (type == protocol::kAbandon) {
-    abandon();
-  }
+  std::visit(protocol::overloaded{[&](const protocol::Assign& assign) { start(assign); },
+                                  [&](const protocol::Stop&) {
+                                    stopping_ = true;
+                                    stop_running();
+                                  },
+                                  [&](const protocol::Shutdown&) { shutdown_ = true; },
+                                  [&](const protocol::Abandon&) { abandon(); }},
+             protocol::decode_from_coordinator(message));
 }
 
 // The coordinator gave up on this rank (it was stopped or stalled) and runs its trial
@@ -74,20 +72,20 @@ void RankAgent::abandon() {
   shutdown_ = true;
 }
 
-void RankAgent::start(const json& assign) {
-  attempt_id_ = assign.at("attempt_id").get<int64_t>();
-  timeout_s_ = assign.value("timeout_s", 0.0);
-  kill_grace_s_ = assign.value("kill_grace_s", ExecutionConfig{}.kill_grace_s);
+void RankAgent::start(const protocol::Assign& assign) {
+  attempt_id_ = assign.attempt_id;
+  timeout_s_ = assign.timeout_s;
+  kill_grace_s_ = assign.kill_grace_s;
   timed_out_ = false;
   started_ = last_sent_ = Clock::now();
   result_ = nullptr;
-  const json& config = assign.at("config");
+  const json& config = assign.config;
   if (setup_.inline_noop && config.value("kind", "") == "noop") {
     inline_assign_ = assign;
     return;
   }
-  out_dir_ = assign.at("out_dir").get<std::string>();
-  number_ = assign.value("number", 1);
+  out_dir_ = assign.out_dir;
+  number_ = assign.number;
   try {
     fs::create_directories(out_dir_);
     ChildRequest request;
@@ -113,7 +111,7 @@ void RankAgent::start(const json& assign) {
     r.outcome = out_dir_has_no_space() ? Outcome::disk_full : Outcome::crash;
     r.message = (r.outcome == Outcome::disk_full ? describe_disk_full(out_dir_) + ": " : "") +
                 "cannot start the trial process: " + e.what();
-    start_failure_ = to_json(r);
+    start_failure_ = r;
   }
 }
 
@@ -124,8 +122,8 @@ void RankAgent::stop_running() {
   }
 }
 
-json RankAgent::finish(const json& result) {
-  json message = {{"type", protocol::kFinished}, {"attempt_id", attempt_id_}, {"result", result}};
+json RankAgent::finish(const TrialResult& result) {
+  json message = protocol::to_json(protocol::Finished{attempt_id_, result});
   attempt_id_ = -1;
   process_.reset();
   inline_assign_.reset();
@@ -151,7 +149,7 @@ void RankAgent::enforce_time_limit() {
   }
 }
 
-json RankAgent::result_from_exit(const ExitStatus& status) {
+TrialResult RankAgent::result_from_exit(const ExitStatus& status) {
   ChildEnd end;
   if (!result_.is_null()) end.result = result_;
   end.status = status;
@@ -162,7 +160,7 @@ json RankAgent::result_from_exit(const ExitStatus& status) {
   end.no_space = out_dir_has_no_space();
   if (end.no_space) end.disk_full_description = describe_disk_full(out_dir_);
   if (process_) end.log_tail = process_->log_tail();
-  return classify_child_end(end);
+  return protocol::readable_result(classify_child_end(end));
 }
 
 // The child's JSON lines: its result is kept for the attempt's end, the rest are progress
@@ -186,6 +184,56 @@ void RankAgent::take_result_lines(const std::vector<std::string>& lines, json& e
   }
 }
 
+// The inline noop trial runs here, inside poll().
+json RankAgent::run_inline_noop() {
+  TrialRunOptions options;
+  options.attempt = inline_assign_->number;
+  options.stop = setup_.stop;
+  TrialResult r;
+  try {
+    r = run_noop_trial(noop_config_from_json(inline_assign_->config), options);
+  } catch (const std::exception& e) {
+    r.outcome = Outcome::error;
+    r.message = e.what();
+  }
+  return finish(r);
+}
+
+// Drives the child process for up to timeout_ms: its progress, its time limit, the stop
+// grace, and its end (what it wrote just before exiting, then how it ended).
+void RankAgent::drive_child(int timeout_ms, std::vector<json>& out) {
+  json events = json::array();
+  take_result_lines(process_->read_lines(timeout_ms), events);
+  if (!events.empty()) {
+    out.push_back(protocol::to_json(protocol::Events{attempt_id_, std::move(events)}));
+    last_sent_ = Clock::now();
+  }
+  enforce_time_limit();
+  if (stopping_ &&
+      std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
+    process_->kill_hard();
+  const auto status = process_->poll_exit();
+  if (!status) return;
+  json late = json::array();  // what it wrote just before exiting
+  take_result_lines(process_->read_lines(0), late);
+  if (!late.empty()) out.push_back(protocol::to_json(protocol::Events{attempt_id_, late}));
+  out.push_back(finish(result_from_exit(*status)));
+}
+
+// A heartbeat when nothing else was sent for a period, and bye once idle after a stop or a
+// shutdown.
+void RankAgent::say_alive_or_bye(std::vector<json>& out) {
+  if (!done_ &&
+      std::chrono::duration<double>(Clock::now() - last_sent_).count() >= setup_.heartbeat_s) {
+    out.push_back(protocol::to_json(protocol::Heartbeat{attempt_id_}));
+    last_sent_ = Clock::now();
+  }
+  if (!busy() && (stopping_ || shutdown_) && !done_) {
+    out.push_back(protocol::to_json(protocol::Bye{}));
+    done_ = true;
+  }
+}
+
 std::vector<json> RankAgent::poll(int timeout_ms) {
   std::vector<json> out;
   if (setup_.stop && setup_.stop->load() && !stopping_) {
@@ -193,49 +241,15 @@ std::vector<json> RankAgent::poll(int timeout_ms) {
     stop_running();
   }
   if (inline_assign_) {
-    TrialRunOptions options;
-    options.attempt = inline_assign_->value("number", 1);
-    options.stop = setup_.stop;
-    TrialResult r;
-    try {
-      r = run_noop_trial(noop_config_from_json(inline_assign_->at("config")), options);
-    } catch (const std::exception& e) {
-      r.outcome = Outcome::error;
-      r.message = e.what();
-    }
-    out.push_back(finish(to_json(r)));
+    out.push_back(run_inline_noop());
   } else if (start_failure_) {
     out.push_back(finish(*start_failure_));
   } else if (process_) {
-    json events = json::array();
-    take_result_lines(process_->read_lines(timeout_ms), events);
-    if (!events.empty()) {
-      out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", events}});
-      last_sent_ = Clock::now();
-    }
-    enforce_time_limit();
-    if (stopping_ &&
-        std::chrono::duration<double>(Clock::now() - stop_sent_).count() > setup_.stop_grace_s)
-      process_->kill_hard();
-    if (auto status = process_->poll_exit()) {
-      json late = json::array();  // what it wrote just before exiting
-      take_result_lines(process_->read_lines(0), late);
-      if (!late.empty())
-        out.push_back({{"type", protocol::kEvents}, {"attempt_id", attempt_id_}, {"events", late}});
-      out.push_back(finish(result_from_exit(*status)));
-    }
+    drive_child(timeout_ms, out);
   } else if (timeout_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
   }
-  if (!done_ &&
-      std::chrono::duration<double>(Clock::now() - last_sent_).count() >= setup_.heartbeat_s) {
-    out.push_back({{"type", protocol::kHeartbeat}, {"attempt_id", attempt_id_}});
-    last_sent_ = Clock::now();
-  }
-  if (!busy() && (stopping_ || shutdown_) && !done_) {
-    out.push_back({{"type", protocol::kBye}});
-    done_ = true;
-  }
+  say_alive_or_bye(out);
   return out;
 }
 

@@ -41,8 +41,9 @@ struct RankSetup {
 class RankAgent {
  public:
   explicit RankAgent(RankSetup setup);
-  // The first message to the coordinator.
+  // The first message to the coordinator (protocol::Ready).
   nlohmann::json ready_message() const;
+  // A message from the coordinator; ProtocolError if it is not one (orchestrator/protocol.hpp).
   void on_message(const nlohmann::json& message);
   // Drives the running attempt for up to timeout_ms; returns messages for the coordinator.
   std::vector<nlohmann::json> poll(int timeout_ms);
@@ -50,9 +51,12 @@ class RankAgent {
   bool done() const { return done_; }
 
  private:
-  void start(const nlohmann::json& assign);
-  nlohmann::json finish(const nlohmann::json& result);
-  nlohmann::json result_from_exit(const ExitStatus& status);
+  void start(const protocol::Assign& assign);
+  nlohmann::json finish(const TrialResult& result);  // the attempt's `finished` message
+  TrialResult result_from_exit(const ExitStatus& status);
+  nlohmann::json run_inline_noop();
+  void drive_child(int timeout_ms, std::vector<nlohmann::json>& out);
+  void say_alive_or_bye(std::vector<nlohmann::json>& out);
   void take_result_lines(const std::vector<std::string>& lines, nlohmann::json& events);
   void stop_running();
   void abandon();
@@ -61,10 +65,10 @@ class RankAgent {
 
   RankSetup setup_;
   std::optional<TrialProcess> process_;
-  std::optional<nlohmann::json> inline_assign_;
-  std::optional<nlohmann::json> start_failure_;  // the result of an attempt that could not start
-  std::filesystem::path out_dir_;                // of the running attempt
-  int number_ = 0;                               // its attempt number
+  std::optional<protocol::Assign> inline_assign_;
+  std::optional<TrialResult> start_failure_;  // the result of an attempt that could not start
+  std::filesystem::path out_dir_;             // of the running attempt
+  int number_ = 0;                            // its attempt number
   int64_t attempt_id_ = -1;
   nlohmann::json result_;  // the child's result event, once seen
   double timeout_s_ = 0;

@@ -78,6 +78,15 @@ std::string command_line(int argc, char** argv) {
 // said bye is told to stop (its trial checkpoints and ends) and waited for, at most this long.
 constexpr double kReleaseGraceS = 60;
 
+// Whether a message is a worker's bye; anything unreadable is not (this is the clean-up).
+bool is_bye(const nlohmann::json& message) {
+  try {
+    return std::holds_alternative<protocol::Bye>(protocol::decode_from_rank(message));
+  } catch (const protocol::ProtocolError&) {
+    return false;
+  }
+}
+
 // Sends stop to each worker in `unfinished` and waits until each of them that is in `active`
 // said bye (or grace_s passed), writing nothing. True when no worker is left unfinished.
 bool release_workers(Transport& transport, std::vector<bool> unfinished,
@@ -85,13 +94,13 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
   int waiting = 0;
   for (int w = 0; w < transport.worker_count(); ++w)
     if (unfinished[static_cast<size_t>(w)]) {
-      transport.send(w, {{"type", protocol::kStop}});
+      transport.send(w, protocol::to_json(protocol::Stop{}));
       if (active[static_cast<size_t>(w)]) ++waiting;
     }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_s);
   while (waiting > 0 && std::chrono::steady_clock::now() < deadline) {
     const auto m = transport.receive(100000);
-    if (!m || m->second.value("type", "") != protocol::kBye) continue;
+    if (!m || !is_bye(m->second)) continue;
     const auto w = static_cast<size_t>(m->first);
     if (!unfinished[w]) continue;
     unfinished[w] = false;
@@ -126,6 +135,164 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
   throw Error(message);
 }
 
+SweepSpec load_spec(const RunOptions& o) {
+  if (o.sweep_text.empty()) return load_sweep(o.sweep_path);
+  return parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
+                     fs::current_path().string());
+}
+
+RunInfo run_info(int ranks, const std::string& command) {
+  RunInfo info;
+  info.host = host_name();
+  info.pid = ::getpid();
+  info.process = process_identity(info.pid);
+  info.ranks = ranks;
+  if (const char* job = std::getenv("SLURM_JOB_ID")) info.slurm_job_id = job;
+  info.command = command;
+  return info;
+}
+
+struct Registration {
+  ResultsStore::SyncResult sync;
+  size_t retried = 0;  // failed trials made pending again (--retry-failed)
+  int64_t run_id = -1;
+};
+
+// Registers the sweep and begins the run holding the lease: all or nothing. Refused while
+// another run lives, before any write (this may watch a stopped or remote holder's heartbeat
+// for its lease).
+Registration register_run(ResultsStore& store, const SweepSpec& spec, const Plan& plan,
+                          const RunOptions& o, const RunInfo& info) {
+  const LeaseCheck lease = store.check_no_live_run(info);
+  const std::string artifacts =
+      fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
+  Registration r;
+  Transaction tx(store.db());
+  r.sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
+  r.retried = o.retry_failed ? store.retry_failed(r.sync.sweep_id) : 0;
+  r.run_id = store.begin_run(r.sync.sweep_id, info, o.lease_s, lease);
+  tx.commit();
+  return r;
+}
+
+void announce_run(StatusDisplay& display, const SweepSpec& spec, const Plan& plan,
+                  const Registration& r, int ranks, int workers, const RunOptions& o,
+                  const TrainerInfo& trainer) {
+  display.note(
+      "run_started",
+      {{"run_id", r.run_id},
+       {"trials", plan.trials.size()},
+       {"new_trials", r.sync.new_trials},
+       {"ranks", ranks},
+       {"workers", workers},
+       {"retried_failed", r.retried},
+       {"lease_s", o.lease_s},
+       {"blas", trainer.blas}},
+      fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", r.run_id,
+                  spec.name, plan.trials.size(), r.sync.new_trials,
+                  r.retried ? fmt::format(", {} failed ones retried", r.retried) : std::string(),
+                  workers, workers == 1 ? "" : "s", trainer.blas));
+}
+
+CoordinatorOptions coordinator_options(const RunOptions& o, const SweepSpec& spec,
+                                       const RunInfo& info, int64_t run_id,
+                                       const std::string& mpi_version,
+                                       const std::atomic<bool>& stop) {
+  CoordinatorOptions co;
+  co.order = o.order.value_or(spec.order);
+  co.max_retries = o.max_retries;
+  co.timeout_s = o.timeout_s;
+  co.worker_silence_s = o.worker_silence_s;
+  co.run_heartbeat_s = std::min(co.run_heartbeat_s, o.lease_s / 3);  // a few per lease
+  co.stop = &stop;
+  co.manifest = {{"locsweep_version", kLocsweepVersion},
+                 {"git_revision", kGitRevision},
+                 {"sqlite", sqlite3_libversion()},
+                 {"mpi", mpi_version},
+                 {"slurm_job_id", info.slurm_job_id},
+                 {"run_id", run_id},
+                 {"command", info.command}};
+  return co;
+}
+
+// Ends the run row as the coordinator's ending says and reports it.
+void record_end(ResultsStore& store, int64_t run_id, Coordinator::Ending ending,
+                const SweepCounts& c, StatusDisplay& display, const std::string& db_path) {
+  // A paused run is recorded `interrupted` (resumable); its trials' outcome says disk_full.
+  const char* status =
+      ending == Coordinator::Ending::complete ? "complete"
+      : ending == Coordinator::Ending::interrupted || ending == Coordinator::Ending::paused
+          ? "interrupted"
+          : "failed";
+  store.end_run(run_id, status,
+                ending == Coordinator::Ending::failed ? "every worker was lost" : "");
+  display.note("run_ended",
+               {{"run_id", run_id},
+                {"status", status},
+                {"done", c.done},
+                {"failed", c.failed},
+                {"pending", c.pending + c.running}},
+               fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", run_id, status,
+                           c.done, c.failed, c.pending + c.running, db_path));
+}
+
+// After `error`: releases the workers (stop, then wait for their bye), ends the run row if
+// one is open (run_id >= 0), and rethrows what the caller should see; ends the MPI job if
+// the workers could not be released.
+[[noreturn]] void fail_after_error(Transport& transport, const Coordinator* coordinator,
+                                   ResultsStore* store, int64_t run_id) {
+  std::vector<bool> unfinished(static_cast<size_t>(transport.worker_count()), true);
+  std::vector<bool> active = unfinished;
+  if (coordinator)
+    for (int w = 0; w < transport.worker_count(); ++w) {
+      unfinished[static_cast<size_t>(w)] = !coordinator->worker_done(w);
+      active[static_cast<size_t>(w)] = !coordinator->worker_done(w) && !coordinator->worker_lost(w);
+    }
+  bool released = false;
+  try {
+    released = release_workers(transport, unfinished, active, kReleaseGraceS);
+  } catch (const std::exception&) {
+    // cannot reach them: the row is still ended below, then the job is ended
+  }
+  std::exception_ptr outcome;
+  try {
+    try {
+      throw;  // the error being handled
+    } catch (const std::exception& e) {
+      if (run_id < 0) throw;  // nothing recorded yet (or already ended): the error as it is
+      end_after_error(*store, run_id, e);
+    }
+  } catch (...) {
+    outcome = std::current_exception();
+  }
+  if (!released) {
+    try {
+      std::rethrow_exception(outcome);
+    } catch (const std::exception& x) {
+      fmt::print(stderr,
+                 "locsweep: {}\nlocsweep: worker ranks did not stop within {:.0f} s; ending "
+                 "the MPI job\n",
+                 x.what(), kReleaseGraceS);
+    }
+    transport.abort_all(1);
+  }
+  std::rethrow_exception(outcome);
+}
+
+// What `locsweep run` exits with after the coordinator ended this way.
+int exit_code_of(Coordinator::Ending ending, StatusDisplay& display,
+                 const Coordinator& coordinator) {
+  if (ending == Coordinator::Ending::failed)  // work left, resumable: like an interruption
+    display.note("workers_lost", {},
+                 "the sweep could not finish: every worker rank was lost; run the same command "
+                 "again to resume");
+  if (ending == Coordinator::Ending::paused) {
+    fmt::print(stderr, "locsweep: sweep paused: {}\n", coordinator.pause_message());
+    return kRunPaused;
+  }
+  return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
+}
+
 // The coordinator's part: plan, register, lease, schedule, close. Every exit ends the run
 // row (complete, interrupted or failed) and releases the workers.
 int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::string& mpi_version,
@@ -137,139 +304,32 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   std::optional<Coordinator> coordinator;
   Coordinator::Ending ending = Coordinator::Ending::complete;
   try {
-    const SweepSpec spec =
-        o.sweep_text.empty()
-            ? load_sweep(o.sweep_path)
-            : parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
-                          fs::current_path().string());
+    const SweepSpec spec = load_spec(o);
     const Plan plan = plan_sweep(spec);
     store.emplace(ResultsStore::open_for_writing(o.db_path));
-    RunInfo info;
-    info.host = host_name();
-    info.pid = ::getpid();
-    info.process = process_identity(info.pid);
-    info.ranks = ranks;
-    if (const char* job = std::getenv("SLURM_JOB_ID")) info.slurm_job_id = job;
-    info.command = command;
-    // Refused while another run lives, before any write (this may watch a stopped or remote
-    // holder's heartbeat for its lease).
-    const LeaseCheck lease = store->check_no_live_run(info);
-    const std::string artifacts =
-        fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
-    ResultsStore::SyncResult sync;
-    size_t retried = 0;
-    {
-      Transaction tx(store->db());  // registering and taking the lease: all or nothing
-      sync = store->sync_sweep(spec, plan, artifacts, o.allow_spec_change);
-      retried = o.retry_failed ? store->retry_failed(sync.sweep_id) : 0;
-      const int64_t id = store->begin_run(sync.sweep_id, info, o.lease_s, lease);
-      tx.commit();
-      run_id = id;
-    }
-
+    const RunInfo info = run_info(ranks, command);
+    const Registration registration = register_run(*store, spec, plan, o, info);
+    run_id = registration.run_id;
     display.emplace(spec.name, o.json_log);
     // From here on, waits for a busy database are reported like other events (--json-log).
     store->db().busy().report = [&display](const std::string& line) {
       display->note("db_busy", {{"message", line}}, line);
     };
-    display->note(
-        "run_started",
-        {{"run_id", run_id},
-         {"trials", plan.trials.size()},
-         {"new_trials", sync.new_trials},
-         {"ranks", ranks},
-         {"workers", transport.worker_count()},
-         {"retried_failed", retried},
-         {"lease_s", o.lease_s},
-         {"blas", trainer.blas}},
-        fmt::format("run {} of sweep '{}': {} trials ({} new{}), {} worker{}; BLAS: {}", run_id,
-                    spec.name, plan.trials.size(), sync.new_trials,
-                    retried ? fmt::format(", {} failed ones retried", retried) : std::string(),
-                    transport.worker_count(), transport.worker_count() == 1 ? "" : "s",
-                    trainer.blas));
-    CoordinatorOptions co;
-    co.order = o.order.value_or(spec.order);
-    co.max_retries = o.max_retries;
-    co.timeout_s = o.timeout_s;
-    co.worker_silence_s = o.worker_silence_s;
-    co.run_heartbeat_s = std::min(co.run_heartbeat_s, o.lease_s / 3);  // a few per lease
-    co.stop = &stop;
-    co.manifest = {{"locsweep_version", kLocsweepVersion},
-                   {"git_revision", kGitRevision},
-                   {"sqlite", sqlite3_libversion()},
-                   {"mpi", mpi_version},
-                   {"slurm_job_id", info.slurm_job_id},
-                   {"run_id", run_id},
-                   {"command", command}};
-    ResultsStore::OpenTrials open = store->open_trials(sync.sweep_id);
+    announce_run(*display, spec, plan, registration, ranks, transport.worker_count(), o, trainer);
+    ResultsStore::OpenTrials open = store->open_trials(registration.sync.sweep_id);
     SweepCounts settled;
     settled.done = open.done;
     settled.failed = open.failed;
-    coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display, co);
+    coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display,
+                        coordinator_options(o, spec, info, run_id, mpi_version, stop));
     ending = coordinator->run();
-    const SweepCounts c = coordinator->counts();
-    // A paused run is recorded `interrupted` (resumable); its trials' outcome says disk_full.
-    const char* status =
-        ending == Coordinator::Ending::complete ? "complete"
-        : ending == Coordinator::Ending::interrupted || ending == Coordinator::Ending::paused
-            ? "interrupted"
-            : "failed";
-    store->end_run(run_id, status,
-                   ending == Coordinator::Ending::failed ? "every worker was lost" : "");
-    const int64_t ended = run_id;
+    record_end(*store, run_id, ending, coordinator->counts(), *display, o.db_path);
     run_id = -1;
-    display->note("run_ended",
-                  {{"run_id", ended},
-                   {"status", status},
-                   {"done", c.done},
-                   {"failed", c.failed},
-                   {"pending", c.pending + c.running}},
-                  fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", ended,
-                              status, c.done, c.failed, c.pending + c.running, o.db_path));
-  } catch (const std::exception& e) {
-    std::vector<bool> unfinished(static_cast<size_t>(transport.worker_count()), true);
-    std::vector<bool> active = unfinished;
-    if (coordinator)
-      for (int w = 0; w < transport.worker_count(); ++w) {
-        unfinished[static_cast<size_t>(w)] = !coordinator->worker_done(w);
-        active[static_cast<size_t>(w)] =
-            !coordinator->worker_done(w) && !coordinator->worker_lost(w);
-      }
-    bool released = false;
-    try {
-      released = release_workers(transport, unfinished, active, kReleaseGraceS);
-    } catch (const std::exception&) {
-      // cannot reach them: the row is still ended below, then the job is ended
-    }
-    std::exception_ptr outcome;
-    try {
-      if (run_id < 0) throw;  // nothing recorded yet (or already ended): the error as it is
-      end_after_error(*store, run_id, e);
-    } catch (...) {
-      outcome = std::current_exception();
-    }
-    if (!released) {
-      try {
-        std::rethrow_exception(outcome);
-      } catch (const std::exception& x) {
-        fmt::print(stderr,
-                   "locsweep: {}\nlocsweep: worker ranks did not stop within {:.0f} s; ending "
-                   "the MPI job\n",
-                   x.what(), kReleaseGraceS);
-      }
-      transport.abort_all(1);
-    }
-    std::rethrow_exception(outcome);
+  } catch (const std::exception&) {
+    fail_after_error(transport, coordinator ? &*coordinator : nullptr, store ? &*store : nullptr,
+                     run_id);
   }
-  if (ending == Coordinator::Ending::failed)  // work left, resumable: like an interruption
-    display->note("workers_lost", {},
-                  "the sweep could not finish: every worker rank was lost; run the same command "
-                  "again to resume");
-  if (ending == Coordinator::Ending::paused) {
-    fmt::print(stderr, "locsweep: sweep paused: {}\n", coordinator->pause_message());
-    return kRunPaused;
-  }
-  return ending == Coordinator::Ending::complete ? kRunComplete : kRunInterrupted;
+  return exit_code_of(ending, *display, *coordinator);
 }
 
 // A worker rank's loop: probe for messages, drive the agent, send what it reports.

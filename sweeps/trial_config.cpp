@@ -168,6 +168,21 @@ TrialConfig trial_config_from_json(const json& in) {
   return config;
 }
 
+ExecutionConfig execution_config_from_json(const json& config) {
+  ExecutionConfig e;
+  try {
+    const json block = config.value("execution", json::object());
+    e.timeout_s = block.value("timeout_s", e.timeout_s);
+    e.max_retries = block.value("max_retries", e.max_retries);
+    e.max_preemptions = block.value("max_preemptions", e.max_preemptions);
+    e.kill_grace_s = block.value("kill_grace_s", e.kill_grace_s);
+    e.checkpoint_every = block.value("checkpoint_every", e.checkpoint_every);
+  } catch (const json::exception& x) {
+    throw InputError(std::string("trial config JSON, execution block: ") + x.what());
+  }
+  return e;
+}
+
 json canonical_json(const TrialConfig& config) {
   json out = json::object();
   out["kind"] = to_string(config.kind);

@@ -136,6 +136,10 @@ ConfigProblem find_problem(const TrialConfig& config);
 nlohmann::json to_json(const TrialConfig& config);
 // Inverse of to_json(); missing keys keep their defaults, unknown keys throw InputError.
 TrialConfig trial_config_from_json(const nlohmann::json& json);
+// Only the execution block of a to_json(TrialConfig) (what a scheduler keeps per trial),
+// without the full parse: absent keys keep ExecutionConfig{}'s defaults; a mistyped one
+// throws InputError.
+ExecutionConfig execution_config_from_json(const nlohmann::json& config);
 
 // The fields that define the result, normalised: defaults filled in, numbers typed, the
 // schedule canonical, parameters of other mechanisms dropped, and an all-zero schedule

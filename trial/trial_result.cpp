@@ -6,47 +6,6 @@ namespace locsweep {
 
 using nlohmann::json;
 
-namespace {
-constexpr Outcome kOutcomes[] = {Outcome::done,      Outcome::crash, Outcome::timeout,
-                                 Outcome::oom,       Outcome::nan,   Outcome::error,
-                                 Outcome::preempted, Outcome::lost,  Outcome::disk_full};
-}
-
-std::string_view to_string(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::done:
-      return "done";
-    case Outcome::crash:
-      return "crash";
-    case Outcome::timeout:
-      return "timeout";
-    case Outcome::oom:
-      return "oom";
-    case Outcome::nan:
-      return "nan";
-    case Outcome::error:
-      return "error";
-    case Outcome::preempted:
-      return "preempted";
-    case Outcome::lost:
-      return "lost";
-    case Outcome::disk_full:
-      return "disk_full";
-  }
-  return "?";
-}
-
-Outcome outcome_from_string(std::string_view text) {
-  for (Outcome o : kOutcomes)
-    if (to_string(o) == text) return o;
-  throw InputError("unknown trial outcome '" + std::string(text) + "'");
-}
-
-bool is_retryable(Outcome outcome) {
-  return outcome == Outcome::crash || outcome == Outcome::timeout || outcome == Outcome::oom ||
-         outcome == Outcome::lost;
-}
-
 json to_json(const TrialResult& r) {
   json heads = json::array();
   for (const auto& h : r.heads)

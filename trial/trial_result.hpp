@@ -9,18 +9,9 @@
 #include <string_view>
 #include <vector>
 
-namespace locsweep {
+#include "trial/outcome.hpp"
 
-// How an attempt ended. `done` is success; the rest are failure classes the orchestrator
-// retries (crash, timeout, oom, lost), records as final (nan, error), resumes without
-// counting against the retry limit (preempted, up to execution.max_preemptions in a row), or
-// pauses the sweep for (disk_full: a write in the trial's folder found no space; the trial
-// resumes from its last complete checkpoint once there is room).
-enum class Outcome { done, crash, timeout, oom, nan, error, preempted, lost, disk_full };
-std::string_view to_string(Outcome outcome);
-Outcome outcome_from_string(std::string_view text);  // throws InputError
-// Whether a failed attempt of this class is worth another attempt from the last checkpoint.
-bool is_retryable(Outcome outcome);
+namespace locsweep {
 
 // SPEC.md "Metrics", per layer and head, on the validation windows.
 struct HeadMetrics {

@@ -31,7 +31,7 @@ TEST(RankLiveness, IdleAgentHeartbeatsEveryPeriod) {
   const auto end = Clock::now() + std::chrono::milliseconds(400);
   while (Clock::now() < end) {
     for (const auto& m : agent.poll(0)) {
-      ASSERT_EQ(m.value("type", ""), protocol::kHeartbeat);
+      ASSERT_EQ(m.value("type", ""), protocol::Heartbeat::kType);
       EXPECT_EQ(m.value("attempt_id", int64_t{0}), -1);  // idle
       ++heartbeats;
     }
@@ -43,10 +43,10 @@ TEST(RankLiveness, IdleAgentHeartbeatsEveryPeriod) {
 
 TEST(RankLiveness, AbandonSaysBye) {
   RankAgent agent(RankSetup{});
-  agent.on_message({{"type", protocol::kAbandon}});
+  agent.on_message({{"type", protocol::Abandon::kType}});
   const auto out = agent.poll(0);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].value("type", ""), protocol::kBye);
+  EXPECT_EQ(out[0].value("type", ""), protocol::Bye::kType);
   EXPECT_TRUE(agent.done());
 }
 
@@ -55,29 +55,33 @@ TEST(RankLiveness, AbandonSaysBye) {
 class ScriptedTransport : public Transport {
  public:
   ScriptedTransport() {
-    inbox_.push_back({0, {{"type", protocol::kReady}, {"host", "h"}, {"pid", 10}}});
-    inbox_.push_back({1, {{"type", protocol::kReady}, {"host", "h"}, {"pid", 11}}});
+    for (int w = 0; w < 2; ++w) {
+      protocol::Ready ready;
+      ready.host = "h";
+      ready.pid = 10 + w;
+      inbox_.push_back({w, protocol::to_json(ready)});
+    }
   }
   int worker_count() const override { return 2; }
   void send(int worker, const json& m) override {
     ASSERT_FALSE(given_up_.count(worker)) << "sent to a lost worker: " << m.dump();
     sent_[worker].push_back(m.value("type", ""));
     const std::string type = m.value("type", "");
-    if (worker == 0 && type == protocol::kAssign) {
+    if (worker == 0 && type == protocol::Assign::kType) {
       TrialResult r;
       r.outcome = Outcome::done;
       inbox_.push_back({0,
-                        {{"type", protocol::kFinished},
+                        {{"type", protocol::Finished::kType},
                          {"attempt_id", m.at("attempt_id")},
                          {"result", to_json(r)}}});
-    } else if (worker == 0 && type == protocol::kShutdown) {
-      inbox_.push_back({0, {{"type", protocol::kBye}}});
+    } else if (worker == 0 && type == protocol::Shutdown::kType) {
+      inbox_.push_back({0, {{"type", protocol::Bye::kType}}});
     }
   }
   std::optional<std::pair<int, json>> receive(int timeout_us) override {
     if (Clock::now() - last_beat_ > std::chrono::milliseconds(20)) {
       last_beat_ = Clock::now();
-      inbox_.push_back({0, {{"type", protocol::kHeartbeat}, {"attempt_id", -1}}});
+      inbox_.push_back({0, {{"type", protocol::Heartbeat::kType}, {"attempt_id", -1}}});
     }
     if (inbox_.empty()) {
       std::this_thread::sleep_for(std::chrono::microseconds(timeout_us));
@@ -155,7 +159,8 @@ TEST(RankLiveness, BusySilentRankIsLostAndItsTrialRunsElsewhereWithoutARetry) {
             Coordinator::Ending::complete);
   EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(300));
   EXPECT_EQ(t.given_up_, std::set<int>{1});
-  EXPECT_EQ(t.sent_[1], (std::vector<std::string>{protocol::kAssign, protocol::kAbandon}));
+  EXPECT_EQ(t.sent_[1],
+            (std::vector<std::string>{protocol::Assign::kType, protocol::Abandon::kType}));
   const auto rows = f.trial_rows();
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0], "done 0 1:done");
@@ -169,7 +174,7 @@ TEST(RankLiveness, IdleSilentRankIsLostSoTheSweepEnds) {
   EXPECT_EQ(run_sweep_on(t, f, "[{noop.duration_s: 1}]"), Coordinator::Ending::complete);
   EXPECT_EQ(t.given_up_, std::set<int>{1});
   EXPECT_EQ(f.trial_rows(), std::vector<std::string>{"done 0 1:done"});
-  EXPECT_EQ(t.sent_[1].back(), protocol::kAbandon);
+  EXPECT_EQ(t.sent_[1].back(), protocol::Abandon::kType);
 }
 
 }  // namespace
