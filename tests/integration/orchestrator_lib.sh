@@ -34,6 +34,9 @@ fail() {
 if [[ $(id -u) == 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 # No core binding: the ranks' trial children must not all share one core.
 MPIRUN=(mpirun --oversubscribe --bind-to none)
+# The process name of mpirun once it runs: Open MPI 4 keeps "mpirun", Open MPI 5's mpirun execs
+# PRRTE's "prterun" (for pgrep -x).
+MPIRUN_PROCESS='mpirun|prterun'
 
 # Open MPI's run-time writes its session files under TMPDIR: keep them in $tmp too.
 export TMPDIR=$tmp
