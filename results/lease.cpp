@@ -89,8 +89,12 @@ Liveness recorded_process_liveness(const std::string& host, int64_t pid,
     return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH ? Liveness::gone
                                                                      : Liveness::unknown;
   if (identity.empty()) {
+    // A row of schema 1 has no start time: the pid is ours only if it still runs a locsweep
+    // binary (argv[0], the text before the first NUL; not any argument, which may be a path
+    // that merely contains the word).
     const std::string cmdline = read_small_file("/proc/" + std::to_string(pid) + "/cmdline");
-    if (cmdline.find("locsweep") == std::string::npos) return Liveness::gone;  // recycled pid
+    const std::string program = cmdline.substr(0, cmdline.find('\0'));
+    if (std::filesystem::path(program).filename() != "locsweep") return Liveness::gone;
   } else if (identity.substr(identity.rfind('/') + 1) != stat.start) {
     return Liveness::gone;  // the pid now belongs to a later process
   }
