@@ -79,7 +79,7 @@ void run_demo_sweep(const DemoOptions& o, const DemoPaths& paths, int* argc, cha
   }
   if (*code == kRunInterrupted)
     throw ExitCodeError(
-        *code, "demo: interrupted; run `locsweep demo --out " + o.out + "` again to resume");
+        *code, "the demo was interrupted; run `locsweep demo --out " + o.out + "` again to resume");
   if (*code != 0) throw Error("the demo sweep failed (exit code " + std::to_string(*code) + ")");
 }
 
