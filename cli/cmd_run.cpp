@@ -10,6 +10,7 @@
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/run.hpp"
+#include "sweeps/sweep_spec.hpp"
 
 namespace locsweep::cli {
 
@@ -41,14 +42,12 @@ void add_run_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option_function<std::string>(
       "--order",
       [&o](const std::string& v) {
-        if (v == "fifo")
-          o.order = DispatchOrder::fifo;
-        else if (v == "longest-first")
-          o.order = DispatchOrder::longest_first;
-        else
-          throw CLI::ValidationError("--order", "must be longest-first or fifo");
+        const auto order = dispatch_order_from_string(v);
+        if (!order)
+          throw CLI::ValidationError("--order", "must be " + std::string(kDispatchOrderChoices));
+        o.order = *order;
       },
-      "Dispatch order: longest-first or fifo (default: the spec's)");
+      "Dispatch order: " + std::string(kDispatchOrderChoices) + " (default: the spec's)");
   cmd->add_flag("--json-log", o.json_log, "Progress as JSON lines on stderr");
   cmd->add_option("--threads", o.threads,
                   "Threads per worker (default: cores / worker ranks on the node)")
@@ -95,7 +94,7 @@ void add_run_command(CLI::App& app, int* argc, char*** argv) {
                                                   "set --artifacts)"
                                                 : "--artifacts");
     const int code = run_sweep(*o, argc, argv);
-    if (code != kRunComplete) throw ExitCode(code);
+    if (code != kRunComplete) throw ExitCodeError(code);
   });
 }
 

@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "results/queries.hpp"
@@ -25,6 +27,40 @@ nlohmann::json job_json(const SlurmJobState& s) {
   return j;
 }
 
+using JobStates = std::map<std::string, SlurmJobState>;
+
+// The state of every recorded job of `sweeps`, from one query of the Slurm tools (none when
+// there is no job).
+JobStates job_states(const std::vector<SweepProgress>& sweeps) {
+  std::vector<std::string> ids;
+  for (const auto& p : sweeps) ids.insert(ids.end(), p.slurm_jobs.begin(), p.slurm_jobs.end());
+  JobStates jobs;
+  for (auto& s : query_job_states(ids)) jobs[s.job_id] = std::move(s);
+  return jobs;
+}
+
+nlohmann::json sweep_json(const SweepProgress& p, const JobStates& jobs) {
+  nlohmann::json slurm = nlohmann::json::array();
+  for (const auto& id : p.slurm_jobs) slurm.push_back(job_json(jobs.at(id)));
+  return {{"sweep", p.name},      {"done", p.done},
+          {"running", p.running}, {"failed", p.failed},
+          {"pending", p.pending}, {"last_run_status", p.last_run_status.value_or("")},
+          {"slurm_jobs", slurm}};
+}
+
+void print_sweep(const SweepProgress& p, const JobStates& jobs) {
+  const int total = p.done + p.running + p.failed + p.pending;
+  fmt::print("{}: {}/{} done, {} running, {} failed, {} pending", p.name, p.done, total, p.running,
+             p.failed, p.pending);
+  if (p.last_run_status)
+    fmt::print("; last run {} on {} (started {}, heartbeat {})", *p.last_run_status,
+               p.last_run_host.value_or("?"), p.last_run_started.value_or("?"),
+               p.last_run_heartbeat.value_or("?"));
+  fmt::print("\n");
+  for (const auto& id : p.slurm_jobs)
+    fmt::print("  Slurm job {}: {}\n", id, jobs.at(id).describe());
+}
+
 }  // namespace
 
 void add_status_command(CLI::App& app) {
@@ -41,38 +77,14 @@ void add_status_command(CLI::App& app) {
   cmd->callback([o] {
     Database db = open_results_read_only(o->db);
     const auto sweeps = sweep_progress(db, o->sweep);
-    // One query of the Slurm tools for every recorded job (none when there is no job).
-    std::vector<std::string> ids;
-    for (const auto& p : sweeps) ids.insert(ids.end(), p.slurm_jobs.begin(), p.slurm_jobs.end());
-    std::map<std::string, SlurmJobState> jobs;
-    for (auto& s : query_job_states(ids)) jobs[s.job_id] = std::move(s);
-
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& p : sweeps) {
-      if (o->json) {
-        nlohmann::json slurm = nlohmann::json::array();
-        for (const auto& id : p.slurm_jobs) slurm.push_back(job_json(jobs.at(id)));
-        out.push_back({{"sweep", p.name},
-                       {"done", p.done},
-                       {"running", p.running},
-                       {"failed", p.failed},
-                       {"pending", p.pending},
-                       {"last_run_status", p.last_run_status.value_or("")},
-                       {"slurm_jobs", slurm}});
-        continue;
-      }
-      const int total = p.done + p.running + p.failed + p.pending;
-      fmt::print("{}: {}/{} done, {} running, {} failed, {} pending", p.name, p.done, total,
-                 p.running, p.failed, p.pending);
-      if (p.last_run_status)
-        fmt::print("; last run {} on {} (started {}, heartbeat {})", *p.last_run_status,
-                   p.last_run_host.value_or("?"), p.last_run_started.value_or("?"),
-                   p.last_run_heartbeat.value_or("?"));
-      fmt::print("\n");
-      for (const auto& id : p.slurm_jobs)
-        fmt::print("  Slurm job {}: {}\n", id, jobs.at(id).describe());
+    const JobStates jobs = job_states(sweeps);
+    if (!o->json) {
+      for (const auto& p : sweeps) print_sweep(p, jobs);
+      return;
     }
-    if (o->json) fmt::print("{}\n", out.dump(2));
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& p : sweeps) out.push_back(sweep_json(p, jobs));
+    fmt::print("{}\n", out.dump(2));
   });
 }
 

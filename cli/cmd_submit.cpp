@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "common/spawn.hpp"
 #include "orchestrator/run.hpp"
 #include "results/store.hpp"
 #include "slurm/submit.hpp"
@@ -20,18 +21,54 @@ namespace locsweep::cli {
 namespace {
 namespace fs = std::filesystem;
 
+struct Options {
+  std::string sweep, db, artifacts, output, binary;
+  SubmitOptions submit;
+  bool dry_run = false;
+};
+
 fs::path absolute_path(const std::string& path) {
   return path.empty() ? fs::path() : fs::absolute(path).lexically_normal();
+}
+
+// The command line's options with every path absolute (the job runs elsewhere), validated.
+SubmitOptions resolved_options(const Options& opt) {
+  SubmitOptions options = opt.submit;
+  options.sweep_path = absolute_path(opt.sweep);
+  options.db = absolute_path(opt.db);
+  options.artifacts = absolute_path(opt.artifacts);
+  options.output = absolute_path(opt.output);
+  options.locsweep_binary =
+      opt.binary.empty() ? fs::path(self_executable()) : absolute_path(opt.binary);
+  validate(options);
+  return options;
+}
+
+// Submits the job and records it with the sweep: the same registration `locsweep run` does in
+// the job (same artifacts root, no spec change allowed), so every problem it would meet there
+// shows here, before sbatch.
+void register_and_submit(const SweepSpec& spec, const SubmitOptions& options) {
+  ResultsStore store = ResultsStore::open_for_writing(options.db.string());
+  const fs::path artifacts = options.artifacts.empty()
+                                 ? fs::absolute(default_artifacts_dir(options.db.string()))
+                                 : options.artifacts;
+  const auto sync = store.sync_sweep(spec, plan_sweep(spec), artifacts.string(), false);
+  const SubmitResult result = submit(options, spec.name);
+  nlohmann::json recorded = to_json(options);
+  recorded["cluster"] = result.cluster;
+  recorded["output_pattern"] = result.output;
+  store.record_slurm_job(sync.sweep_id, result.job_id, result.script.string(), recorded);
+  fmt::print(stderr,
+             "locsweep: submitted sweep {} ({} trials, {} new) as job {}\n  script: {}\n"
+             "  output: {}\n  progress: locsweep status --db {}\n",
+             spec.name, sync.new_trials + sync.known_trials, sync.new_trials, result.job_id,
+             result.script.string(), result.output, options.db.string());
+  fmt::print("{}\n", result.job_id);
 }
 
 }  // namespace
 
 void add_submit_command(CLI::App& app) {
-  struct Options {
-    std::string sweep, db, artifacts, output, binary;
-    SubmitOptions submit;
-    bool dry_run = false;
-  };
   auto opt = std::make_shared<Options>();
   SubmitOptions& s = opt->submit;
   auto* cmd = app.add_subcommand(
@@ -70,36 +107,11 @@ void add_submit_command(CLI::App& app) {
   cmd->add_flag("--dry-run", opt->dry_run, "Print the batch script; submit nothing");
   cmd->callback([opt] {
     const SweepSpec spec = load_sweep(opt->sweep);  // an invalid spec stops here
-    SubmitOptions options = opt->submit;
-    options.sweep_path = absolute_path(opt->sweep);
-    options.db = absolute_path(opt->db);
-    options.artifacts = absolute_path(opt->artifacts);
-    options.output = absolute_path(opt->output);
-    options.locsweep_binary =
-        opt->binary.empty() ? fs::read_symlink("/proc/self/exe") : absolute_path(opt->binary);
-    validate(options);
-    if (opt->dry_run) {
+    const SubmitOptions options = resolved_options(*opt);
+    if (opt->dry_run)
       fmt::print("{}", render_batch_script(options, spec.name));
-      return;
-    }
-    // The same registration `locsweep run` does in the job (same artifacts root, no spec
-    // change allowed), so every problem it would meet there shows here, before sbatch.
-    ResultsStore store = ResultsStore::open_for_writing(options.db.string());
-    const fs::path artifacts = options.artifacts.empty()
-                                   ? fs::absolute(default_artifacts_dir(options.db.string()))
-                                   : options.artifacts;
-    const auto sync = store.sync_sweep(spec, plan_sweep(spec), artifacts.string(), false);
-    const SubmitResult result = submit(options, spec.name);
-    nlohmann::json recorded = to_json(options);
-    recorded["cluster"] = result.cluster;
-    recorded["output_pattern"] = result.output;
-    store.record_slurm_job(sync.sweep_id, result.job_id, result.script.string(), recorded);
-    fmt::print(stderr,
-               "locsweep: submitted sweep {} ({} trials, {} new) as job {}\n  script: {}\n"
-               "  output: {}\n  progress: locsweep status --db {}\n",
-               spec.name, sync.new_trials + sync.known_trials, sync.new_trials, result.job_id,
-               result.script.string(), result.output, options.db.string());
-    fmt::print("{}\n", result.job_id);
+    else
+      register_and_submit(spec, options);
   });
 }
 

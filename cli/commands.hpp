@@ -1,16 +1,11 @@
 // Every `locsweep` and `locsweep-trainer` subcommand registers itself on a CLI11 app here. A
-// subcommand's callback throws typed errors (common/error.hpp); main() prints them once and exits.
+// subcommand's callback throws typed errors (common/error.hpp; ExitCodeError to end with a
+// documented exit status); run_app() prints them once and exits.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 namespace locsweep::cli {
-
-// Thrown by a command to end with a specific exit code and no further message (e.g. 75:
-// `locsweep run` was interrupted with work left).
-struct ExitCode {
-  int code;
-};
 
 void add_schedule_command(CLI::App& app);
 void add_plan_command(CLI::App& app);

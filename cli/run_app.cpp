@@ -34,11 +34,9 @@ int run_app(CLI::App& app, int argc, char** argv, const char* program) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
-  } catch (const ExitCode& e) {
-    return e.code;
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::cerr << program << ": " << e.what() << "\n";
+    if (*e.what() != '\0') std::cerr << program << ": " << e.what() << "\n";
     return exit_code_for(e);
   }
   return 0;

@@ -3,36 +3,20 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
+#include <utility>
 
 #include "common/error.hpp"
 #include "common/fd.hpp"
 
-extern char** environ;
-
 namespace locsweep {
-
-std::string ExitStatus::describe() const {
-  if (!signaled) return "exit code " + std::to_string(code);
-  const char* name = sigabbrev_np(signal);
-  return std::string("signal SIG") + (name ? name : std::to_string(signal).c_str());
-}
-
-std::string self_executable() {
-  std::error_code ec;
-  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find this executable (/proc/self/exe): " + ec.message());
-  return path.string();
-}
-
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 struct Pipe {
   Fd read, write;
@@ -44,76 +28,41 @@ struct Pipe {
   }
 };
 
-// posix_spawn_file_actions_t with its destroy.
-class FileActions {
- public:
-  FileActions() { posix_spawn_file_actions_init(&actions_); }
-  FileActions(const FileActions&) = delete;
-  FileActions& operator=(const FileActions&) = delete;
-  ~FileActions() { posix_spawn_file_actions_destroy(&actions_); }
-  posix_spawn_file_actions_t* get() { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-};
-
-int wait_for_exit(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw Error(std::string("waitpid: ") + std::strerror(errno));
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+Clock::time_point deadline_after(std::optional<double> timeout_s) {
+  if (!timeout_s) return Clock::time_point::max();
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*timeout_s));
 }
 
-}  // namespace
+// Stops a program still running at its time limit; what it printed so far is kept.
+ProgramResult timed_out(ChildProcess& child, ProgramResult result) {
+  child.signal(SIGKILL, true);
+  child.wait();
+  result.ending = ProgramResult::Ending::timed_out;
+  return result;
+}
 
-ProgramResult run_program(const std::vector<std::string>& argv, std::optional<double> timeout_s) {
-  using Clock = std::chrono::steady_clock;
-  if (argv.empty()) throw Error("run_program: no program given");
-  Pipe out, err;
-  FileActions actions;
-  posix_spawn_file_actions_addopen(actions.get(), STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(actions.get(), out.write.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(actions.get(), err.write.get(), STDERR_FILENO);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ);
-  ProgramResult result;
-  if (rc == ENOENT) {
-    result.ending = ProgramResult::Ending::not_found;
-    return result;
-  }
-  if (rc != 0) throw Error("cannot run " + argv[0] + ": " + std::strerror(rc));
-  out.write.reset();
-  err.write.reset();
-
-  const auto deadline = timeout_s ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                       std::chrono::duration<double>(*timeout_s))
-                                  : Clock::time_point::max();
-  pollfd fds[2] = {{out.read.get(), POLLIN, 0}, {err.read.get(), POLLIN, 0}};
+// Reads both pipes into out and err until the program closes them; false at the deadline.
+bool drain(Fd& out_fd, Fd& err_fd, ProgramResult& result, ChildProcess& child,
+           Clock::time_point deadline) {
+  pollfd fds[2] = {{out_fd.get(), POLLIN, 0}, {err_fd.get(), POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
   while (open_fds > 0) {
     int wait_ms = -1;
-    if (timeout_s) {
+    if (deadline != Clock::time_point::max()) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) {
-        // It keeps its pipes open (or a child of it does): stop it and report the timeout.
-        ::kill(pid, SIGKILL);
-        wait_for_exit(pid);
-        result.ending = ProgramResult::Ending::timed_out;
-        return result;
-      }
+      // It keeps its pipes open (or a child of it does): the caller stops it.
+      if (left.count() <= 0) return false;
       wait_ms = static_cast<int>(left.count()) + 1;
     }
     const int ready = ::poll(fds, 2, wait_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;
       const std::string why = std::strerror(errno);
-      ::kill(pid, SIGKILL);
-      wait_for_exit(pid);
+      child.signal(SIGKILL, true);
+      child.wait();
       throw Error("poll: " + why);
     }
     for (int i = 0; i < 2; ++i) {
@@ -128,24 +77,40 @@ ProgramResult run_program(const std::vector<std::string>& argv, std::optional<do
       }
     }
   }
+  return true;
+}
+
+}  // namespace
+
+ProgramResult run_program(const std::vector<std::string>& argv, std::optional<double> timeout_s) {
+  if (argv.empty()) throw Error("run_program: no program given");
+  Pipe out, err;
+  SpawnOptions options;
+  options.search_path = true;
+  options.in = Redirect::null();
+  options.out = Redirect::to_fd(out.write.get());
+  options.err = Redirect::to_fd(err.write.get());
+  std::optional<ChildProcess> child = ChildProcess::spawn(argv, options);
+  ProgramResult result;
+  if (!child) {
+    result.ending = ProgramResult::Ending::not_found;
+    return result;
+  }
+  out.write.reset();
+  err.write.reset();
+  const auto deadline = deadline_after(timeout_s);
+  if (!drain(out.read, err.read, result, *child, deadline))
+    return timed_out(*child, std::move(result));
   // Both pipes are closed: the program has ended, or closed them and goes on.
   while (timeout_s) {
-    int status = 0;
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (const auto status = child->poll()) {
+      result.status = status->shell_code();
       return result;
     }
-    if (done < 0 && errno != EINTR) throw Error(std::string("waitpid: ") + std::strerror(errno));
-    if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      wait_for_exit(pid);
-      result.ending = ProgramResult::Ending::timed_out;
-      return result;
-    }
+    if (Clock::now() >= deadline) return timed_out(*child, std::move(result));
     ::usleep(10000);
   }
-  result.status = wait_for_exit(pid);
+  result.status = child->wait().shell_code();
   return result;
 }
 

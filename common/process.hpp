@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/spawn.hpp"  // ExitStatus, self_executable
+
 namespace locsweep {
 
 struct ProgramResult {
@@ -22,23 +24,11 @@ struct ProgramResult {
   bool ok() const { return ending == Ending::exited && status == 0; }
 };
 
-// Runs argv[0] (looked up on PATH) with the given arguments and stdin from /dev/null; waits
-// for it to end, or at most `timeout_s` seconds. Throws Error only when the program cannot be
-// started for another reason than not being on PATH (e.g. fork fails).
+// Runs argv[0] (looked up on PATH; ChildProcess::spawn) with the given arguments and stdin
+// from /dev/null; waits for it to end, or at most `timeout_s` seconds. Throws Error only when
+// the program cannot be started for another reason than not being on PATH (e.g. fork fails).
 ProgramResult run_program(const std::vector<std::string>& argv,
                           std::optional<double> timeout_s = std::nullopt);
-
-// How a child process ended, from waitpid.
-struct ExitStatus {
-  bool signaled = false;  // killed by a signal (else exited)
-  int code = 0;           // exit code
-  int signal = 0;         // signal number
-  bool killed_by_us = false;
-  std::string describe() const;  // "exit code 3" / "signal SIGSEGV"
-};
-
-// Path of the running executable (/proc/self/exe).
-std::string self_executable();
 
 // `text` without leading and trailing blanks and newlines.
 std::string trim(std::string text);

@@ -16,17 +16,19 @@
 #include <array>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/error.hpp"
+
 namespace locsweep {
 
-// Thrown for an invalid schedule; what() says what is wrong and what would be valid.
-class ScheduleError : public std::invalid_argument {
+// Thrown for an invalid schedule (bad input, exit 2); what() says what is wrong and ends with
+// the valid syntax, "(valid: ...)".
+class ScheduleError : public InputError {
  public:
-  using std::invalid_argument::invalid_argument;
+  using InputError::InputError;
 };
 
 class Schedule {

@@ -29,13 +29,13 @@ std::string describe(const YAML::Node& node) {
 
 const std::string& scalar(const YAML::Node& node, std::string_view expected) {
   if (!node.IsScalar())
-    throw FieldError{"expected " + std::string(expected) + ", got " + describe(node)};
+    throw FieldError("expected " + std::string(expected) + ", got " + describe(node));
   return node.Scalar();
 }
 
 [[noreturn]] void out_of_range(const NumericRange& range, const std::string& text) {
-  throw FieldError{"must be " + std::string(range.integer ? "a whole number from " : "in ") +
-                   range.text() + ", got " + text};
+  throw FieldError("must be " + std::string(range.integer ? "a whole number from " : "in ") +
+                   range.text() + ", got " + text);
 }
 
 int read_int(const YAML::Node& node, const NumericRange& range) {
@@ -49,7 +49,7 @@ int read_int(const YAML::Node& node, const NumericRange& range) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != text.size()) throw FieldError{"expected an integer, got '" + text + "'"};
+  if (used == 0 || used != text.size()) throw FieldError("expected an integer, got '" + text + "'");
   if (!range.contains(static_cast<double>(value))) out_of_range(range, text);
   return static_cast<int>(value);
 }
@@ -59,8 +59,8 @@ double read_double(const YAML::Node& node, const NumericRange& range) {
   double value = 0;
   // YAML's own reading, so .inf and .nan are recognised (and then refused as not finite).
   if (!YAML::convert<double>::decode(node, value))
-    throw FieldError{"expected a number, got '" + text + "'"};
-  if (!std::isfinite(value)) throw FieldError{"must be a finite number, got '" + text + "'"};
+    throw FieldError("expected a number, got '" + text + "'");
+  if (!std::isfinite(value)) throw FieldError("must be a finite number, got '" + text + "'");
   if (!range.contains(value)) out_of_range(range, text);
   return value;
 }
@@ -69,13 +69,13 @@ bool read_bool(const YAML::Node& node) {
   const std::string& text = scalar(node, "true or false");
   bool value = false;
   if (!YAML::convert<bool>::decode(node, value))
-    throw FieldError{"expected true or false, got '" + text + "'"};
+    throw FieldError("expected true or false, got '" + text + "'");
   return value;
 }
 
 std::string read_string(const YAML::Node& node) {
   const std::string& text = scalar(node, "a string");
-  if (text.empty()) throw FieldError{"must not be empty"};
+  if (text.empty()) throw FieldError("must not be empty");
   return text;
 }
 
@@ -84,7 +84,7 @@ std::string read_choice(const YAML::Node& node, const std::vector<std::string>& 
   if (std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
   std::string list;
   for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-  throw FieldError{"'" + text + "' is not one of: " + list};
+  throw FieldError("'" + text + "' is not one of: " + list);
 }
 
 constexpr NumericRange kUnit{0.0, 1.0};  // a lambda
@@ -108,13 +108,13 @@ Schedule read_schedule(const YAML::Node& node) {
           if (!allowed.count(k)) {
             std::string list;
             for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-            throw FieldError{"unknown schedule key '" + k + "' (valid here: " + list + ")"};
+            throw FieldError("unknown schedule key '" + k + "' (valid here: " + list + ")");
           }
       };
       const std::string type = node["type"] ? read_string(node["type"]) : "";
       if (type == "polynomial" || type == "poly") {
         allow({"type", "beta", "lambda_min", "lambda_max"});
-        if (!node["beta"]) throw FieldError{"a polynomial schedule needs 'beta'"};
+        if (!node["beta"]) throw FieldError("a polynomial schedule needs 'beta'");
         const double beta = read_double(node["beta"], {0.0, INFINITY, true, true});
         const double lo = node["lambda_min"] ? read_double(node["lambda_min"], kUnit) : 0.0;
         const double hi = node["lambda_max"] ? read_double(node["lambda_max"], kUnit) : 1.0;
@@ -122,29 +122,29 @@ Schedule read_schedule(const YAML::Node& node) {
       }
       if (type == "uniform") {
         allow({"type", "lambda"});
-        if (!node["lambda"]) throw FieldError{"a uniform schedule needs 'lambda'"};
+        if (!node["lambda"]) throw FieldError("a uniform schedule needs 'lambda'");
         return Schedule::uniform(read_double(node["lambda"], kUnit));
       }
       if (type == "reverse") {
         allow({"type", "of"});
-        if (!node["of"]) throw FieldError{"a reverse schedule needs 'of: <schedule>'"};
+        if (!node["of"]) throw FieldError("a reverse schedule needs 'of: <schedule>'");
         return Schedule::reverse(read_schedule(node["of"]));
       }
       if (type == "explicit") {
         allow({"type", "values"});
         if (!node["values"] || !node["values"].IsSequence())
-          throw FieldError{"an explicit schedule needs 'values: [...]'"};
+          throw FieldError("an explicit schedule needs 'values: [...]'");
         return read_schedule(node["values"]);
       }
-      throw FieldError{
+      throw FieldError(
           "a schedule mapping needs 'type: polynomial|uniform|reverse|explicit', got " +
-          (type.empty() ? std::string("no type") : "'" + type + "'")};
+          (type.empty() ? std::string("no type") : "'" + type + "'"));
     }
-    throw FieldError{"expected a schedule, got " + describe(node)};
+    throw FieldError("expected a schedule, got " + describe(node));
   } catch (const ScheduleError& e) {
-    throw FieldError{e.what()};
+    throw FieldError(e.what(), FieldError::Hint::lists_valid);
   } catch (const YAML::Exception& e) {
-    throw FieldError{std::string("malformed schedule: ") + e.what()};
+    throw FieldError(std::string("malformed schedule: ") + e.what());
   }
 }
 
@@ -271,10 +271,11 @@ std::vector<Field> make_fields() {
   f.push_back({"locality.blocks", "sentence | fixed:<N> | adaptive:<tau>", true, false,
                [](const C& c) { return json(c.locality.blocks.canonical()); },
                [](C& c, const YAML::Node& n) {
+                 const std::string& text = scalar(n, "a block spec");
                  try {
-                   c.locality.blocks = BlockSpec::parse(scalar(n, "a block spec"));
-                 } catch (const InputError& e) {
-                   throw FieldError{e.what()};
+                   c.locality.blocks = BlockSpec::parse(text);
+                 } catch (const InputError& e) {  // BlockSpec::parse ends with "(valid: ...)"
+                   throw FieldError(e.what(), FieldError::Hint::lists_valid);
                  }
                },
                std::nullopt});
@@ -462,10 +463,8 @@ void apply_field(TrialConfig& config, const std::string& path, const YAML::Node&
   try {
     field->set(config, value);
   } catch (const FieldError& e) {
-    // Schedule errors already list what is valid; others get the key's one-line doc.
-    const bool has_hint = e.message.find("(valid:") != std::string::npos;
     throw SpecError(file, value.Mark().is_null() ? key_mark : value.Mark(),
-                    path + ": " + e.message + (has_hint ? "" : " (" + field->doc + ")"));
+                    path + ": " + e.what() + (e.lists_valid() ? "" : " (" + field->doc + ")"));
   }
 }
 

@@ -12,14 +12,24 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.hpp"
 #include "sweeps/trial_config.hpp"
 
 namespace locsweep {
 
-// Thrown by Field::set for a value of the wrong type or out of range; the caller, which
-// knows the file and the node's position, turns it into a SpecError.
-struct FieldError {
-  std::string message;
+// Thrown by Field::set for a value of the wrong type or out of range (an InputError without
+// a place); apply_field, which knows the file and the node's position, turns it into a
+// SpecError. `lists_valid` says the message already ends with what is valid "(valid: ...)";
+// otherwise the key's one-line doc is appended.
+class FieldError : public InputError {
+ public:
+  enum class Hint { add_doc, lists_valid };
+  explicit FieldError(const std::string& message, Hint hint = Hint::add_doc)
+      : InputError(message), lists_valid_(hint == Hint::lists_valid) {}
+  bool lists_valid() const { return lists_valid_; }
+
+ private:
+  bool lists_valid_;
 };
 
 // The values a numeric key accepts, stated once: Field::set refuses the others and the key's

@@ -72,12 +72,12 @@ Plan plan_sweep(const SweepSpec& spec) {
         apply_field(config, a.path, a.value, spec.file, a.mark);
         assignment[a.path] = find_field(a.path)->get(config);
       }
-      if (const ConfigProblem p = find_problem(config); !p.path.empty()) {
+      if (const auto problem = find_problem(config)) {
         // Blame the axis value that set the key, else where the shared key was written.
-        YAML::Mark mark = find_mark(spec.root, p.path);
+        YAML::Mark mark = find_mark(spec.root, problem->path);
         for (const Assignment& a : combo)
-          if (a.path == p.path) mark = a.value.Mark();
-        throw SpecError(spec.file, mark, p.path + ": " + p.message);
+          if (a.path == problem->path) mark = a.value.Mark();
+        throw SpecError(spec.file, mark, problem->text());
       }
       const nlohmann::json canonical = canonical_json(config);
       PlannedTrial trial{sha256_hex(canonical.dump()), trial_label_from_canonical(canonical),

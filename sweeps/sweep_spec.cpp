@@ -224,6 +224,12 @@ std::string_view to_string(DispatchOrder order) {
   return order == DispatchOrder::fifo ? "fifo" : "longest-first";
 }
 
+std::optional<DispatchOrder> dispatch_order_from_string(std::string_view text) {
+  for (DispatchOrder order : {DispatchOrder::longest_first, DispatchOrder::fifo})
+    if (to_string(order) == text) return order;
+  return std::nullopt;
+}
+
 SweepSpec parse_sweep(const std::string& text, const std::string& file,
                       const std::string& spec_dir) {
   SweepSpec spec;
@@ -295,13 +301,12 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file,
   check_size(spec);
   if (root["order"]) {
     const std::string order = scalar_or_throw(root["order"], file, "order");
-    if (order == "fifo")
-      spec.order = DispatchOrder::fifo;
-    else if (order == "longest-first")
-      spec.order = DispatchOrder::longest_first;
-    else
-      throw SpecError(file, root["order"].Mark(),
-                      "order must be longest-first or fifo, got '" + order + "'");
+    const auto parsed = dispatch_order_from_string(order);
+    if (!parsed)
+      throw SpecError(
+          file, root["order"].Mark(),
+          "order must be " + std::string(kDispatchOrderChoices) + ", got '" + order + "'");
+    spec.order = *parsed;
   }
   return spec;
 }
@@ -325,8 +330,8 @@ TrialConfig parse_trial_config(const std::string& text, const std::string& file,
   TrialConfig config;
   config.spec_dir = spec_dir;
   read_trial_keys(root, file, config, {"name", "description", "order"});
-  if (const ConfigProblem p = find_problem(config); !p.path.empty())
-    throw SpecError(file, YAML::Mark::null_mark(), p.path + ": " + p.message);
+  if (const auto problem = find_problem(config))
+    throw SpecError(file, YAML::Mark::null_mark(), problem->text());
   return config;
 }
 

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,14 @@
 
 namespace locsweep {
 
+// The order trials are handed to workers: the spec's `order` key and `locsweep run --order`
+// both read it with dispatch_order_from_string.
 enum class DispatchOrder { longest_first, fifo };
-std::string_view to_string(DispatchOrder order);
+std::string_view to_string(DispatchOrder order);  // "longest-first", "fifo"
+// The inverse of to_string(); nothing for any other text.
+std::optional<DispatchOrder> dispatch_order_from_string(std::string_view text);
+// What dispatch_order_from_string accepts, for messages and help.
+inline constexpr std::string_view kDispatchOrderChoices = "longest-first or fifo";
 
 // One `path: value` assignment, remembering where it was written.
 struct Assignment {

@@ -105,32 +105,34 @@ std::string BlockSpec::canonical() const {
   return "?";
 }
 
-ConfigProblem find_problem(const TrialConfig& c) {
-  if (c.kind == TrialKind::noop) return {};
+std::optional<ConfigProblem> find_problem(const TrialConfig& c) {
+  if (c.kind == TrialKind::noop) return std::nullopt;
   if (c.model.n_embd % c.model.n_head != 0)
-    return {"model.n_embd", "n_embd (" + std::to_string(c.model.n_embd) +
-                                ") must be divisible by n_head (" + std::to_string(c.model.n_head) +
-                                ")"};
+    return ConfigProblem{"model.n_embd", "n_embd (" + std::to_string(c.model.n_embd) +
+                                             ") must be divisible by n_head (" +
+                                             std::to_string(c.model.n_head) + ")"};
   try {
     (void)c.locality.schedule.lambdas(c.model.n_layer);
   } catch (const ScheduleError& e) {
-    return {"locality.schedule", e.what()};
+    return ConfigProblem{"locality.schedule", e.what()};
   }
   if (c.train.min_lr > c.train.lr)
-    return {"train.min_lr", "min_lr (" + format_number(c.train.min_lr) + ") must not exceed lr (" +
-                                format_number(c.train.lr) + ")"};
+    return ConfigProblem{"train.min_lr", "min_lr (" + format_number(c.train.min_lr) +
+                                             ") must not exceed lr (" + format_number(c.train.lr) +
+                                             ")"};
   const std::string& init = c.model.init;
   if (init != "scratch" && init.rfind("hf:", 0) != 0 && init.rfind("checkpoint:", 0) != 0)
-    return {"model.init",
-            "'" + init + "' is not scratch, hf:<model.safetensors> or checkpoint:<file.h5>"};
+    return ConfigProblem{
+        "model.init",
+        "'" + init + "' is not scratch, hf:<model.safetensors> or checkpoint:<file.h5>"};
   if ((init.rfind("hf:", 0) == 0 && init.size() == 3) ||
       (init.rfind("checkpoint:", 0) == 0 && init.size() == 11))
-    return {"model.init", "'" + init + "' needs a file path after the colon"};
+    return ConfigProblem{"model.init", "'" + init + "' needs a file path after the colon"};
   if (c.data.tokenizer == "bytes" && c.model.vocab_size != 0 && c.model.vocab_size < 256)
-    return {"model.vocab_size", "the bytes tokenizer needs vocab_size >= 256 (or 0)"};
+    return ConfigProblem{"model.vocab_size", "the bytes tokenizer needs vocab_size >= 256 (or 0)"};
   if (c.data.tokenizer == "gpt2" && c.model.vocab_size != 0 && c.model.vocab_size < 50257)
-    return {"model.vocab_size", "the gpt2 tokenizer needs vocab_size >= 50257 (or 0)"};
-  return {};
+    return ConfigProblem{"model.vocab_size", "the gpt2 tokenizer needs vocab_size >= 50257 (or 0)"};
+  return std::nullopt;
 }
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,14 +124,16 @@ std::vector<std::string> mechanism_names();                 // of kMechanisms, i
 std::string mechanism_choices(std::string_view separator);  // "none | window | ..."
 TrialKind trial_kind_from_string(std::string_view text);    // throws InputError
 
-// Thrown by validate() for a configuration that cannot run; `path` is the key to blame.
+// Why a configuration cannot run: a value, not an exception (common/error.hpp), because only
+// the caller knows where in which file the key `path` was written; it throws the SpecError.
 struct ConfigProblem {
-  std::string path;
-  std::string message;
+  std::string path;     // the key to blame, "model.n_embd"
+  std::string message;  // what is wrong with it
+  std::string text() const { return path + ": " + message; }
 };
 // Cross-field checks (n_embd divisible by n_head, explicit schedule length, ...). Returns the
-// first problem found, or an empty path when the configuration is valid.
-ConfigProblem find_problem(const TrialConfig& config);
+// first problem found, or nothing when the configuration is valid.
+std::optional<ConfigProblem> find_problem(const TrialConfig& config);
 
 // Every field, JSON-encoded (what a trial process receives and the DB stores).
 nlohmann::json to_json(const TrialConfig& config);

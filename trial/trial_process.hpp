@@ -18,23 +18,24 @@
 #include <vector>
 
 #include "common/fd.hpp"
-#include "common/process.hpp"
+#include "common/spawn.hpp"
 
 namespace locsweep {
 
 class TrialProcess {
  public:
-  // Starts argv[0] with argv in its own process group, its stdout appended to events_path
-  // (read from its current end on), SIGTERM, SIGINT, SIGUSR1 and SIGPIPE at their defaults
-  // and blocked: the child unblocks them once it handles them. Call it from the thread that
-  // lives as long as the child (common/parent_watchdog.hpp). Throws Error if it cannot start.
+  // Starts argv[0] with argv (ChildProcess::spawn) in its own process group, its stdout
+  // appended to events_path (read from its current end on), SIGTERM, SIGINT, SIGUSR1 and
+  // SIGPIPE at their defaults and blocked: the child unblocks them once it handles them.
+  // Call it from the thread that lives as long as the child (common/parent_watchdog.hpp).
+  // Throws Error if it cannot start.
   static TrialProcess spawn(const std::vector<std::string>& argv,
                             const std::filesystem::path& log_path,
                             const std::filesystem::path& events_path);
-  TrialProcess(TrialProcess&& other) noexcept;
+  TrialProcess(TrialProcess&& other) noexcept = default;
   TrialProcess& operator=(TrialProcess&&) = delete;
   TrialProcess(const TrialProcess&) = delete;
-  ~TrialProcess();  // SIGKILLs and reaps a child still running
+  ~TrialProcess() = default;  // SIGKILLs and reaps a child still running (ChildProcess)
 
   // Waits up to timeout_ms for output (returning early when the child exits); returns the
   // complete lines read so far, and once the child is reaped also an unterminated last line.
@@ -43,24 +44,22 @@ class TrialProcess {
   std::optional<ExitStatus> poll_exit();
   void signal(int sig);  // to the child's process group
   void kill_hard();      // SIGKILL, remembered as ours (timeouts)
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   // Size of the events file when this child started: earlier attempts' output ends there.
   uintmax_t events_start() const { return events_start_; }
   // The last lines of the child's stderr log, for failure messages.
   std::string log_tail(size_t lines = 4) const;
 
  private:
-  TrialProcess(pid_t pid, Fd out_fd, uintmax_t events_start, std::filesystem::path log);
+  TrialProcess(ChildProcess child, Fd out_fd, uintmax_t events_start, std::filesystem::path log);
   void take_lines(std::vector<std::string>& lines);  // reads what is there, keeps a partial line
-  pid_t pid_ = -1;
-  Fd out_fd_;     // the events file, read side
-  Fd pid_fd_;     // readable once the child exits (invalid: kernel without pidfd_open)
-  Fd notify_fd_;  // inotify on the events file: readable when it grows (invalid: none)
+  ChildProcess child_;  // its own process group: signals reach the whole trial
+  Fd out_fd_;           // the events file, read side
+  Fd pid_fd_;           // readable once the child exits (invalid: kernel without pidfd_open)
+  Fd notify_fd_;        // inotify on the events file: readable when it grows (invalid: none)
   uintmax_t events_start_ = 0;
   std::filesystem::path log_;
   std::string partial_;  // an incomplete last line
-  bool reaped_ = false;
-  bool killed_by_us_ = false;
 };
 
 // The step and eval events up to step `up_to` that attempts 1..number of a trial wrote (the
