@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "worker/adamw.hpp"
 #include "trial/checkpoint_reader.hpp"
+#include "worker/adamw.hpp"
 #include "worker/model.hpp"
 
 namespace locsweep {

@@ -14,9 +14,9 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "support/temp_dir.hpp"
 #include "data/corpus.hpp"
 #include "data/tokenizer.hpp"
+#include "support/temp_dir.hpp"
 
 namespace locsweep {
 namespace {

@@ -18,13 +18,13 @@
 #include <variant>
 #include <vector>
 
+#include "data/corpus.hpp"
 #include "schedules/schedule.hpp"
 #include "support/temp_dir.hpp"
 #include "sweeps/plan.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "trial/attention_reader.hpp"
 #include "trial/checkpoint_reader.hpp"
-#include "data/corpus.hpp"
 #include "trial/hdf5_io.hpp"
 
 namespace locsweep {

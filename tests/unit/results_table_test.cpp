@@ -56,8 +56,9 @@ std::string one_trial_db(const test_support::TempDir& dir, const std::string& ca
   const std::string path = (dir / "r.sqlite").string();
   Database db(path, Database::Mode::read_write_create);
   ensure_schema(db, true);
-  db.exec("INSERT INTO sweeps(id, name, spec_yaml, created_at, updated_at) VALUES (1, 's', "
-          "'name: s', 't', 't')");
+  db.exec(
+      "INSERT INTO sweeps(id, name, spec_yaml, created_at, updated_at) VALUES (1, 's', "
+      "'name: s', 't', 't')");
   db.prepare(
         "INSERT INTO trials(hash, label, kind, seed, config_json, canonical_json, out_dir, "
         "status, val_ppl, created_at) VALUES ('h', 'noop seed=0', 'noop', 0, '{}', ?, '/x', "

@@ -19,11 +19,11 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
-#include "support/temp_dir.hpp"
 #include "data/corpus.hpp"
 #include "data/pretokenizer.hpp"
 #include "data/tokenizer.hpp"
 #include "data/unicode_tables.hpp"
+#include "support/temp_dir.hpp"
 
 namespace locsweep {
 namespace {

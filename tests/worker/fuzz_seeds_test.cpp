@@ -5,11 +5,11 @@
 
 #include <cstdlib>
 
+#include "data/corpus.hpp"
 #include "fuzz/fuzz_layouts.hpp"
 #include "worker/adamw.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/checkpoint.hpp"
-#include "data/corpus.hpp"
 #include "worker/model.hpp"
 #include "worker/model_io.hpp"
 #include "worker_test_support.hpp"
