@@ -2,18 +2,12 @@
 // (coordinator and worker ranks), watches and reports sweeps without loading LibTorch; each
 // trial runs in a child process of `locsweep-trainer` (cli/trainer_main.cpp).
 #include <CLI/CLI.hpp>
-#include <string>
 
 #include "cli/commands.hpp"
 #include "cli/run_app.hpp"
-#include "trial/noop_trial.hpp"
 
 int main(int argc, char** argv) {
   locsweep::cli::log_to_stderr();
-  // A worker rank runs noop trials in this binary (no trainer needed): the same trial-exec
-  // protocol as locsweep-trainer's, with the noop kind as the only runner.
-  if (argc >= 2 && std::string(argv[1]) == "trial-exec")
-    return locsweep::cli::trial_exec_main(argc, argv, locsweep::run_noop_only, "locsweep");
   CLI::App app{"locsweep: run and study progressive-localisation sweeps on GPT-2"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");

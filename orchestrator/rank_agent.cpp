@@ -97,11 +97,7 @@ void RankAgent::start(const protocol::Assign& assign) {
     request.parent_pid = ::getpid();
     request.kill_grace_s = kill_grace_s_;
     write_file_atomic(request.config_json, config.dump());
-    // A noop trial needs no trainer: it runs in this (torch-free) binary, so orchestration
-    // tests and benchmarks do not pay for loading LibTorch per attempt.
-    const bool noop = config.value("kind", "") == "noop";
-    const std::string program = noop ? self_executable() : setup_.trainer;
-    process_.emplace(TrialProcess::spawn(child_argv(program, request),
+    process_.emplace(TrialProcess::spawn(child_argv(setup_.trainer, request),
                                          attempt_log_file(out_dir_, number_),
                                          attempt_events_file(out_dir_, number_)));
   } catch (const std::exception& e) {

@@ -83,10 +83,4 @@ TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& opt
   return result;
 }
 
-TrialResult run_noop_only(const TrialConfig& config, const TrialRunOptions& options) {
-  if (config.kind != TrialKind::noop)
-    throw Error("this binary runs only noop trials; GPT-2 trials run in locsweep-trainer");
-  return run_noop_trial(config, options);
-}
-
 }  // namespace locsweep

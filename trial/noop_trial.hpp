@@ -11,8 +11,4 @@ namespace locsweep {
 
 TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& options);
 
-// The runner of a torch-free trial child (`locsweep trial-exec`): noop trials only; any other
-// kind is an error that names the trainer binary (the rank never sends it one).
-TrialResult run_noop_only(const TrialConfig& config, const TrialRunOptions& options);
-
 }  // namespace locsweep

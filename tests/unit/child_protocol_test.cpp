@@ -185,6 +185,7 @@ std::pair<int, json> run_child(const TempDir& dir, const TrialRunner& runner,
   q.out_dir = dir / "out";
   std::filesystem::create_directories(q.out_dir);
   const std::string events = (dir / "events.jsonl").string();
+  std::fflush(nullptr);  // or the child writes what this process had buffered into its file
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int fd = ::open(events.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
