@@ -5,7 +5,7 @@
 #   bash scripts/debian13-chroot.sh --tests unit,worker,mpi   # a subset (CI's trixie job)
 # Options:
 #   --tests LIST     all (default: exactly the README's test command) or a comma list of
-#                    unit (unit_tests), worker (label worker), mpi (orchestrator_sweep),
+#                    unit (every unit.* case), worker (label worker), mpi (orchestrator_sweep),
 #                    integration (label integration), chaos (label chaos)
 #   --rootfs-cache   keep/reuse the root file system tarball in ~/.cache/locsweep, keyed by
 #                    date (a missing or stale one is simply made again: ~12 s)
@@ -129,9 +129,6 @@ cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.cr
 
 # 3. A clean clone of the checkout (never a copy of build folders).
 stamp "cloning $ref of $repo"
-# Cloned to /root/src, not /root/locsweep: results/lease.cpp takes any live process whose
-# command line contains "locsweep" for a locsweep run, so the unit test of a recycled pid
-# (RunLease ... legacy_row_recycled_pid) fails in any checkout whose path contains that word.
 rm -rf "$root/root/src"
 git -C "$repo" rev-parse --verify "$ref^{commit}" >/dev/null
 git clone --quiet --no-local "$repo" "$root/root/src"
@@ -144,7 +141,7 @@ else
   targets=() ctest_args=()
   for t in ${tests//,/ }; do
     case "$t" in
-      unit) targets+=(unit_tests); ctest_args+=('^unit_tests$') ;;
+      unit) targets+=(unit_tests); ctest_args+=('^unit\.') ;;
       worker) targets+=(worker_tests); ctest_args+=('^worker\.') ;;
       mpi) targets+=(locsweep); ctest_args+=('^orchestrator_sweep$') ;;
       integration) targets+=(locsweep unit_tests); ctest_args+=('^(submit_|slurm_|orchestrator_|tokenizer_|report_|docs_|clang_)') ;;
