@@ -15,6 +15,7 @@
 #include "orchestrator/coordinator.hpp"
 #include "results/lease.hpp"
 #include "support/fake_transport.hpp"
+#include "support/sql_rows.hpp"
 #include "support/temp_dir.hpp"
 #include "sweeps/plan.hpp"
 
@@ -181,22 +182,12 @@ const Scenario kScenarios[] = {
 
 // "status retries_used rank:outcome/status,..." for each trial, in plan order.
 std::vector<std::string> trial_rows(const std::string& db) {
-  sqlite3* h = nullptr;
-  sqlite3_open(db.c_str(), &h);
-  sqlite3_stmt* s = nullptr;
-  sqlite3_prepare_v2(
-      h,
+  return test_support::sql_rows(
+      db,
       "SELECT t.status || ' ' || t.retries_used || COALESCE(' ' || (SELECT "
       "group_concat(worker_rank || ':' || outcome || '/' || status, ',') FROM (SELECT * FROM "
       "attempts a WHERE a.trial_hash = t.hash ORDER BY number)), '') FROM trials t JOIN "
-      "sweep_trials st ON st.trial_hash = t.hash ORDER BY st.position",
-      -1, &s, nullptr);
-  std::vector<std::string> rows;
-  while (sqlite3_step(s) == SQLITE_ROW)
-    rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
-  sqlite3_finalize(s);
-  sqlite3_close(h);
-  return rows;
+      "sweep_trials st ON st.trial_hash = t.hash ORDER BY st.position");
 }
 
 // A sweep registered in a fresh database, with a run begun on it.

@@ -14,6 +14,7 @@
 #include "orchestrator/coordinator.hpp"
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/rank_agent.hpp"
+#include "support/sql_rows.hpp"
 #include "sweeps/plan.hpp"
 
 namespace locsweep {
@@ -110,22 +111,12 @@ struct SweepFixture {
   std::string db() const { return (dir / "r.sqlite").string(); }
   // "status retries_used attempts outcomes" of every trial, ordered by position.
   std::vector<std::string> trial_rows() const {
-    sqlite3* h = nullptr;
-    sqlite3_open(db().c_str(), &h);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(h,
-                       "SELECT t.status || ' ' || t.retries_used || ' ' || "
-                       "(SELECT group_concat(worker_rank || ':' || outcome, ',') FROM "
-                       "(SELECT * FROM attempts a WHERE a.trial_hash = t.hash ORDER BY number)) "
-                       "FROM trials t JOIN sweep_trials st ON st.trial_hash = t.hash "
-                       "ORDER BY st.position",
-                       -1, &s, nullptr);
-    std::vector<std::string> rows;
-    while (sqlite3_step(s) == SQLITE_ROW)
-      rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
-    sqlite3_finalize(s);
-    sqlite3_close(h);
-    return rows;
+    return test_support::sql_rows(
+        db(),
+        "SELECT t.status || ' ' || t.retries_used || ' ' || "
+        "(SELECT group_concat(worker_rank || ':' || outcome, ',') FROM "
+        "(SELECT * FROM attempts a WHERE a.trial_hash = t.hash ORDER BY number)) "
+        "FROM trials t JOIN sweep_trials st ON st.trial_hash = t.hash ORDER BY st.position");
   }
 };
 

@@ -31,13 +31,7 @@ GptConfig tiny_config() {
 // A model whose biases and LayerNorm parameters are not at their trivial initial values, so
 // every path through the network carries signal.
 Gpt2 random_model(uint64_t seed) {
-  Gpt2 model(tiny_config(), torch::kCPU);
-  model.init_weights(seed);
-  torch::NoGradGuard no_grad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed + 100);
-  for (const auto& p : model.parameters())
-    if (p.tensor.dim() == 1) p.tensor.add_(at::normal(0.0, 0.1, p.tensor.sizes(), gen));
-  return model;
+  return testing::random_model(tiny_config(), seed);
 }
 
 struct Inputs {

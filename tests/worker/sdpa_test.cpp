@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "worker/model.hpp"
+#include "worker_test_support.hpp"
 
 namespace locsweep {
 namespace {
@@ -21,20 +22,13 @@ constexpr const char* kNoSdpa = "LibTorch " TORCH_VERSION
                                 " has no at::scaled_dot_product_attention (>= 2.0): every layer "
                                 "takes the explicit path";
 
-// Non-trivial biases and LayerNorm gains, so every parameter carries signal.
 Gpt2 random_model(uint64_t seed) {
-  Gpt2 model({.n_layer = kLayers,
-              .n_head = kHeads,
-              .n_embd = kEmbd,
-              .block_size = kT,
-              .vocab_size = kVocab},
-             torch::kCPU);
-  model.init_weights(seed);
-  torch::NoGradGuard no_grad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed + 100);
-  for (const auto& p : model.parameters())
-    if (p.tensor.dim() == 1) p.tensor.add_(at::normal(0.0, 0.1, p.tensor.sizes(), gen));
-  return model;
+  return testing::random_model({.n_layer = kLayers,
+                                .n_head = kHeads,
+                                .n_embd = kEmbd,
+                                .block_size = kT,
+                                .vocab_size = kVocab},
+                               seed);
 }
 
 struct Inputs {

@@ -20,6 +20,7 @@
 #include "support/temp_dir.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "sweeps/trial_config.hpp"
+#include "worker/model.hpp"
 
 namespace locsweep::testing {
 
@@ -136,5 +137,17 @@ class TrialDir {
   ScopedEnv data_env_;
   std::string text_;
 };
+
+// A model of `config` on the CPU with non-trivial biases and LayerNorm gains (initial weights
+// plus N(0, 0.1) noise on every 1-d parameter), so every parameter carries signal.
+inline Gpt2 random_model(const GptConfig& config, uint64_t seed) {
+  Gpt2 model(config, torch::kCPU);
+  model.init_weights(seed);
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed + 100);
+  for (const auto& p : model.parameters())
+    if (p.tensor.dim() == 1) p.tensor.add_(at::normal(0.0, 0.1, p.tensor.sizes(), gen));
+  return model;
+}
 
 }  // namespace locsweep::testing
