@@ -376,7 +376,8 @@ Tokenizer Tokenizer::gpt2_from_dir(const fs::path& dir) {
     auto d = std::make_shared<Data>();
     load_vocabulary(vocab, vocab_text, *d);
     load_merges(merges, merges_text, vocab, *d);
-    d->id = "gpt2-bpe:" + sha256_hex(sha256_hex(vocab_text) + sha256_hex(merges_text));
+    d->id = "gpt2-bpe-v" + std::to_string(kGpt2EncodingVersion) + ":" +
+            sha256_hex(sha256_hex(vocab_text) + sha256_hex(merges_text));
     return Tokenizer(std::move(d));
   }
   throw InputError("tokenizer folder " + quoted(dir) +

@@ -37,6 +37,11 @@
 
 namespace locsweep {
 
+// The version of the GPT-2 encoding rules (pre-tokenisation and BPE as implemented here).
+// Bump it whenever the ids for some text change: it is part of Tokenizer::id() (so token
+// caches are rebuilt) and of every trial's identity (so results are not reused).
+inline constexpr int kGpt2EncodingVersion = 1;
+
 class Tokenizer {
  public:
   // Raw bytes: id = byte value, vocab_size() == 256, id() == "bytes".
@@ -55,8 +60,8 @@ class Tokenizer {
   const std::string& token_bytes(int32_t id) const;
   // One more than the largest id.
   int vocab_size() const;
-  // Identity for caches: "bytes", or "gpt2-bpe:<hex sha256 of the hex sha256 of the vocabulary
-  // file followed by the hex sha256 of the merges file>".
+  // Identity for caches: "bytes", or "gpt2-bpe-v<kGpt2EncodingVersion>:<hex sha256 of the hex
+  // sha256 of the vocabulary file followed by the hex sha256 of the merges file>".
   const std::string& id() const;
 
   struct Data;  // the immutable tables, shared by copies

@@ -201,6 +201,10 @@ json canonical_json(const TrialConfig& config) {
     set_path(out, field.path, field.get(config));
   }
   out["model"]["vocab_size"] = default_vocab(config);
+  // Content identity replaces the paths as written (see InputDigests).
+  if (!config.inputs.corpus.empty()) out["data"]["corpus"] = config.inputs.corpus;
+  if (!config.inputs.tokenizer.empty()) out["data"]["tokenizer"] = config.inputs.tokenizer;
+  if (!config.inputs.init.empty()) out["model"]["init"] = config.inputs.init;
 
   // Locality: what reaches the attention is the lambda vector and the active mechanism's
   // own parameters; everything else is normalised away so that equal trials hash equally.

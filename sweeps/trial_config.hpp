@@ -103,6 +103,19 @@ struct NoopConfig {
   int fail_attempts = -1;  // fail only in the first N attempts; -1: always
 };
 
+// What a trial reads, by content: filled in by the planner (not written by users, not read
+// from YAML). When a digest is set, the canonical JSON hashes it instead of the key as
+// written, so the same data under another path is the same trial and edited data is not.
+//   corpus:    digest of the corpus text after joining ("sha256:<hex>")
+//   tokenizer: the tokenizer's identity (files' digests + kGpt2EncodingVersion)
+//   init:      "sha256:<hex>" of the weights file, or "trial:<hash>" of a base trial
+struct InputDigests {
+  std::string corpus;
+  std::string tokenizer;
+  std::string init;
+  friend bool operator==(const InputDigests&, const InputDigests&) = default;
+};
+
 struct TrialConfig {
   TrialKind kind = TrialKind::gpt2;
   int seed = 0;
@@ -115,6 +128,7 @@ struct TrialConfig {
   ExecutionConfig execution;
   NoopConfig noop;
   std::string spec_dir;  // folder of the YAML it came from; relative paths resolve against it
+  InputDigests inputs;   // content identity of what it reads; empty until the planner fills it
 };
 
 std::string_view to_string(TrialKind kind);

@@ -291,8 +291,9 @@ TEST(Gpt2Tokenizer, VocabularyAndIdentity) {
   EXPECT_EQ(gpt2().token_bytes(198), "\n");
   EXPECT_EQ(gpt2().token_bytes(1148), " Is");
   EXPECT_EQ(gpt2().token_bytes(21720), "hma");
-  EXPECT_TRUE(gpt2().id().starts_with("gpt2-bpe:")) << gpt2().id();
-  EXPECT_EQ(gpt2().id().size(), std::string("gpt2-bpe:").size() + 64);
+  EXPECT_TRUE(gpt2().id().starts_with("gpt2-bpe-v" + std::to_string(kGpt2EncodingVersion) + ":"))
+      << gpt2().id();
+  EXPECT_EQ(gpt2().id().size(), std::string("gpt2-bpe-v1:").size() + 64);
   EXPECT_EQ(Tokenizer::gpt2_from_dir(*npm_dir()).id(), gpt2().id());  // deterministic
   EXPECT_THROW(gpt2().token_bytes(50257), InputError);
   EXPECT_THROW(gpt2().token_bytes(-1), InputError);
