@@ -35,7 +35,7 @@ struct Tokenizer::Data {
   std::vector<std::string> token_bytes;  // by id
   std::vector<bool> assigned;            // by id: false for ids the vocabulary skips
   StringMap ids;                         // token bytes -> id
-  StringMap ranks;                       // "A,B" (raw bytes) -> merge rank; later merges win
+  StringMap ranks;                       // what a merge makes (bytes) -> its rank; a later one wins
   std::array<int32_t, 256> byte_ids{};   // single-byte token of each byte
 };
 
@@ -169,7 +169,6 @@ void load_merges(const fs::path& path, const std::string& text, const fs::path& 
   int32_t rank = 0;
   size_t line_no = 0;
   size_t pos = 0;
-  std::string key;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
@@ -205,18 +204,20 @@ void load_merges(const fs::path& path, const std::string& text, const fs::path& 
       throw InputError(where + ": the merge \"" + std::string(line) + "\" makes \"" +
                        file_form(*a + *b) + "\", which is not in the vocabulary " +
                        quoted(vocab_path) + "; the two files do not belong together");
-    key.assign(*a);
-    key.push_back(',');
-    key.append(*b);
-    d.ranks.insert_or_assign(key, rank++);  // like Encoder.js: a later equal key wins
+    // Keyed by the bytes the merge makes, as tiktoken ranks them: like a Python dict built
+    // in line order (tiktoken's loader), a later merge making the same bytes wins.
+    d.ranks.insert_or_assign(*a + *b, rank++);
   }
   if (rank == 0) throw InputError(quoted(path) + " contains no merges");
 }
 
-// Byte-level BPE of one pre-token, as Encoder.js's bpe() computes it: repeatedly take the
-// adjacent pair with the lowest rank (ties: the last in the word), merge every occurrence of
-// it left to right, until no adjacent pair has a rank. Symbols live in a linked list and
-// ranked pairs in a heap, so long pre-tokens cost O(n log n), not O(n^2) per merge.
+// Byte-level BPE of one pre-token, as tiktoken's byte_pair_encode() computes it: a piece that
+// is itself a token is that token; otherwise, starting from single bytes, repeatedly merge
+// the adjacent pair whose concatenated bytes have the lowest rank (ties: the leftmost), one
+// pair at a time, until no adjacent pair's bytes have a rank. Symbols live in a linked list
+// and ranked pairs in a heap ordered by (rank, position), so long pre-tokens cost
+// O(n log n), where tiktoken's rescan of all pairs per merge costs O(n^2); the merges made,
+// and so the ids, are the same.
 class BytePairEncoder {
  public:
   explicit BytePairEncoder(const Tokenizer::Data& d) : d_(d) {}
@@ -224,6 +225,10 @@ class BytePairEncoder {
   void encode(std::string_view piece, std::vector<int32_t>& out) {
     if (piece.size() == 1) {
       out.push_back(d_.byte_ids[static_cast<unsigned char>(piece[0])]);
+      return;
+    }
+    if (d_.ranks.contains(piece)) {  // a whole piece that is a token (tiktoken's first lookup)
+      out.push_back(d_.ids.find(piece)->second);
       return;
     }
     piece_ = piece;
@@ -234,68 +239,38 @@ class BytePairEncoder {
                    static_cast<int32_t>(i) - 1,
                    i + 1 < piece.size() ? static_cast<int32_t>(i + 1) : -1,
                    0,
-                   0,
                    true};
     heap_.clear();
     for (int32_t i = 0; i + 1 < static_cast<int32_t>(piece.size()); ++i) push(i, i + 1);
-    uint32_t pass = 0;
     while (!heap_.empty()) {
-      ++pass;
-      const int32_t rank = heap_.front().rank;
-      batch_.clear();
-      while (!heap_.empty() && heap_.front().rank == rank) {
-        std::pop_heap(heap_.begin(), heap_.end(), later);
-        if (valid(heap_.back())) batch_.push_back(heap_.back());
-        heap_.pop_back();
-      }
-      if (batch_.empty()) continue;
-      std::sort(batch_.begin(), batch_.end(),
-                [](const Entry& x, const Entry& y) { return x.left < y.left; });
-      const std::string_view first = symbol(batch_.back().left);
-      const std::string_view second = symbol(batch_.back().right);
-      merged_.clear();
-      kept_.clear();
-      for (const Entry& e : batch_) {
-        if (!valid(e)) continue;  // consumed by a merge earlier in this pass
-        if (symbol(e.left) != first || symbol(e.right) != second) {
-          kept_.push_back(e);  // another pair under the same key (see the header)
-          continue;
-        }
-        Node& l = nodes_[e.left];
-        Node& r = nodes_[e.right];
-        l.len += r.len;
-        r.alive = false;
-        l.next = r.next;
-        if (r.next >= 0) nodes_[r.next].prev = e.left;
-        ++l.gen;
-        l.merged_pass = pass;
-        merged_.push_back(e.left);
-      }
-      for (const Entry& e : kept_)
-        if (valid(e)) push_entry(e);
-      for (const int32_t m : merged_) {
-        const Node& n = nodes_[m];
-        if (n.prev >= 0 && nodes_[n.prev].merged_pass != pass) push(n.prev, m);
-        if (n.next >= 0) push(m, n.next);
-      }
+      std::pop_heap(heap_.begin(), heap_.end(), after);
+      const Entry e = heap_.back();
+      heap_.pop_back();
+      if (!valid(e)) continue;  // one of its symbols has grown or gone since it was pushed
+      Node& l = nodes_[e.left];
+      Node& r = nodes_[e.right];
+      l.len += r.len;
+      r.alive = false;
+      l.next = r.next;
+      if (r.next >= 0) nodes_[r.next].prev = e.left;
+      ++l.gen;
+      if (l.prev >= 0) push(l.prev, e.left);
+      if (l.next >= 0) push(e.left, l.next);
     }
     for (int32_t i = 0; i >= 0; i = nodes_[i].next) {
+      // Every symbol is a single byte or the product of a merge, hence in the vocabulary
+      // (load_merges checks that each merge makes a token).
       const std::string_view s = symbol(i);
-      const auto it = d_.ids.find(s);
-      if (it != d_.ids.end()) {
-        out.push_back(it->second);
-      } else {  // only reachable through a phantom merge (see the header)
-        for (const char c : s) out.push_back(d_.byte_ids[static_cast<unsigned char>(c)]);
-      }
+      out.push_back(s.size() == 1 ? d_.byte_ids[static_cast<unsigned char>(s[0])]
+                                  : d_.ids.find(s)->second);
     }
   }
 
  private:
   struct Node {
-    uint32_t start, len;
+    uint32_t start, len;  // nodes are indexed by their first byte, so index order = position
     int32_t prev, next;
-    uint32_t gen;          // bumped whenever the symbol grows
-    uint32_t merged_pass;  // the last pass that grew it
+    uint32_t gen;  // bumped whenever the symbol grows
     bool alive;
   };
   struct Entry {
@@ -303,7 +278,10 @@ class BytePairEncoder {
     int32_t left, right;
     uint32_t left_gen, right_gen;
   };
-  static bool later(const Entry& x, const Entry& y) { return x.rank > y.rank; }
+  // Heap order: the lowest rank first, then the leftmost pair.
+  static bool after(const Entry& x, const Entry& y) {
+    return x.rank != y.rank ? x.rank > y.rank : x.left > y.left;
+  }
 
   std::string_view symbol(int32_t i) const { return piece_.substr(nodes_[i].start, nodes_[i].len); }
   bool valid(const Entry& e) const {
@@ -312,24 +290,18 @@ class BytePairEncoder {
     return l.alive && r.alive && l.next == e.right && l.gen == e.left_gen && r.gen == e.right_gen;
   }
   void push(int32_t left, int32_t right) {
-    key_.assign(symbol(left));
-    key_.push_back(',');
-    key_.append(symbol(right));
-    const auto it = d_.ranks.find(key_);
+    const std::string_view pair =
+        piece_.substr(nodes_[left].start, nodes_[left].len + nodes_[right].len);
+    const auto it = d_.ranks.find(pair);
     if (it == d_.ranks.end()) return;
-    push_entry({it->second, left, right, nodes_[left].gen, nodes_[right].gen});
-  }
-  void push_entry(const Entry& e) {
-    heap_.push_back(e);
-    std::push_heap(heap_.begin(), heap_.end(), later);
+    heap_.push_back({it->second, left, right, nodes_[left].gen, nodes_[right].gen});
+    std::push_heap(heap_.begin(), heap_.end(), after);
   }
 
   const Tokenizer::Data& d_;
   std::string_view piece_;
   std::vector<Node> nodes_;
-  std::vector<Entry> heap_, batch_, kept_;
-  std::vector<int32_t> merged_;
-  std::string key_;
+  std::vector<Entry> heap_;
 };
 
 fs::path gpt2_package_dir() {

@@ -4,28 +4,38 @@
 //     `merges.txt` (same formats, other names);
 //   - a byte tokenizer (id = byte value, 256 ids) for small demos.
 //
-// The GPT-2 encoder reproduces the JavaScript reference (gpt-3-encoder's Encoder.js, run by
-// node) token for token; tests/integration/tokenizer_vs_node.sh checks all of Moby-Dick.
-// Pre-tokenisation follows Encoder.js's regex (data/pretokenizer.hpp). BPE follows its
-// bpe() function, including one quirk that the original Python does not have:
+// The GPT-2 encoder reproduces OpenAI's tokenizer, tiktoken's `gpt2` encoding (the reference:
+// npm tiktoken@1.0.22, `get_encoding('gpt2').encode(text, [], [])` under node) token for
+// token on any valid UTF-8 text; tests/integration/tokenizer_vs_node.sh checks Moby-Dick, the
+// SOTU addresses and generated text of every Unicode space, punctuation and symbol class.
+// Pre-tokenisation follows tiktoken's regex (data/pretokenizer.hpp: `\s` is Unicode's
+// White_Space); BPE follows its byte_pair_encode():
+//   - a pre-token that is itself a token (a single byte, or what some merge makes) is that
+//     token, whatever the merges would make of it;
+//   - otherwise merges are ranked by the bytes they make, not by the pair of tokens: an
+//     adjacent pair is merged when its concatenation is what some merge makes, with that
+//     merge's rank (its line in the merges file), even if the merge joins other parts
+//     (('",', '"') becomes '","', which the merge ('"', ',"') makes);
+//   - one pair at a time, the lowest rank first, and of equal ranks the leftmost.
+// `<|endoftext|>` in the text is plain text (no special tokens).
 //
-//   Encoder.js looks merge ranks up in a plain object keyed by the JavaScript string form of
-//   the pair, `${a},${b}`. Pairs whose parts contain commas can therefore share a key: the
-//   pair ('",', '"') finds the rank of the real merge ('"', ',"'), because both read '",,"'.
-//   Such a "phantom" pair is merged as if it were a merge (into '","'), where GPT-2's Python
-//   tokenizer would leave it apart. (No two real merges of GPT-2 collide; 25 phantom pairs
-//   exist, all made of commas, quotes and brackets, e.g. runs like `,,,,` and `","`.) Where
-//   several pairs share the lowest rank, the reference merges the one that comes last in
-//   the word (then every occurrence of it, left to right); so does this class.
-//   If a phantom merge ever produced a string that is not in the vocabulary (the reference
-//   would emit `undefined` there), that piece is encoded as its single-byte tokens instead.
+// Up to kGpt2EncodingVersion 1 this class reproduced gpt-3-encoder's Encoder.js instead. On
+// valid UTF-8 with GPT-2's files the two differ only in pre-tokenisation: JavaScript's `\s`
+// has U+FEFF and not U+0085, so a space before either goes elsewhere ("a \ufeffb"), and
+// version 1's letters and digits were Unicode 14.0's (Encoder.js's: those of node's ICU).
+// Their BPEs agree there. Encoder.js keyed merge ranks by the string `${a},${b}`, so a pair
+// like ('",', '"') read like the merge ('"', ',"') and was merged ("phantom" pairs); but for
+// GPT-2's merges every such pair makes the same bytes as the merge it reads like, which is
+// what ranks by bytes merge too; and in our checks (both corpora, the integration test's
+// generated text, random punctuation) no pair that is not a merge line was ever merged.
+// Other merges files can differ (tests/unit/tokenizer_test.cpp, TokenizerMergeRanks).
 //
 // Text is bytes: invalid UTF-8 is encoded byte by byte like any other text (see
-// pretokenizer.hpp), so decode(encode(x)) == x for every byte string x.
+// pretokenizer.hpp: each invalid byte is one "other" character; tiktoken never sees such
+// bytes), so decode(encode(x)) == x for every byte string x.
 //
-// Unicode classes come from tables generated from Unicode 14.0 (scripts/gen_unicode_tables.py);
-// a node whose ICU knows a later Unicode treats letters and digits assigned since then as
-// letters and digits, where these tables see "other".
+// Unicode classes come from tables read out of tiktoken's own regex engine (Unicode 16.0;
+// scripts/gen_unicode_tables.mjs).
 #pragma once
 
 #include <cstdint>
@@ -40,7 +50,9 @@ namespace locsweep {
 // The version of the GPT-2 encoding rules (pre-tokenisation and BPE as implemented here).
 // Bump it whenever the ids for some text change: it is part of Tokenizer::id() (so token
 // caches are rebuilt) and of every trial's identity (so results are not reused).
-inline constexpr int kGpt2EncodingVersion = 1;
+//   1: gpt-3-encoder@1.1.4's Encoder.js (JavaScript \s, Unicode 14.0, string-keyed ranks);
+//   2: tiktoken@1.0.22's gpt2 encoding (White_Space, Unicode 16.0, ranks by bytes).
+inline constexpr int kGpt2EncodingVersion = 2;
 
 class Tokenizer {
  public:
