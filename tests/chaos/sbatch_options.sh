@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `locsweep submit --sbatch=VALUE` and the other Slurm options (--gpus-per-node layouts,
 # --gres, --cpus-per-task, --mpi, --setup, --setup-file); no Slurm needed (--dry-run, and a
-# fake sbatch that records whether it ran). sbatch reads every argument of an #SBATCH line, so a reserved option hidden
-# after the first (`--comment=x --no-requeue --signal=KILL@1`), behind a closing quote, or any
-# value that is not exactly one option, is exit 2 with a message naming the option; nothing
+# fake sbatch that records whether it ran). sbatch reads every argument of an #SBATCH line,
+# so a reserved option hidden after the first (`--comment=x --no-requeue --signal=KILL@1`),
+# behind a closing quote, or any value that is not exactly one option, is exit 2 with a message naming the option; nothing
 # is written (no DB, no <db>.slurm folder), sbatch never runs, and no process is left. A quoted
 # value with spaces is accepted and reaches the script verbatim. A GPU layout that would put
 # two workers on one GPU (or leave one idle), a bad --gres/--cpus-per-task/--mpi, a --setup
