@@ -93,7 +93,7 @@ void add_submit_command(CLI::App& app) {
   cmd->add_option("--cpus-per-task", s.cpus_per_task,
                   "CPUs per rank (#SBATCH and srun --cpus-per-task; the trials' threads)");
   cmd->add_option("--gres", s.gres, "Generic resources per node, e.g. gpu:a100:4 or nvme:1");
-  cmd->add_option("--mpi", s.mpi, "srun's MPI plugin: pmix, pmix_vN, pmi2 or none")
+  cmd->add_option("--mpi", s.mpi, "srun's MPI plugin: pmix, pmix_vN or pmi2")
       ->capture_default_str();
   cmd->add_option("--setup", opt->setup,
                   "A shell line the job runs before the job step, verbatim (repeat for more; "

@@ -187,29 +187,22 @@ void check_extra_line(const std::string& line) {
 void check_layout(const SubmitOptions& o) {
   check_at_least("--nodes", o.nodes, 1);
   check_at_least("--gpus-per-node", o.gpus_per_node, 0);
-  if (o.ranks_per_node < 0) check_at_least("--ranks-per-node", o.ranks_per_node, 0);
-  if (o.gpus_per_node == 0) {
-    if (o.ranks_per_node != 0)
-      check_at_least("--ranks-per-node", o.ranks_per_node, 2,
-                     " (rank 0, the coordinator, runs beside the workers on the first node, and "
-                     "every node needs at least one worker)");
-    return;
-  }
-  const int g = o.gpus_per_node;
-  if (o.ranks_per_node == 0 || o.ranks_per_node == g + 1) return;
-  const int r = o.ranks_per_node;
-  fail(
-      "--ranks-per-node",
-      std::to_string(r) + " does not fit --gpus-per-node " + std::to_string(g) +
-          ": with GPUs every node runs exactly one worker rank per GPU, and the first node also "
-          "rank 0, the coordinator, which uses no GPU: " +
-          std::to_string(g + 1) + " ranks on the first node, " + std::to_string(g) +
-          " on each other one. " +
-          (r > g + 1 ? std::to_string(r) + " would put two workers on one GPU"
-                     : std::to_string(r) + " would leave GPUs idle") +
-          ". Omit --ranks-per-node (it follows from --gpus-per-node), or ask for --gpus-per-node " +
-          std::to_string(std::max(1, r - 1)) + " to run " + std::to_string(r - 1) +
-          " workers per node");
+  const int r = o.ranks_per_node, g = o.gpus_per_node;
+  if (r != 0)  // 0: derived
+    check_at_least("--ranks-per-node", r, 2,
+                   " (rank 0, the coordinator, runs beside the workers on the first node, and "
+                   "every node needs at least one worker)");
+  if (g == 0 || r == 0 || r == g + 1) return;
+  fail("--ranks-per-node",
+       std::to_string(r) + " does not fit --gpus-per-node " + std::to_string(g) +
+           ": with GPUs every node runs exactly one worker rank per GPU, and the first node also "
+           "rank 0, the coordinator, which uses no GPU: " +
+           std::to_string(g + 1) + " ranks on the first node, " + std::to_string(g) +
+           " on each other one. " + std::to_string(r) +
+           (r > g + 1 ? " would put two workers on one GPU" : " would leave GPUs idle") +
+           ". Omit --ranks-per-node (it follows from --gpus-per-node), or ask for "
+           "--gpus-per-node " +
+           std::to_string(r - 1) + " to run " + std::to_string(r - 1) + " workers per node");
 }
 
 void check_cpus_per_task(int cpus) {
@@ -220,14 +213,21 @@ void check_cpus_per_task(int cpus) {
              std::to_string(cpus));
 }
 
+// srun's PMI plugins through which Open MPI's ranks find each other. `none` is refused: every
+// rank would start as a one-process run of its own, on the same DB.
 void check_mpi(const std::string& mpi) {
   const bool pmix_version = mpi.size() > 6 && mpi.starts_with("pmix_v") &&
                             all_chars(std::string_view(mpi).substr(6), is_digit);
-  if (mpi == "pmix" || mpi == "pmi2" || mpi == "none" || pmix_version) return;
+  if (mpi == "pmix" || mpi == "pmi2" || pmix_version) return;
+  if (mpi == "none")
+    fail("--mpi",
+         "'none' gives the ranks no PMI to find each other through: each would start as "
+         "a one-process `locsweep run` of its own on the same DB (all but one refused by "
+         "the run lease). Give pmix (the default) or pmi2");
   fail("--mpi", shown(mpi) +
                     " is not an MPI plugin of srun that locsweep can use: give pmix (the default; "
-                    "or a version such as pmix_v4), pmi2 or none (`srun --mpi=list` shows what "
-                    "your cluster has)");
+                    "or a version such as pmix_v4) or pmi2 (`srun --mpi=list` shows what your "
+                    "cluster has)");
 }
 
 // --gres: comma-separated name[:type][:count]. A gpu entry's count must be --gpus-per-node,

@@ -65,6 +65,7 @@ refused_options "--gpus-per-node 2 too" --gres gpu:2
 refused_options "not a Slurm GRES list" --gres "gpu:a100:4;rm"
 refused_options "--cpus-per-task: must be between 1 and 1024" --cpus-per-task -2
 refused_options "--mpi: 'openmpi'" --mpi openmpi
+refused_options "run lease" --mpi none
 refused_options "one line per --setup" --setup $'module load a\nmodule load b'
 refused_options "sbatch ignores after the script's first command" --setup '#SBATCH --no-requeue'
 refused_options "--setup-file: '$tmp/missing' cannot be read" --setup-file "$tmp/missing"
