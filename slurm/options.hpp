@@ -22,7 +22,7 @@ struct SubmitOptions {
   // same count). With GPUs it must be gpus_per_node + 1 (the first node's count) when given.
   int ranks_per_node = 0;
   int cpus_per_task = 0;     // 0: no --cpus-per-task; else per rank, and `run --threads`
-  std::string mpi = "pmix";  // srun --mpi: pmix, pmix_vN, pmi2 or none
+  std::string mpi = "pmix";  // srun --mpi: pmix, pmix_vN or pmi2 (none is refused)
   std::string gres;          // empty: no --gres line; e.g. "gpu:a100:4,nvme:1"
   // Shell lines the batch script runs verbatim, in order, before the job step (module load,
   // source venv/bin/activate): the --setup-file's lines, then each --setup.
