@@ -7,7 +7,11 @@
 #   trials with 2 threads (run --threads 2, in each attempt's manifest);
 # - every rank ran through scripts/launch (the batch script's copy): each rank's environment has
 #   what the launcher sets, which the submitting environment lacks;
-# - the ranks were placed by the script's host file: rank 0 and the workers on the node.
+# - the ranks were placed by the script's host file: rank 0 and the workers on the node;
+# - on the cluster's 2 stand-in GPUs (LOCSWEEP_SLURM_GPUS=2), `--gpus-per-node 2 --gres gpu:2`
+#   is accepted by the real sbatch and gives 3 ranks (rank 0 + one worker per GPU), each
+#   seeing both GPUs (CUDA_VISIBLE_DEVICES=0,1), from which a worker takes GPU
+#   (its index among the node's workers) mod 2; --gpus-per-node 3 is refused by sbatch.
 # Exit 77 (skipped) without root, Slurm/munge or the Moby-Dick data.
 set -euo pipefail
 SLURM_TEST_NAME=slurm-options-e2e
@@ -29,7 +33,7 @@ echo "file line 1" >>$(printf '%q' "$tmp/setup.log")
 if [ -z "\$LOCSWEEP_TEST_UNSET" ]; then echo "file line 2 (set -u is off)"; fi >>$(printf '%q' "$tmp/setup.log")
 EOF
 
-start_cluster
+LOCSWEEP_SLURM_GPUS=2 start_cluster
 
 echo "== submit (${SECONDS} s)"
 job=$(env -u OMPI_ALLOW_RUN_AS_ROOT_CONFIRM -u LOCSWEEP_TEST_UNSET "$LOCSWEEP" submit \
@@ -71,5 +75,28 @@ done
 echo "== the trials ran with --cpus-per-task threads (${SECONDS} s)"
 threads=$(sql "SELECT group_concat(DISTINCT json_extract(manifest_json, '$.threads')) FROM attempts")
 [[ $threads == 2 ]] || fail "attempts' threads: '$threads' (want 2)"
+
+echo "== 2 GPUs: rank 0 and one worker per GPU, each seeing both (${SECONDS} s)"
+rm -f "$tmp"/rank-env.*
+printf 'name: gpus\nkind: noop\nseeds: [0, 1]\n' >"$tmp/gpus.yaml"
+gdb=$tmp/gpus.sqlite
+job=$("$LOCSWEEP" submit "$tmp/gpus.yaml" --db "$gdb" --gpus-per-node 2 --gres gpu:2 --time 10 \
+  --locsweep-binary "$tmp/locsweep-wrapper" 2>"$tmp/submit.log") ||
+  fail "submit with GPUs failed: $(cat "$tmp/submit.log")"
+grep -q '^#SBATCH --gres=gpu:2$' "$gdb".slurm/*.sbatch && ! grep -q -- '--gpus-per-node' "$gdb".slurm/*.sbatch ||
+  fail "the GPU script's #SBATCH lines: $(grep '^#SBATCH' "$gdb".slurm/*.sbatch)"
+wait_for 150 job_finished "$job" || fail "job $job still $(job_state "$job") after 150 s"
+[[ $(job_state "$job") == COMPLETED ]] || fail "GPU job $job ended $(job_state "$job")"
+for rank in 0 1 2; do
+  grep -qx "CUDA_VISIBLE_DEVICES=0,1" "$tmp/rank-env.$rank" ||
+    fail "rank $rank: $(grep CUDA_VISIBLE "$tmp/rank-env.$rank" 2>&1)"
+done
+[[ ! -e $tmp/rank-env.3 ]] || fail "more than rank 0 + 2 workers on a 2-GPU node"
+[[ $(sqlite3 -batch -noheader "$gdb" "SELECT ranks FROM runs") == 3 ]] || fail "the GPU run's ranks"
+rc=0
+"$LOCSWEEP" submit "$tmp/gpus.yaml" --db "$tmp/three.sqlite" --gpus-per-node 3 --time 10 \
+  >/dev/null 2>"$tmp/submit.log" || rc=$?
+[[ $rc == 1 ]] && grep -q "Requested node configuration is not available" "$tmp/submit.log" ||
+  fail "3 GPUs per node on a 2-GPU node: exit $rc, $(cat "$tmp/submit.log")"
 
 echo "PASS (${SECONDS} s)"
