@@ -135,7 +135,7 @@ dump_logs() {
 }
 
 write_conf() {
-  local dir=$1 node mem ctld_port slurmd_port gres_lines= node_gres=
+  local dir=$1 node mem ctld_port slurmd_port gres_lines='' node_gres=''
   node=$(hostname -s)
   if [[ $GPUS != 0 ]]; then
     [[ $GPUS =~ ^[1-8]$ ]] || die "LOCSWEEP_SLURM_GPUS must be 0 to 8; got '$GPUS'"

@@ -83,8 +83,10 @@ gdb=$tmp/gpus.sqlite
 job=$("$LOCSWEEP" submit "$tmp/gpus.yaml" --db "$gdb" --gpus-per-node 2 --gres gpu:2 --time 10 \
   --locsweep-binary "$tmp/locsweep-wrapper" 2>"$tmp/submit.log") ||
   fail "submit with GPUs failed: $(cat "$tmp/submit.log")"
-grep -q '^#SBATCH --gres=gpu:2$' "$gdb".slurm/*.sbatch && ! grep -q -- '--gpus-per-node' "$gdb".slurm/*.sbatch ||
+if ! grep -q '^#SBATCH --gres=gpu:2$' "$gdb".slurm/*.sbatch ||
+  grep -q -- '--gpus-per-node' "$gdb".slurm/*.sbatch; then
   fail "the GPU script's #SBATCH lines: $(grep '^#SBATCH' "$gdb".slurm/*.sbatch)"
+fi
 wait_for 150 job_finished "$job" || fail "job $job still $(job_state "$job") after 150 s"
 [[ $(job_state "$job") == COMPLETED ]] || fail "GPU job $job ended $(job_state "$job")"
 for rank in 0 1 2; do
