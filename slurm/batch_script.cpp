@@ -1,6 +1,5 @@
 #include "slurm/batch_script.hpp"
 
-#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -71,18 +70,6 @@ std::string fill(std::string_view text, const std::map<std::string, std::string>
   return out;
 }
 
-// Whether --gres asks for the GPUs itself (a "gpu" entry, which validate() matched with
-// --gpus-per-node): then there is no --gpus-per-node line, which Slurm would count twice.
-bool gres_has_gpu(const std::string& gres) {
-  for (size_t start = 0; start <= gres.size();) {
-    const size_t comma = std::min(gres.find(',', start), gres.size());
-    const std::string_view entry = std::string_view(gres).substr(start, comma - start);
-    if (entry.substr(0, entry.find(':')) == "gpu") return true;
-    start = comma + 1;
-  }
-  return false;
-}
-
 // The set-up lines as the script runs them: verbatim, in order, with `set -u` off (module and
 // virtualenv scripts read unset variables). Empty without lines.
 std::string setup_block(const std::vector<std::string>& lines) {
@@ -140,7 +127,9 @@ std::string render_batch_script(const SubmitOptions& o, const std::string& sweep
   const std::string output =
       o.output.empty() ? default_output_pattern(o, sweep_name) : o.output.string();
   const RankLayout layout = rank_layout(o);
-  const bool gpu_line = o.gpus_per_node > 0 && !gres_has_gpu(o.gres);
+  // A gpu entry in --gres requests the GPUs itself (with their type); Slurm would count a
+  // --gpus-per-node line as well.
+  const bool gpu_line = o.gpus_per_node > 0 && gres_gpus(o.gres) == 0;
   const std::string cpus = std::to_string(o.cpus_per_task);
   // Validated values (a plugin name, a number): written as they are, so the srun line reads
   // plainly in the script.

@@ -230,6 +230,17 @@ void check_mpi(const std::string& mpi) {
                     "cluster has)");
 }
 
+// The pieces of `text` between separators (one empty piece for empty text).
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> pieces;
+  for (size_t start = 0;;) {
+    const size_t end = std::min(text.find(separator, start), text.size());
+    pieces.push_back(text.substr(start, end - start));
+    if (end == text.size()) return pieces;
+    start = end + 1;
+  }
+}
+
 // --gres: comma-separated name[:type][:count]. A gpu entry's count must be --gpus-per-node,
 // from which the ranks are laid out.
 void check_gres(const SubmitOptions& o) {
@@ -237,34 +248,23 @@ void check_gres(const SubmitOptions& o) {
   const std::string how =
       " is not a Slurm GRES list: name[:type][:count], comma-separated (e.g. gpu:a100:4 or "
       "gpu:4,nvme:1)";
-  size_t start = 0;
-  while (start <= o.gres.size()) {
-    const size_t comma = std::min(o.gres.find(',', start), o.gres.size());
-    const std::string entry = o.gres.substr(start, comma - start);
-    std::vector<std::string> fields;
-    for (size_t f = 0;;) {
-      const size_t colon = std::min(entry.find(':', f), entry.size());
-      fields.push_back(entry.substr(f, colon - f));
-      if (colon == entry.size()) break;
-      f = colon + 1;
-    }
+  for (const std::string& entry : split(o.gres, ',')) {
+    const std::vector<std::string> fields = split(entry, ':');
     const bool fields_ok = std::all_of(fields.begin(), fields.end(), [](const std::string& f) {
       return !f.empty() && all_chars(f, is_name_char);
     });
-    if (!fields_ok || fields.size() > 3) fail("--gres", shown(o.gres) + how);
-    const bool counted = fields.size() > 1 && all_chars(fields.back(), is_digit);
-    if (fields.size() == 3 && !counted) fail("--gres", shown(o.gres) + how);
-    if (fields[0] == "gpu") {
-      const std::string count = counted ? fields.back() : "1";
-      if (o.gpus_per_node == 0 || count != std::to_string(o.gpus_per_node))
-        fail("--gres", shown(entry) + " asks for " + count +
-                           " GPU(s) per node, but --gpus-per-node is " +
-                           std::to_string(o.gpus_per_node) + ": give --gpus-per-node " + count +
-                           " too (the ranks are laid out one worker per GPU from it; the --gres "
-                           "line then requests the GPUs, with their type)");
-    }
-    start = comma + 1;
+    if (!fields_ok || fields.size() > 3 ||
+        (fields.size() == 3 && !all_chars(fields.back(), is_digit)))
+      fail("--gres", shown(o.gres) + how);
   }
+  const int gpus = gres_gpus(o.gres);
+  if (gpus > 0 && gpus != o.gpus_per_node)
+    fail("--gres", shown(o.gres) + " asks for " + std::to_string(gpus) +
+                       " GPU(s) per node, but --gpus-per-node is " +
+                       std::to_string(o.gpus_per_node) + ": give --gpus-per-node " +
+                       std::to_string(gpus) +
+                       " too (the ranks are laid out one worker per GPU from it; the --gres "
+                       "line then requests the GPUs, with their type)");
 }
 
 // One --setup line (or a line of --setup-file, `where` then names it): any shell text, on one
@@ -397,6 +397,19 @@ void validate(const SubmitOptions& o) {
     check_sbatch_path("--db", o.db.string());
   else
     check_sbatch_path("--output", o.output.string());
+}
+
+int gres_gpus(const std::string& gres) {
+  if (gres.empty()) return 0;
+  for (const std::string& entry : split(gres, ',')) {
+    const std::vector<std::string> fields = split(entry, ':');
+    if (fields[0] != "gpu") continue;
+    const std::string& count = fields.back();
+    const bool counted =
+        fields.size() > 1 && !count.empty() && count.size() < 6 && all_chars(count, is_digit);
+    return counted ? std::stoi(count) : 1;
+  }
+  return 0;
 }
 
 RankLayout rank_layout(const SubmitOptions& o) {

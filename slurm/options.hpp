@@ -50,6 +50,10 @@ struct RankLayout {
 // The layout of validated options.
 RankLayout rank_layout(const SubmitOptions& options);
 
+// The GPUs per node a --gres list asks for: its "gpu" entry's count (1 without a count), 0
+// when it names no gpu. validate() requires it to be gpus_per_node when not 0.
+int gres_gpus(const std::string& gres);
+
 // The lines of a --setup-file, in order (no line end kept). Throws InputError naming the file
 // when it cannot be read.
 std::vector<std::string> read_setup_file(const std::filesystem::path& file);

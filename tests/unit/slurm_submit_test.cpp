@@ -810,6 +810,17 @@ TEST_F(FakeSlurm, MpiPluginReachesSrun) {
   EXPECT_EQ(argv_of("srun").at(0), "--mpi=pmi2");
 }
 
+TEST(Gres, CountsTheGpusOfItsGpuEntry) {
+  EXPECT_EQ(gres_gpus(""), 0);
+  EXPECT_EQ(gres_gpus("nvme:1"), 0);
+  EXPECT_EQ(gres_gpus("gpux:2"), 0);
+  EXPECT_EQ(gres_gpus("gpu"), 1);
+  EXPECT_EQ(gres_gpus("gpu:a100"), 1);
+  EXPECT_EQ(gres_gpus("gpu:4"), 4);
+  EXPECT_EQ(gres_gpus("gpu:a100:8,nvme:1"), 8);
+  EXPECT_EQ(gres_gpus("nvme:1,gpu:h200:2"), 2);
+}
+
 TEST(BatchScript, GresLineAndAGpuGresReplacesTheGpusPerNodeLine) {
   SubmitOptions o = valid_options();
   o.gpus_per_node = 4;
