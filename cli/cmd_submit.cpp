@@ -22,7 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Options {
-  std::string sweep, db, artifacts, output, binary;
+  std::string sweep, db, artifacts, output, binary, setup_file;
+  std::vector<std::string> setup;
   SubmitOptions submit;
   bool dry_run = false;
 };
@@ -40,6 +41,8 @@ SubmitOptions resolved_options(const Options& opt) {
   options.output = absolute_path(opt.output);
   options.locsweep_binary =
       opt.binary.empty() ? fs::path(self_executable()) : absolute_path(opt.binary);
+  if (!opt.setup_file.empty()) options.setup_lines = read_setup_file(opt.setup_file);
+  options.setup_lines.insert(options.setup_lines.end(), opt.setup.begin(), opt.setup.end());
   validate(options);
   return options;
 }
@@ -80,11 +83,23 @@ void add_submit_command(CLI::App& app) {
       ->required();
   cmd->add_option("--artifacts", opt->artifacts, "Folder for checkpoints and trial artifacts");
   cmd->add_option("--nodes", s.nodes, "Nodes")->capture_default_str();
-  cmd->add_option("--gpus-per-node", s.gpus_per_node, "GPUs per node (0: none requested)")
+  cmd->add_option("--gpus-per-node", s.gpus_per_node,
+                  "GPUs per node (0: none requested); one worker rank per GPU on every node, "
+                  "rank 0 (the coordinator) on top on the first")
       ->capture_default_str();
   cmd->add_option("--ranks-per-node", s.ranks_per_node,
-                  "MPI ranks per node, >= 2 (rank 0 is the coordinator, the others workers)")
+                  "MPI ranks per node, >= 2 (rank 0 is the coordinator, the others workers; "
+                  "default 2, or --gpus-per-node + 1 on the first node with GPUs)");
+  cmd->add_option("--cpus-per-task", s.cpus_per_task,
+                  "CPUs per rank (#SBATCH and srun --cpus-per-task; the trials' threads)");
+  cmd->add_option("--gres", s.gres, "Generic resources per node, e.g. gpu:a100:4 or nvme:1");
+  cmd->add_option("--mpi", s.mpi, "srun's MPI plugin: pmix, pmix_vN or pmi2")
       ->capture_default_str();
+  cmd->add_option("--setup", opt->setup,
+                  "A shell line the job runs before the job step, verbatim (repeat for more; "
+                  "e.g. --setup 'module load openmpi')");
+  cmd->add_option("--setup-file", opt->setup_file,
+                  "A file of shell lines the job runs before the job step (before --setup's)");
   cmd->add_option("--time", s.time,
                   "Time limit per run: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS")
       ->capture_default_str();

@@ -1,9 +1,11 @@
 #include "slurm/batch_script.hpp"
 
 #include <map>
+#include <vector>
 
 #include "common/error.hpp"
 #include "slurm/job_sbatch_template.hpp"  // generated from slurm/job.sbatch.in: kJobSbatchTemplate
+#include "slurm/launcher_script.hpp"      // generated from scripts/launch: kLauncherScript
 
 namespace locsweep {
 
@@ -68,6 +70,28 @@ std::string fill(std::string_view text, const std::map<std::string, std::string>
   return out;
 }
 
+// The set-up lines as the script runs them: verbatim, in order, with `set -u` off (module and
+// virtualenv scripts read unset variables). Empty without lines.
+std::string setup_block(const std::vector<std::string>& lines) {
+  if (lines.empty()) return "";
+  std::string block =
+      "# Set-up lines (--setup-file, then --setup), verbatim, run before the job step.\n"
+      "log \"set-up: " +
+      std::to_string(lines.size()) + " line(s)\"\nset +u\n";
+  for (const auto& line : lines) block += line + "\n";
+  return block + "set -u\nlog \"set-up done\"";
+}
+
+// scripts/launch for the here-document that holds it in the script (quoted delimiter: nothing
+// in it is expanded), without its last line end.
+std::string launcher_text() {
+  std::string text = kLauncherScript;
+  if (("\n" + text).find("\nLOCSWEEP_LAUNCHER_END\n") != std::string::npos)
+    throw Error("scripts/launch contains the line LOCSWEEP_LAUNCHER_END, which ends its copy");
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 }  // namespace
 
 std::string shell_quote(std::string_view text) {
@@ -98,29 +122,45 @@ std::string render_batch_script(const SubmitOptions& o, const std::string& sweep
   if (!o.qos.empty()) add("#SBATCH --qos=" + o.qos);
   if (!o.mem.empty()) add("#SBATCH --mem=" + o.mem);
   if (!o.constraint.empty()) add("#SBATCH --constraint=" + o.constraint);
+  if (!o.gres.empty()) add("#SBATCH --gres=" + o.gres);
   for (const auto& line : o.extra_sbatch) add("#SBATCH " + line);
   const std::string output =
       o.output.empty() ? default_output_pattern(o, sweep_name) : o.output.string();
-  return fill(
-      batch_script_template(),
-      {
-          {"SWEEP_NAME", comment_text(sweep_name)},
-          {"JOB_NAME", job_name_for(sweep_name)},
-          {"NODES", std::to_string(o.nodes)},
-          {"RANKS_PER_NODE", std::to_string(o.ranks_per_node)},
-          {"GPU_LINE",
-           o.gpus_per_node > 0 ? "#SBATCH --gpus-per-node=" + std::to_string(o.gpus_per_node) : ""},
-          {"TIME", o.time},
-          {"OUTPUT", sbatch_quote(output)},
-          {"SIGNAL_WARN_S", std::to_string(o.signal_warn_s)},
-          {"OPTIONAL_SBATCH_LINES", optional},
-          {"LOCSWEEP_BINARY", shell_quote(o.locsweep_binary.string())},
-          {"SWEEP_PATH", shell_quote(o.sweep_path.string())},
-          {"DB", shell_quote(o.db.string())},
-          {"ARTIFACTS_ARGS",
-           o.artifacts.empty() ? "" : "--artifacts " + shell_quote(o.artifacts.string())},
-          {"MAX_REQUEUES", std::to_string(o.max_requeues)},
-      });
+  const RankLayout layout = rank_layout(o);
+  // A gpu entry in --gres requests the GPUs itself (with their type); Slurm would count a
+  // --gpus-per-node line as well.
+  const bool gpu_line = o.gpus_per_node > 0 && gres_gpus(o.gres) == 0;
+  const std::string cpus = std::to_string(o.cpus_per_task);
+  // Validated values (a plugin name, a number): written as they are, so the srun line reads
+  // plainly in the script.
+  std::string srun_args = "--mpi=" + o.mpi;
+  if (o.cpus_per_task > 0) srun_args += " --cpus-per-task=" + cpus;
+  return fill(batch_script_template(),
+              {
+                  {"SWEEP_NAME", comment_text(sweep_name)},
+                  {"JOB_NAME", job_name_for(sweep_name)},
+                  {"NODES", std::to_string(o.nodes)},
+                  {"RANKS_PER_NODE", std::to_string(layout.first_node)},
+                  {"GPU_LINE",
+                   gpu_line ? "#SBATCH --gpus-per-node=" + std::to_string(o.gpus_per_node) : ""},
+                  {"CPUS_LINE", o.cpus_per_task > 0 ? "#SBATCH --cpus-per-task=" + cpus : ""},
+                  {"FIRST_NODE_RANKS", std::to_string(layout.first_node)},
+                  {"OTHER_NODE_RANKS", std::to_string(layout.other_nodes)},
+                  {"SRUN_ARGS", srun_args},
+                  {"RUN_ARGS", o.cpus_per_task > 0 ? "--threads " + cpus : ""},
+                  {"LAUNCHER", launcher_text()},
+                  {"SETUP_BLOCK", setup_block(o.setup_lines)},
+                  {"TIME", o.time},
+                  {"OUTPUT", sbatch_quote(output)},
+                  {"SIGNAL_WARN_S", std::to_string(o.signal_warn_s)},
+                  {"OPTIONAL_SBATCH_LINES", optional},
+                  {"LOCSWEEP_BINARY", shell_quote(o.locsweep_binary.string())},
+                  {"SWEEP_PATH", shell_quote(o.sweep_path.string())},
+                  {"DB", shell_quote(o.db.string())},
+                  {"ARTIFACTS_ARGS",
+                   o.artifacts.empty() ? "" : "--artifacts " + shell_quote(o.artifacts.string())},
+                  {"MAX_REQUEUES", std::to_string(o.max_requeues)},
+              });
 }
 
 }  // namespace locsweep

@@ -14,12 +14,15 @@
 # so several clusters (different folders) can run side by side.
 #
 # Environment: LOCSWEEP_SLURM_DIR, LOCSWEEP_SLURM_CPUS (CPUs advertised; default 8, more than
-# the machine has so tests can run several ranks), LOCSWEEP_SLURM_TIMEOUT (seconds to wait for
-# the node to become idle; default 30).
+# the machine has so tests can run several ranks), LOCSWEEP_SLURM_GPUS (stand-in GPUs the node
+# advertises as GRES gpu, for layout tests: /dev/tty0..N-1 as their device files, so Slurm sets
+# CUDA_VISIBLE_DEVICES; default 0), LOCSWEEP_SLURM_TIMEOUT (seconds to wait for the node to
+# become idle; default 30).
 set -euo pipefail
 
 readonly MARKER=locsweep-slurm-cluster  # a file of this name marks a folder as ours
 CPUS=${LOCSWEEP_SLURM_CPUS:-8}
+GPUS=${LOCSWEEP_SLURM_GPUS:-0}
 TIMEOUT=${LOCSWEEP_SLURM_TIMEOUT:-30}
 
 die() {
@@ -28,7 +31,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -132,8 +135,14 @@ dump_logs() {
 }
 
 write_conf() {
-  local dir=$1 node mem ctld_port slurmd_port
+  local dir=$1 node mem ctld_port slurmd_port gres_lines='' node_gres=''
   node=$(hostname -s)
+  if [[ $GPUS != 0 ]]; then
+    [[ $GPUS =~ ^[1-8]$ ]] || die "LOCSWEEP_SLURM_GPUS must be 0 to 8; got '$GPUS'"
+    gres_lines="GresTypes=gpu"
+    node_gres=" Gres=gpu:$GPUS"
+    echo "Name=gpu File=/dev/tty[0-$((GPUS - 1))]" >"$dir/gres.conf"
+  fi
   mem=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
   ctld_port=$(free_port)
   slurmd_port=$(free_port "$ctld_port")
@@ -168,7 +177,8 @@ SlurmdPidFile=$dir/run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 SlurmdParameters=config_overrides
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$mem State=UNKNOWN
+$gres_lines
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$mem$node_gres State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
   # Slurm 24.05 and later (Debian 13 has 24.11) initialise a cgroup plugin in slurmd even with

@@ -1,7 +1,7 @@
 #include "slurm/options.hpp"
 
 #include <algorithm>
-#include <array>
+#include <fstream>
 
 #include "common/error.hpp"
 
@@ -83,22 +83,27 @@ void check_constraint(const std::string& constraint) {
 }
 
 // Options the script sets itself, or that have their own `locsweep submit` flag.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kReserved{{
+constexpr std::pair<std::string_view, std::string_view> kReserved[] = {
     {"requeue", "the script always requeues"},
     {"no-requeue", "the script relies on requeueing; use --max-requeues 0 instead"},
     {"signal", "use --signal-warn"},
     {"open-mode", "the output is opened in append mode so requeued runs keep earlier output"},
     {"output", "use --output"},
     {"nodes", "use --nodes"},
+    {"ntasks", "the ranks are laid out from --nodes, --ranks-per-node and --gpus-per-node"},
     {"ntasks-per-node", "use --ranks-per-node"},
     {"gpus-per-node", "use --gpus-per-node"},
+    {"gpus", "use --gpus-per-node (one worker rank per GPU)"},
+    {"gpus-per-task", "use --gpus-per-node (one worker rank per GPU)"},
+    {"gres", "use --gres"},
+    {"cpus-per-task", "use --cpus-per-task"},
     {"time", "use --time"},
     {"partition", "use --partition"},
     {"account", "use --account"},
     {"qos", "use --qos"},
     {"mem", "use --mem"},
     {"constraint", "use --constraint"},
-}};
+};
 
 // The arguments sbatch reads from "#SBATCH <text>" (Slurm's _get_argument): split at
 // whitespace outside quotes, ' and " quote, a backslash escapes the next character, and an
@@ -141,14 +146,20 @@ std::vector<std::string> sbatch_words(const std::string& text) {
   return words;
 }
 
-// Throws when `word` (one argument sbatch reads) sets an option locsweep submit controls.
+// Throws when `word` (one argument sbatch reads) sets an option locsweep submit controls:
+// by its name, or by an abbreviation, which sbatch accepts when unambiguous.
 void check_not_reserved(const std::string& line, const std::string& word) {
   if (word.size() < 3 || word.compare(0, 2, "--") != 0) return;
   const std::string name = word.substr(2, word.find('=') - 2);
+  if (name.empty()) return;
+  const auto refuse = [&](std::string_view reserved, std::string_view why) {
+    fail("--sbatch", shown(line) + " sets --" + std::string(reserved) +
+                         ", which `locsweep submit` controls: " + std::string(why));
+  };
   for (const auto& [reserved, why] : kReserved)
-    if (!name.empty() && reserved.starts_with(name))  // sbatch accepts unambiguous abbreviations
-      fail("--sbatch", shown(line) + " sets --" + std::string(reserved) +
-                           ", which `locsweep submit` controls: " + std::string(why));
+    if (reserved == name) refuse(reserved, why);
+  for (const auto& [reserved, why] : kReserved)
+    if (reserved.starts_with(name)) refuse(reserved, why);
 }
 
 // One --sbatch value becomes one "#SBATCH <value>" line, of which sbatch reads every
@@ -169,6 +180,108 @@ void check_extra_line(const std::string& line) {
                          "--sbatch='--comment=\"two words\"')");
   if (line.find('#') != std::string::npos && words[0].find('#') == std::string::npos)
     fail("--sbatch", shown(line) + " has an unquoted '#', which sbatch reads as a comment");
+}
+
+// With GPUs: exactly gpus_per_node workers on every node (rank 0, the coordinator, comes on top
+// on the first), so that no two workers share a GPU and none is left idle.
+void check_layout(const SubmitOptions& o) {
+  check_at_least("--nodes", o.nodes, 1);
+  check_at_least("--gpus-per-node", o.gpus_per_node, 0);
+  const int r = o.ranks_per_node, g = o.gpus_per_node;
+  if (r != 0)  // 0: derived
+    check_at_least("--ranks-per-node", r, 2,
+                   " (rank 0, the coordinator, runs beside the workers on the first node, and "
+                   "every node needs at least one worker)");
+  if (g == 0 || r == 0 || r == g + 1) return;
+  fail("--ranks-per-node",
+       std::to_string(r) + " does not fit --gpus-per-node " + std::to_string(g) +
+           ": with GPUs every node runs exactly one worker rank per GPU, and the first node also "
+           "rank 0, the coordinator, which uses no GPU: " +
+           std::to_string(g + 1) + " ranks on the first node, " + std::to_string(g) +
+           " on each other one. " + std::to_string(r) +
+           (r > g + 1 ? " would put two workers on one GPU" : " would leave GPUs idle") +
+           ". Omit --ranks-per-node (it follows from --gpus-per-node), or ask for "
+           "--gpus-per-node " +
+           std::to_string(r - 1) + " to run " + std::to_string(r - 1) + " workers per node");
+}
+
+void check_cpus_per_task(int cpus) {
+  if (cpus < 0 || cpus > 1024)
+    fail("--cpus-per-task",
+         "must be between 1 and 1024 (the threads of each rank's trials; "
+         "omit it for Slurm's default of 1); got " +
+             std::to_string(cpus));
+}
+
+// srun's PMI plugins through which Open MPI's ranks find each other. `none` is refused: every
+// rank would start as a one-process run of its own, on the same DB.
+void check_mpi(const std::string& mpi) {
+  const bool pmix_version = mpi.size() > 6 && mpi.starts_with("pmix_v") &&
+                            all_chars(std::string_view(mpi).substr(6), is_digit);
+  if (mpi == "pmix" || mpi == "pmi2" || pmix_version) return;
+  if (mpi == "none")
+    fail("--mpi",
+         "'none' gives the ranks no PMI to find each other through: each would start as "
+         "a one-process `locsweep run` of its own on the same DB (all but one refused by "
+         "the run lease). Give pmix (the default) or pmi2");
+  fail("--mpi", shown(mpi) +
+                    " is not an MPI plugin of srun that locsweep can use: give pmix (the default; "
+                    "or a version such as pmix_v4) or pmi2 (`srun --mpi=list` shows what your "
+                    "cluster has)");
+}
+
+// The pieces of `text` between separators (one empty piece for empty text).
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> pieces;
+  for (size_t start = 0;;) {
+    const size_t end = std::min(text.find(separator, start), text.size());
+    pieces.push_back(text.substr(start, end - start));
+    if (end == text.size()) return pieces;
+    start = end + 1;
+  }
+}
+
+// --gres: comma-separated name[:type][:count]. A gpu entry's count must be --gpus-per-node,
+// from which the ranks are laid out.
+void check_gres(const SubmitOptions& o) {
+  if (o.gres.empty()) return;
+  const std::string how =
+      " is not a Slurm GRES list: name[:type][:count], comma-separated (e.g. gpu:a100:4 or "
+      "gpu:4,nvme:1)";
+  for (const std::string& entry : split(o.gres, ',')) {
+    const std::vector<std::string> fields = split(entry, ':');
+    const bool fields_ok = std::all_of(fields.begin(), fields.end(), [](const std::string& f) {
+      return !f.empty() && all_chars(f, is_name_char);
+    });
+    if (!fields_ok || fields.size() > 3 ||
+        (fields.size() == 3 && !all_chars(fields.back(), is_digit)))
+      fail("--gres", shown(o.gres) + how);
+  }
+  const int gpus = gres_gpus(o.gres);
+  if (gpus > 0 && gpus != o.gpus_per_node)
+    fail("--gres", shown(o.gres) + " asks for " + std::to_string(gpus) +
+                       " GPU(s) per node, but --gpus-per-node is " +
+                       std::to_string(o.gpus_per_node) + ": give --gpus-per-node " +
+                       std::to_string(gpus) +
+                       " too (the ranks are laid out one worker per GPU from it; the --gres "
+                       "line then requests the GPUs, with their type)");
+}
+
+// One --setup line (or a line of --setup-file, `where` then names it): any shell text, on one
+// line.
+void check_setup_line(const std::string& line, const std::string& where = "") {
+  const std::string flag = where.empty() ? "--setup" : "--setup-file";
+  const std::string what = where + shown(line);
+  if (!all_chars(line, [](char c) { return c == '\t' || !is_control(c); }))
+    fail(flag, what +
+                   " contains a newline, a carriage return or another control character: "
+                   "give one line per --setup (or put the lines in a --setup-file, with "
+                   "Unix line ends)");
+  const size_t text = line.find_first_not_of(" \t");
+  if (text != std::string::npos && line.compare(text, 7, "#SBATCH") == 0)
+    fail(flag, what +
+                   " is an #SBATCH line, which sbatch ignores after the script's first "
+                   "command: give the option with --sbatch=OPTION");
 }
 
 void check_path(std::string_view flag, const fs::path& path, bool required) {
@@ -254,11 +367,11 @@ std::string default_output_pattern(const SubmitOptions& options, std::string_vie
 }
 
 void validate(const SubmitOptions& o) {
-  check_at_least("--nodes", o.nodes, 1);
-  check_at_least("--ranks-per-node", o.ranks_per_node, 2,
-                 " (rank 0, the coordinator, runs beside the workers on the first node, and every "
-                 "node needs at least one worker)");
-  check_at_least("--gpus-per-node", o.gpus_per_node, 0);
+  check_layout(o);
+  check_cpus_per_task(o.cpus_per_task);
+  check_mpi(o.mpi);
+  check_gres(o);
+  for (const auto& line : o.setup_lines) check_setup_line(line);
   const std::int64_t limit = parse_slurm_time(o.time);
   if (o.signal_warn_s < 1 || o.signal_warn_s > 65535)
     fail("--signal-warn", "must be between 1 and 65535 seconds (Slurm's limit); got " +
@@ -286,10 +399,57 @@ void validate(const SubmitOptions& o) {
     check_sbatch_path("--output", o.output.string());
 }
 
+int gres_gpus(const std::string& gres) {
+  if (gres.empty()) return 0;
+  for (const std::string& entry : split(gres, ',')) {
+    const std::vector<std::string> fields = split(entry, ':');
+    if (fields[0] != "gpu") continue;
+    const std::string& count = fields.back();
+    const bool counted =
+        fields.size() > 1 && !count.empty() && count.size() < 6 && all_chars(count, is_digit);
+    return counted ? std::stoi(count) : 1;
+  }
+  return 0;
+}
+
+RankLayout rank_layout(const SubmitOptions& o) {
+  RankLayout layout;
+  if (o.gpus_per_node > 0) {
+    layout.first_node = o.gpus_per_node + 1;
+    layout.other_nodes = o.gpus_per_node;
+  } else {
+    layout.first_node = layout.other_nodes = o.ranks_per_node > 0 ? o.ranks_per_node : 2;
+  }
+  layout.total = layout.first_node + (o.nodes - 1) * layout.other_nodes;
+  return layout;
+}
+
+std::vector<std::string> read_setup_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in || fs::is_directory(file))
+    fail("--setup-file", shown(file.string()) +
+                             " cannot be read: give a readable file of shell "
+                             "lines");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    check_setup_line(line,
+                     shown(file.string()) + " line " + std::to_string(lines.size() + 1) + ": ");
+    lines.push_back(line);
+  }
+  if (in.bad()) fail("--setup-file", "reading " + shown(file.string()) + " failed");
+  return lines;
+}
+
 nlohmann::json to_json(const SubmitOptions& o) {
+  const RankLayout layout = rank_layout(o);
   return {{"nodes", o.nodes},
           {"gpus_per_node", o.gpus_per_node},
-          {"ranks_per_node", o.ranks_per_node},
+          {"ranks_per_node", layout.first_node},
+          {"ranks", layout.total},
+          {"cpus_per_task", o.cpus_per_task},
+          {"mpi", o.mpi},
+          {"gres", o.gres},
+          {"setup_lines", o.setup_lines},
           {"time", o.time},
           {"partition", o.partition},
           {"account", o.account},

@@ -13,11 +13,20 @@ namespace locsweep {
 
 struct SubmitOptions {
   int nodes = 1;
-  int gpus_per_node = 0;  // 0: no --gpus-per-node line
-  // MPI ranks per node. At least 2: rank 0 (the coordinator) shares the first node with the
-  // workers, so a node needs the coordinator plus >= 1 worker (and every further node gets the
-  // same count, i.e. no node is left without a worker).
-  int ranks_per_node = 2;
+  // GPUs per node; 0: none (no --gpus-per-node line). With GPUs every node runs exactly one
+  // worker rank per GPU, and the first node rank 0 (the coordinator, no GPU) as well: see
+  // rank_layout().
+  int gpus_per_node = 0;
+  // MPI ranks per node; 0: derived (gpus_per_node + 1 with GPUs, else 2). Without GPUs at least
+  // 2 (rank 0, the coordinator, shares the first node with >= 1 worker; every node gets the
+  // same count). With GPUs it must be gpus_per_node + 1 (the first node's count) when given.
+  int ranks_per_node = 0;
+  int cpus_per_task = 0;     // 0: no --cpus-per-task; else per rank, and `run --threads`
+  std::string mpi = "pmix";  // srun --mpi: pmix, pmix_vN or pmi2 (none is refused)
+  std::string gres;          // empty: no --gres line; e.g. "gpu:a100:4,nvme:1"
+  // Shell lines the batch script runs verbatim, in order, before the job step (module load,
+  // source venv/bin/activate): the --setup-file's lines, then each --setup.
+  std::vector<std::string> setup_lines;
   std::string time = "24:00:00";  // Slurm format: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
   std::string partition, account, qos, mem, constraint;  // empty: no line
   std::vector<std::string> extra_sbatch;                 // whole options, e.g. "--mail-type=END"
@@ -29,6 +38,25 @@ struct SubmitOptions {
   // then not passed; output defaults to default_output_pattern().
   std::filesystem::path db, artifacts, sweep_path, locsweep_binary, output;
 };
+
+// Where the ranks run: `first_node` ranks on the first node (rank 0, the coordinator, and
+// first_node - 1 workers), `other_nodes` workers on each further node, `total` in all. With
+// GPUs, every node has exactly gpus_per_node workers, so no two workers share a GPU (a worker
+// uses GPU `local worker index mod visible GPUs`, orchestrator/run.cpp).
+struct RankLayout {
+  int first_node = 0, other_nodes = 0, total = 0;
+  int workers_on(int node) const { return node == 0 ? first_node - 1 : other_nodes; }
+};
+// The layout of validated options.
+RankLayout rank_layout(const SubmitOptions& options);
+
+// The GPUs per node a --gres list asks for: its "gpu" entry's count (1 without a count), 0
+// when it names no gpu. validate() requires it to be gpus_per_node when not 0.
+int gres_gpus(const std::string& gres);
+
+// The lines of a --setup-file, in order (no line end kept). Throws InputError naming the file
+// when it cannot be read.
+std::vector<std::string> read_setup_file(const std::filesystem::path& file);
 
 // Every option as JSON (paths as strings, empty ones included): what the results DB records
 // with the job (slurm_jobs.options_json).

@@ -1,8 +1,9 @@
 // `locsweep submit`: a sweep as a self-requeueing Slurm batch job. The library entry point;
 // includes the options (slurm/options.hpp) and the script rendering (slurm/batch_script.hpp).
 //
-// The job runs `locsweep run SWEEP --db DB [--artifacts DIR]` on every rank through
-// `srun --mpi=pmix`, gets USR1 `signal_warn_s` before its time limit, and requeues itself
+// The job runs the set-up lines, then `locsweep run SWEEP --db DB [--artifacts DIR]` on every
+// rank through `srun --mpi=<mpi> --distribution=arbitrary` (one worker per GPU, rank_layout())
+// and scripts/launch, gets USR1 `signal_warn_s` before its time limit, and requeues itself
 // (`scontrol requeue`) while the run exits 75 (work left) and SLURM_RESTART_COUNT is below
 // `max_requeues`. See slurm/job.sbatch.in.
 #pragma once

@@ -40,6 +40,8 @@ job_state() {
 # shellcheck source-path=SCRIPTDIR source=test_lib.sh
 source "$(dirname "$0")/test_lib.sh"  # wait_for
 finished() { [[ $(job_state "$1") =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|GONE)$ ]]; }
+# Both ranks of a first run are up (each starts through scripts/launch, so either may be last).
+both_ranks_running() { [[ -e $tmp/running.0.0 && -e $tmp/running.0.1 ]]; }
 
 # The stand-in for `locsweep run SWEEP --db DB [--artifacts DIR]`. Its behaviour comes from
 # the file MODE beside this script: "wait" (first run waits for USR1/TERM and exits 75; a
@@ -86,7 +88,7 @@ restarts() { scontrol show job "$1" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p'; }
 
 echo "== USR1 before the time limit: exit 75, the job requeues itself, then completes"
 submit_case usr1 wait
-wait_for 30 test -e "$tmp/running.0.1" || fail "job $job did not start ($(job_state "$job"))"
+wait_for 30 both_ranks_running || fail "job $job did not start ($(job_state "$job"))"
 # The argv each rank got is exactly what was submitted (the DB path is hostile).
 printf '%s\0' run "$sweep" --db "$db" >"$tmp/expected-argv"
 cmp -s "$tmp/expected-argv" "$tmp/argv.0" || fail "rank 0 argv: $(tr '\0' '|' <"$tmp/argv.0")"
@@ -102,7 +104,7 @@ expect_log "sweep complete (exit 0)"
 
 echo "== scontrol requeue: SIGTERM passed on, the script leaves the requeue to Slurm"
 submit_case term wait --artifacts "$tmp/art dir"
-wait_for 30 test -e "$tmp/running.0.1" || fail "job $job did not start ($(job_state "$job"))"
+wait_for 30 both_ranks_running || fail "job $job did not start ($(job_state "$job"))"
 printf '%s\0' run "$sweep" --db "$db" --artifacts "$tmp/art dir" >"$tmp/expected-argv"
 cmp -s "$tmp/expected-argv" "$tmp/argv.0" || fail "rank 0 argv: $(tr '\0' '|' <"$tmp/argv.0")"
 scontrol requeue "$job"
@@ -123,7 +125,7 @@ expect_log "locsweep run failed (exit 3): not requeueing"
 
 echo "== work left but --max-requeues 0: no requeue"
 submit_case budget always-wait --max-requeues 0
-wait_for 30 test -e "$tmp/running.0.1" || fail "job $job did not start ($(job_state "$job"))"
+wait_for 30 both_ranks_running || fail "job $job did not start ($(job_state "$job"))"
 scancel --signal=USR1 "$job"
 wait_for 30 finished "$job" || fail "job $job still $(job_state "$job")"
 [[ $(job_state "$job") == FAILED ]] || fail "job $job ended $(job_state "$job")"

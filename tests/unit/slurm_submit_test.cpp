@@ -16,6 +16,8 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/error.hpp"
@@ -50,6 +52,14 @@ std::vector<std::string> split_nul(const std::string& text) {
   return out;
 }
 
+// scripts/launch as the job passes it to `bash -c` (ending in one line end, as the
+// here-document that holds it in the script gives it).
+std::string launcher_script() {
+  std::string text = slurp(fs::path(LOCSWEEP_SOURCE_DIR) / "scripts/launch");
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text + "\n";
+}
+
 // A valid set of options; each test changes what it checks.
 SubmitOptions valid_options() {
   SubmitOptions o;
@@ -68,16 +78,30 @@ class FakeSlurm : public testing::Test {
     dir_ = pattern;
     fs::create_directories(dir_ / "bin");
     // Every fake records its argv in $FAKE_DIR/<name>.argv.
-    write_executable(dir_ / "bin/srun",
-                     "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/srun.argv\"\n"
-                     "if [ \"${FAKE_SRUN_MODE:-}\" = wait ]; then\n"
-                     "  trap 'echo term > \"$FAKE_DIR/srun.term\"; exit 75' TERM\n"
-                     "  echo $$ > \"$FAKE_DIR/srun.pid\"\n"
-                     "  touch \"$FAKE_DIR/srun.started\"\n"
-                     "  while :; do sleep 0.05; done\nfi\n"
-                     "exit \"${FAKE_SRUN_RC:-0}\"\n");
+    // srun also keeps its host file (--distribution=arbitrary), the SLURM_NTASKS_PER_NODE it
+    // got, and whether the set-up marker existed when it started; FAKE_SRUN_EXEC=1 runs the
+    // command after its options (bash -c LAUNCHER scripts/launch BINARY ...).
+    write_executable(
+        dir_ / "bin/srun",
+        "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/srun.argv\"\n"
+        "[ -n \"${SLURM_HOSTFILE:-}\" ] && cp \"$SLURM_HOSTFILE\" \"$FAKE_DIR/srun.hosts\"\n"
+        "echo \"${SLURM_NTASKS_PER_NODE-unset}\" > \"$FAKE_DIR/srun.ntasks_per_node\"\n"
+        "[ -e \"$FAKE_DIR/setup.marker\" ] && touch \"$FAKE_DIR/srun.after_setup\"\n"
+        "if [ \"${FAKE_SRUN_EXEC:-}\" = 1 ]; then\n"
+        "  while [ \"${1#--}\" != \"$1\" ]; do shift; done\n"
+        "  exec \"$@\"\nfi\n"
+        "if [ \"${FAKE_SRUN_MODE:-}\" = wait ]; then\n"
+        "  trap 'echo term > \"$FAKE_DIR/srun.term\"; exit 75' TERM\n"
+        "  echo $$ > \"$FAKE_DIR/srun.pid\"\n"
+        "  touch \"$FAKE_DIR/srun.started\"\n"
+        "  while :; do sleep 0.05; done\nfi\n"
+        "exit \"${FAKE_SRUN_RC:-0}\"\n");
+    // `scontrol show hostnames` names the job's nodes ($FAKE_NODES, default "node1"); any
+    // other use (requeue) is recorded.
     write_executable(dir_ / "bin/scontrol",
-                     "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/scontrol.argv\"\n"
+                     "#!/bin/bash\nif [ \"$1 $2\" = 'show hostnames' ]; then\n"
+                     "  printf '%s\\n' ${FAKE_NODES:-node1}; exit 0\nfi\n"
+                     "printf '%s\\0' \"$@\" > \"$FAKE_DIR/scontrol.argv\"\n"
                      "exit \"${FAKE_SCONTROL_RC:-0}\"\n");
     // scancel --signal=TERM JOB signals the job's steps: here, the fake srun.
     write_executable(dir_ / "bin/scancel",
@@ -336,6 +360,62 @@ const OptionCase kOptionCases[] = {
      },
      ""},
     {"output newline", [](SubmitOptions& o) { o.output = "/logs/a\nb"; }, "--output"},
+    // GPUs: one worker per GPU (see RankLayoutTable).
+    {"gpus 4 ranks 6", [](SubmitOptions& o) { o.gpus_per_node = 4, o.ranks_per_node = 6; },
+     "--ranks-per-node", "two workers on one GPU"},
+    {"gpus 4 ranks 5", [](SubmitOptions& o) { o.gpus_per_node = 4, o.ranks_per_node = 5; }, ""},
+    {"gpus 4 ranks 3", [](SubmitOptions& o) { o.gpus_per_node = 4, o.ranks_per_node = 3; },
+     "--ranks-per-node", "idle"},
+    {"ranks -1", [](SubmitOptions& o) { o.ranks_per_node = -1; }, "--ranks-per-node"},
+    {"cpus 8", [](SubmitOptions& o) { o.cpus_per_task = 8; }, ""},
+    {"cpus -1", [](SubmitOptions& o) { o.cpus_per_task = -1; }, "--cpus-per-task"},
+    {"cpus 2000", [](SubmitOptions& o) { o.cpus_per_task = 2000; }, "--cpus-per-task"},
+    {"mpi pmi2", [](SubmitOptions& o) { o.mpi = "pmi2"; }, ""},
+    {"mpi none", [](SubmitOptions& o) { o.mpi = "none"; }, "--mpi", "run lease"},
+    {"mpi pmix_v4", [](SubmitOptions& o) { o.mpi = "pmix_v4"; }, ""},
+    {"mpi openmpi", [](SubmitOptions& o) { o.mpi = "openmpi"; }, "--mpi", "pmi2"},
+    {"mpi pmix_v", [](SubmitOptions& o) { o.mpi = "pmix_v"; }, "--mpi"},
+    {"mpi injection", [](SubmitOptions& o) { o.mpi = "pmix;id"; }, "--mpi"},
+    {"mpi empty", [](SubmitOptions& o) { o.mpi = ""; }, "--mpi"},
+    {"gres nvme", [](SubmitOptions& o) { o.gres = "nvme:1"; }, ""},
+    {"gres typed gpu",
+     [](SubmitOptions& o) {
+       o.gres = "gpu:a100:4,nvme";
+       o.gpus_per_node = 4;
+     },
+     ""},
+    {"gres gpu without gpus", [](SubmitOptions& o) { o.gres = "gpu:4"; }, "--gres",
+     "--gpus-per-node 4"},
+    {"gres gpu count differs",
+     [](SubmitOptions& o) {
+       o.gres = "gpu:2";
+       o.gpus_per_node = 4;
+     },
+     "--gres", "--gpus-per-node 2"},
+    {"gres empty entry", [](SubmitOptions& o) { o.gres = "nvme:1,"; }, "--gres", "GRES list"},
+    {"gres space", [](SubmitOptions& o) { o.gres = "nvme 1"; }, "--gres"},
+    {"gres 4 fields", [](SubmitOptions& o) { o.gres = "a:b:c:1"; }, "--gres"},
+    {"gres typed, no count", [](SubmitOptions& o) { o.gres = "a:b:c"; }, "--gres"},
+    {"setup ok",
+     [](SubmitOptions& o) {
+       o.setup_lines = {"module load openmpi", "", "\tsource \"$HOME/venv/bin/activate\" # x"};
+     },
+     ""},
+    {"setup newline", [](SubmitOptions& o) { o.setup_lines = {"module load a\nmodule load b"}; },
+     "--setup", "one line per --setup"},
+    {"setup CR", [](SubmitOptions& o) { o.setup_lines = {"module load a\r"}; }, "--setup"},
+    {"setup #SBATCH", [](SubmitOptions& o) { o.setup_lines = {"  #SBATCH --no-requeue"}; },
+     "--setup", "--sbatch"},
+    {"extra gres", [](SubmitOptions& o) { o.extra_sbatch = {"--gres=gpu:8"}; }, "--sbatch",
+     "sets --gres"},
+    {"extra ntasks", [](SubmitOptions& o) { o.extra_sbatch = {"--ntasks=9"}; }, "--sbatch",
+     "sets --ntasks,"},
+    {"extra gpus", [](SubmitOptions& o) { o.extra_sbatch = {"--gpus=8"}; }, "--sbatch",
+     "sets --gpus,"},
+    {"extra gpus-per-task", [](SubmitOptions& o) { o.extra_sbatch = {"--gpus-per-task=1"}; },
+     "--sbatch", "sets --gpus-per-task"},
+    {"extra cpus-per-task", [](SubmitOptions& o) { o.extra_sbatch = {"--cpus-per-task=4"}; },
+     "--sbatch", "sets --cpus-per-task"},
     {"output relative", [](SubmitOptions& o) { o.output = "job.out"; }, "--output"},
 };
 
@@ -418,8 +498,15 @@ TEST_P(HostileScript, PassesEveryPathToSrunVerbatimAndRunsNothingElse) {
         << slurp(dir_ / "syntax.log");
   }
   EXPECT_EQ(run_script(o, {}, "sweep " + text), 0) << slurp(dir_ / "job.log");
-  EXPECT_EQ(argv_of("srun"),
-            (std::vector<std::string>{"--mpi=pmix", o.locsweep_binary.string(), "run",
+  const auto srun = argv_of("srun");
+  ASSERT_EQ(srun.size(), 14u) << slurp(dir_ / "job.log");
+  EXPECT_TRUE(srun[5] == launcher_script())
+      << "the launcher passed to bash -c is not scripts/launch";
+  EXPECT_EQ(std::vector<std::string>(srun.begin(), srun.begin() + 5),
+            (std::vector<std::string>{"--mpi=pmix", "--ntasks=2", "--distribution=arbitrary",
+                                      "bash", "-c"}));
+  EXPECT_EQ(std::vector<std::string>(srun.begin() + 6, srun.end()),
+            (std::vector<std::string>{"scripts/launch", o.locsweep_binary.string(), "run",
                                       o.sweep_path.string(), "--db", o.db.string(), "--artifacts",
                                       o.artifacts.string()}));
   EXPECT_FALSE(fs::exists(marker)) << "an injected command ran";
@@ -566,6 +653,239 @@ TEST_F(FakeSlurm, SigtermToTheBatchShellIsForwardedAndDoesNotRequeue) {
   EXPECT_TRUE(fs::exists(dir_ / "srun.term")) << "the step did not get the SIGTERM\n" << log;
   EXPECT_FALSE(fs::exists(dir_ / "scontrol.argv")) << log;
   EXPECT_NE(log.find("not requeueing from this script"), std::string::npos) << log;
+}
+
+// ---------------------------------------------------------------- rank layout and GPUs
+
+// Every layout `submit` accepts puts exactly gpus_per_node workers on every node (rank 0, the
+// coordinator, on top on the first), and every other --ranks-per-node is refused by name.
+TEST(RankLayoutTable, WithGpusEveryNodeHasOneWorkerPerGpuOrTheLayoutIsRefused) {
+  int accepted = 0, refused = 0;
+  for (int nodes = 1; nodes <= 4; ++nodes)
+    for (int gpus = 0; gpus <= 8; ++gpus)
+      for (int ranks = 0; ranks <= 10; ++ranks) {
+        SubmitOptions o = valid_options();
+        o.nodes = nodes;
+        o.gpus_per_node = gpus;
+        o.ranks_per_node = ranks;
+        const std::string label = std::to_string(nodes) + " nodes, " + std::to_string(gpus) +
+                                  " GPUs, " + std::to_string(ranks) + " ranks per node";
+        const bool fits = gpus > 0 ? ranks == 0 || ranks == gpus + 1 : ranks != 1;
+        try {
+          validate(o);
+          EXPECT_TRUE(fits) << label << " accepted";
+          ++accepted;
+        } catch (const InputError& e) {
+          EXPECT_FALSE(fits) << label << ": " << e.what();
+          EXPECT_EQ(std::string(e.what()).rfind("--ranks-per-node:", 0), 0u) << e.what();
+          if (gpus > 0 && ranks > gpus + 1)
+            EXPECT_NE(std::string(e.what()).find("two workers on one GPU"), std::string::npos);
+          ++refused;
+          continue;
+        }
+        const RankLayout layout = rank_layout(o);
+        int total = 0;
+        for (int node = 0; node < nodes; ++node) {
+          const int workers = layout.workers_on(node);
+          total += workers + (node == 0 ? 1 : 0);
+          if (gpus > 0)
+            EXPECT_EQ(workers, gpus) << label << ", node " << node;
+          else
+            EXPECT_EQ(workers, (ranks ? ranks : 2) - (node == 0 ? 1 : 0)) << label;
+        }
+        EXPECT_EQ(layout.total, total) << label;
+      }
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
+}
+
+TEST(RankLayoutTable, TheDocumentedExampleUsesEveryGpu) {
+  SubmitOptions o = valid_options();  // --nodes 2 --ranks-per-node 5 --gpus-per-node 4
+  o.nodes = 2;
+  o.ranks_per_node = 5;
+  o.gpus_per_node = 4;
+  ASSERT_NO_THROW(validate(o));
+  const RankLayout layout = rank_layout(o);
+  EXPECT_EQ(layout.total, 9);
+  EXPECT_EQ(layout.workers_on(0) + layout.workers_on(1), 8);  // 8 of 8 GPUs
+  o.ranks_per_node = 0;                                       // derived: the same
+  EXPECT_EQ(rank_layout(o).total, 9);
+  EXPECT_EQ(to_json(o)["ranks_per_node"], 5);
+  EXPECT_EQ(to_json(o)["ranks"], 9);
+}
+
+struct LayoutCase {
+  int nodes, gpus, ranks;     // ranks 0: derived
+  std::vector<int> per_node;  // the ranks srun's host file must put on each node
+};
+
+void PrintTo(const LayoutCase& c, std::ostream* os) {
+  *os << c.nodes << " nodes, " << c.gpus << " GPUs, " << c.ranks << " ranks per node";
+}
+
+class Layout : public FakeSlurm, public testing::WithParamInterface<LayoutCase> {};
+
+// The rendered script's host file (rank i on line i) against the GPU each worker takes as
+// orchestrator/run.cpp picks it: its index among its node's workers, mod the node's GPUs. Two
+// workers never share a GPU, and each GPU has a worker.
+TEST_P(Layout, TheScriptPlacesOneWorkerPerGpuAndTheCoordinatorFirst) {
+  const auto& c = GetParam();
+  SubmitOptions o = valid_options();
+  o.nodes = c.nodes;
+  o.gpus_per_node = c.gpus;
+  o.ranks_per_node = c.ranks;
+  std::string node_names;
+  for (int n = 1; n <= c.nodes; ++n) node_names += "gpu-node" + std::to_string(n) + " ";
+  ASSERT_EQ(run_script(o, {{"FAKE_NODES", node_names}, {"SLURM_NTASKS_PER_NODE", "99"}}), 0)
+      << slurp(dir_ / "job.log");
+  std::vector<std::string> hosts;
+  std::istringstream in(slurp(dir_ / "srun.hosts"));
+  for (std::string line; std::getline(in, line);) hosts.push_back(line);
+  std::map<std::string, int> per_node;
+  for (const auto& h : hosts) ++per_node[h];
+  int total = 0;
+  for (int n = 1; n <= c.nodes; ++n) {
+    EXPECT_EQ(per_node["gpu-node" + std::to_string(n)], c.per_node[static_cast<size_t>(n - 1)])
+        << "node " << n;
+    total += c.per_node[static_cast<size_t>(n - 1)];
+  }
+  ASSERT_EQ(hosts.size(), static_cast<size_t>(total));
+  EXPECT_EQ(hosts[0], "gpu-node1");  // rank 0, the coordinator
+  std::map<std::string, int> next_index;
+  std::set<std::pair<std::string, int>> gpus_used;
+  for (size_t rank = 1; rank < hosts.size(); ++rank) {
+    const int index = next_index[hosts[rank]]++;
+    if (c.gpus > 0)
+      EXPECT_TRUE(gpus_used.insert({hosts[rank], index % c.gpus}).second)
+          << "rank " << rank << " shares GPU " << index % c.gpus << " of " << hosts[rank];
+  }
+  if (c.gpus > 0) EXPECT_EQ(gpus_used.size(), static_cast<size_t>(c.nodes * c.gpus));
+  const auto srun = argv_of("srun");
+  EXPECT_NE(std::find(srun.begin(), srun.end(), "--ntasks=" + std::to_string(total)), srun.end());
+  // srun gets the layout from the host file alone, not from sbatch's per-node count.
+  EXPECT_EQ(slurp(dir_ / "srun.ntasks_per_node"), "unset\n");
+  const std::string script = render_batch_script(o, "demo");
+  EXPECT_NE(script.find("#SBATCH --ntasks-per-node=" + std::to_string(c.per_node[0]) + "\n"),
+            std::string::npos);
+  EXPECT_EQ(script.find("--gpus-per-node=") != std::string::npos, c.gpus > 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Layout,
+    testing::Values(LayoutCase{1, 0, 0, {2}}, LayoutCase{1, 0, 5, {5}},
+                    LayoutCase{3, 0, 3, {3, 3, 3}}, LayoutCase{1, 1, 0, {2}},
+                    LayoutCase{1, 4, 0, {5}}, LayoutCase{2, 4, 0, {5, 4}},
+                    LayoutCase{2, 4, 5, {5, 4}},  // docs/slurm.md's example: 8 of 8 GPUs
+                    LayoutCase{3, 2, 3, {3, 2, 2}}, LayoutCase{4, 8, 0, {9, 8, 8, 8}}));
+
+TEST_F(FakeSlurm, ScriptWithoutNodesEndsWithAMessage) {
+  const int rc = run_script(valid_options(), {{"FAKE_NODES", " "}});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(slurp(dir_ / "job.log").find("named no nodes"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "srun.argv"));
+}
+
+// ---------------------------------------------------------------- cpus, gres, mpi, set-up
+
+TEST_F(FakeSlurm, CpusPerTaskReachesSbatchSrunAndTheRunsThreads) {
+  SubmitOptions o = valid_options();
+  o.cpus_per_task = 3;
+  const std::string script = render_batch_script(o, "demo");
+  EXPECT_NE(script.find("#SBATCH --cpus-per-task=3\n"), std::string::npos);
+  ASSERT_EQ(run_script(o), 0) << slurp(dir_ / "job.log");
+  const auto srun = argv_of("srun");
+  ASSERT_GE(srun.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(srun.begin(), srun.begin() + 2),
+            (std::vector<std::string>{"--mpi=pmix", "--cpus-per-task=3"}));
+  EXPECT_EQ(std::vector<std::string>(srun.end() - 2, srun.end()),
+            (std::vector<std::string>{"--threads", "3"}));
+  o.cpus_per_task = 0;
+  EXPECT_EQ(render_batch_script(o, "demo").find("cpus-per-task"), std::string::npos);
+}
+
+TEST_F(FakeSlurm, MpiPluginReachesSrun) {
+  SubmitOptions o = valid_options();
+  o.mpi = "pmi2";
+  ASSERT_EQ(run_script(o), 0) << slurp(dir_ / "job.log");
+  EXPECT_EQ(argv_of("srun").at(0), "--mpi=pmi2");
+}
+
+TEST(Gres, CountsTheGpusOfItsGpuEntry) {
+  EXPECT_EQ(gres_gpus(""), 0);
+  EXPECT_EQ(gres_gpus("nvme:1"), 0);
+  EXPECT_EQ(gres_gpus("gpux:2"), 0);
+  EXPECT_EQ(gres_gpus("gpu"), 1);
+  EXPECT_EQ(gres_gpus("gpu:a100"), 1);
+  EXPECT_EQ(gres_gpus("gpu:4"), 4);
+  EXPECT_EQ(gres_gpus("gpu:a100:8,nvme:1"), 8);
+  EXPECT_EQ(gres_gpus("nvme:1,gpu:h200:2"), 2);
+}
+
+TEST(BatchScript, GresLineAndAGpuGresReplacesTheGpusPerNodeLine) {
+  SubmitOptions o = valid_options();
+  o.gpus_per_node = 4;
+  o.gres = "gpu:a100:4,nvme:1";
+  std::string script = render_batch_script(o, "s");
+  EXPECT_NE(script.find("#SBATCH --gres=gpu:a100:4,nvme:1\n"), std::string::npos);
+  EXPECT_EQ(script.find("--gpus-per-node"), std::string::npos) << "GPUs requested twice";
+  EXPECT_NE(script.find("first_node_ranks=5\nother_node_ranks=4\n"), std::string::npos);
+  o.gres = "nvme:1";
+  script = render_batch_script(o, "s");
+  EXPECT_NE(script.find("#SBATCH --gres=nvme:1\n"), std::string::npos);
+  EXPECT_NE(script.find("#SBATCH --gpus-per-node=4\n"), std::string::npos);
+}
+
+// The set-up lines run verbatim, in order, before srun, with `set -u` off, and what they export
+// reaches the ranks, which run through scripts/launch.
+TEST_F(FakeSlurm, SetupLinesRunInOrderBeforeTheStepAndTheRanksRunThroughTheLauncher) {
+  const fs::path binary = dir_ / "bin dir" / "locsweep";
+  fs::create_directories(binary.parent_path());
+  write_executable(binary,
+                   "#!/bin/bash\nprintf '%s\\0' \"$@\" > \"$FAKE_DIR/locsweep.argv\"\n"
+                   "env > \"$FAKE_DIR/locsweep.env\"\n");
+  SubmitOptions o = valid_options();
+  o.locsweep_binary = binary;
+  o.setup_lines = {"echo one >> \"$FAKE_DIR/setup.log\"",
+                   "  if [ -z \"${UNSET_BY_TEST}\" ]; then echo 'two (unset ok)'; fi >> "
+                   "\"$FAKE_DIR/setup.log\"",
+                   "export FROM_SETUP='it''s set'", "touch \"$FAKE_DIR/setup.marker\""};
+  ASSERT_EQ(run_script(o, {{"FAKE_SRUN_EXEC", "1"},
+                           {"UNSET_BY_TEST", ""},
+                           {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", ""}}),
+            0)
+      << slurp(dir_ / "job.log");
+  EXPECT_EQ(slurp(dir_ / "setup.log"), "one\ntwo (unset ok)\n");
+  EXPECT_TRUE(fs::exists(dir_ / "srun.after_setup")) << "srun started before the set-up";
+  EXPECT_EQ(argv_of("locsweep"),
+            (std::vector<std::string>{"run", o.sweep_path.string(), "--db", o.db.string()}));
+  const std::string env = slurp(dir_ / "locsweep.env");
+  EXPECT_NE(env.find("\nFROM_SETUP=its set\n"), std::string::npos) << env;
+  // scripts/launch sets this when it is unset: the rank ran through it.
+  EXPECT_NE(env.find("\nOMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n"), std::string::npos) << env;
+  const std::string log = slurp(dir_ / "job.log");
+  EXPECT_NE(log.find("set-up: 4 line(s)"), std::string::npos) << log;
+  EXPECT_NE(log.find("sweep complete (exit 0)"), std::string::npos) << log;
+}
+
+TEST(SetupFile, ReadsEveryLineInOrderAndRefusesCarriageReturns) {
+  char pattern[] = "/tmp/locsweep-setup-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const fs::path dir = pattern;
+  std::ofstream(dir / "ok") << "module load openmpi/4.1\n\nsource '/opt/my venv/bin/activate'\n";
+  EXPECT_EQ(read_setup_file(dir / "ok"),
+            (std::vector<std::string>{"module load openmpi/4.1", "",
+                                      "source '/opt/my venv/bin/activate'"}));
+  std::ofstream(dir / "crlf") << "module load a\nmodule load b\r\n";
+  try {
+    read_setup_file(dir / "crlf");
+    FAIL() << "a carriage return was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--setup-file:", 0), 0u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read_setup_file(dir / "missing"), InputError);
+  EXPECT_THROW(read_setup_file(dir), InputError);
+  fs::remove_all(dir);
 }
 
 // ---------------------------------------------------------------- submit()
