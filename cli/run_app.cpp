@@ -24,6 +24,22 @@ int trial_exec_main(int argc, char** argv, const TrialRunner& run, const char* p
   }
 }
 
+CLI::Option* add_overrides_option(CLI::App* cmd, std::vector<std::string>& overrides) {
+  return cmd->add_option("OVERRIDES", overrides,
+                         "KEY=VALUE overrides of the spec, e.g. train.lr=1e-3 "
+                         "grid.locality.schedule=[linear,cubic] seeds=[0,1]: a dotted key (as "
+                         "in `results --where`) and a YAML value, applied before the spec is "
+                         "checked and recorded with it (docs/sweep-spec.md)");
+}
+
+CLI::Option* add_db_option(CLI::App* cmd, std::string& db, const std::string& what, bool required) {
+  auto* option = cmd->add_option(
+      "--db", db, what + " (default: $" + kDbEnvironmentVariable + (required ? ")" : ", if set)"));
+  option->envname(kDbEnvironmentVariable);
+  if (required) option->required();
+  return option;
+}
+
 void log_to_stderr() {
   spdlog::set_default_logger(spdlog::stderr_logger_st("locsweep"));
 }

@@ -116,6 +116,13 @@ std::string render_batch_script(const SubmitOptions& o, const std::string& sweep
           {"OPTIONAL_SBATCH_LINES", optional},
           {"LOCSWEEP_BINARY", shell_quote(o.locsweep_binary.string())},
           {"SWEEP_PATH", shell_quote(o.sweep_path.string())},
+          {"OVERRIDE_ARGS",
+           [&] {
+             std::string words;
+             for (const auto& text : o.overrides)
+               words += (words.empty() ? "" : " ") + shell_quote(text);
+             return words;
+           }()},
           {"DB", shell_quote(o.db.string())},
           {"ARTIFACTS_ARGS",
            o.artifacts.empty() ? "" : "--artifacts " + shell_quote(o.artifacts.string())},

@@ -28,6 +28,7 @@ struct SubmitOptions {
   // Absolute paths (the CLI makes them so). artifacts and output may be empty: artifacts is
   // then not passed; output defaults to default_output_pattern().
   std::filesystem::path db, artifacts, sweep_path, locsweep_binary, output;
+  std::vector<std::string> overrides;  // KEY=VALUE after SWEEP, passed on to `locsweep run`
 };
 
 // Every option as JSON (paths as strings, empty ones included): what the results DB records
