@@ -109,7 +109,7 @@ void add_trial_command(CLI::App& app) {
   auto flags = std::make_shared<TrialFlags>();
   auto* cmd = app.add_subcommand("trial", "Run one trial stand-alone and print its result as JSON");
   cmd->add_option("CONFIG", flags->config, "Trial config (.yaml or .json)")->required();
-  add_overrides_option(cmd, flags->overrides);
+  add_overrides_option(cmd, flags->overrides, false);
   add_run_flags(cmd, *flags);
   cmd->add_flag("--resume", flags->resume, "Continue from the checkpoint in --out");
   cmd->callback([flags] {

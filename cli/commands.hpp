@@ -24,8 +24,10 @@ void add_report_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
 
 // The KEY=VALUE positionals of plan, run, submit and trial (sweeps/overrides.hpp), after the
-// spec: trial or sweep keys as dotted paths, YAML values, applied before the spec is checked.
-CLI::Option* add_overrides_option(CLI::App* cmd, std::vector<std::string>& overrides);
+// spec: dotted keys, YAML values, applied before the spec is checked. `sweep`: the spec is a
+// sweep (its keys and axes may be overridden too), else a trial config.
+CLI::Option* add_overrides_option(CLI::App* cmd, std::vector<std::string>& overrides,
+                                  bool sweep = true);
 
 // The environment variable that gives --db its default (Optuna's OPTUNA_STORAGE).
 inline constexpr const char* kDbEnvironmentVariable = "LOCSWEEP_DB";

@@ -57,6 +57,12 @@ YAML::Node without_marks(const YAML::Node& node) {
   }
 }
 
+// The sweep keys whose value is a mapping of their own keys (sweeps/sweep_spec.cpp): an
+// override of one of its keys creates it when the file has none.
+bool is_axis_section(const std::string& word) {
+  return word == "grid" || word == "zip" || word == "seeds";
+}
+
 std::optional<YAML::Node> find_key(const YAML::Node& map, const std::string& key) {
   for (const auto& kv : map)
     if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.second;
@@ -73,12 +79,16 @@ void set_path(YAML::Node map, const std::vector<std::string>& words, size_t from
     const auto existing = find_key(map, key);
     if (!existing) continue;
     if (to == words.size()) {
-      map[key] = YAML::Clone(value);  // a copy: a later override may write into it
+      map[key] = without_marks(value);  // a copy: a later override may write into it
       return;
     }
     if (existing->IsMap()) return set_path(*existing, words, to, value);
   }
-  map[join(words, from, words.size())] = YAML::Clone(value);
+  if (from == 0 && words.size() > 1 && is_axis_section(words[0])) {
+    map[words[0]] = YAML::Node(YAML::NodeType::Map);  // `grid.locality.schedule=` with no grid
+    return set_path(map[words[0]], words, 1, value);
+  }
+  map[join(words, from, words.size())] = without_marks(value);
 }
 
 std::vector<Override> without_repeats(const std::vector<Override>& overrides) {
@@ -133,8 +143,9 @@ std::string override_label(const Override& o) {
 Override parse_override(const std::string& text) {
   if (!looks_like_override(text))
     throw InputError("'" + text +
-                     "' is neither a file nor a KEY=VALUE override; write a dotted key, '=' and "
-                     "a YAML value, e.g. train.lr=1e-3 or grid.locality.schedule=[linear,cubic]");
+                     "' is not a KEY=VALUE override (the arguments after the spec file are "
+                     "overrides): write a dotted key, '=' and a YAML value, e.g. train.lr=1e-3 "
+                     "or grid.locality.schedule=[linear,cubic]");
   Override o;
   o.text = text;
   const size_t eq = text.find('=');

@@ -88,6 +88,14 @@ TEST(Overrides, SweepKeysGridAndSeeds) {
   EXPECT_EQ(plan_sweep(with({"seeds.count=5"})).trials.size(), 10u);
   EXPECT_EQ(plan_sweep(with({"grid.train.lr=[1e-3,2e-3]"})).trials.size(), 8u);
   EXPECT_EQ(with({"name=other"}).name, "other");
+  // An axis the file does not have: created as the sweep key's mapping.
+  const Plan zip = plan_sweep(with({"zip.train.lr=[1e-3,2e-3,3e-3]", "zip.train.steps=[1,2,3]"}));
+  EXPECT_EQ(zip.trials.size(), 12u);
+  EXPECT_EQ(zip.trials.back().config.train.steps, 3);
+  EXPECT_EQ(plan_sweep(with({"grid.locality.schedule=[cubic]", "seeds=[0]"},
+                            "name: n\nlocality: {mechanism: block}\n"))
+                .trials.size(),
+            1u);
   EXPECT_EQ(with({"order=fifo"}).order, DispatchOrder::fifo);
 }
 
@@ -124,6 +132,12 @@ TEST(Overrides, ABadValueNamesTheOverrideThatBroughtIt) {
             std::string::npos);
 }
 
+TEST(Overrides, AnExpansionProblemIsNotLocatedInTheFile) {
+  const std::string message =
+      error_of([] { plan_sweep(with({"model.n_embd=130"}, "name: m\nmodel: {n_head: 4}\n")); });
+  EXPECT_EQ(message.rfind("<test>: error: model.n_embd: ", 0), 0u) << message;
+}
+
 TEST(Overrides, TheFilesOwnErrorIsStillLocatedInTheFile) {
   const std::string message =
       error_of([] { with({"train.lr=1e-3"}, "name: x\ntrain: {stepz: 3}\n"); });
@@ -151,7 +165,9 @@ TEST(Overrides, WhatLooksLikeAnOverride) {
   EXPECT_FALSE(looks_like_override("=1"));
   EXPECT_FALSE(looks_like_override("a..b=1"));
   EXPECT_FALSE(looks_like_override("dir/x=1.yaml"));
-  EXPECT_NE(error_of([] { parse_override("sweep.yaml"); }).find("is neither a file nor"),
+  EXPECT_NE(error_of([] {
+              parse_override("sweep.yaml");
+            }).find("'sweep.yaml' is not a KEY=VALUE override"),
             std::string::npos);
 }
 
