@@ -35,7 +35,7 @@ void add_cancel_command(CLI::App& app) {
       "cancel",
       "Cancel a sweep's active Slurm job cleanly: the running trials checkpoint, the run is "
       "recorded 'interrupted', and the job is not requeued; a later run or submit resumes");
-  cmd->add_option("--db", o->db, "Results database the sweep was submitted with")->required();
+  add_db_option(cmd, o->db, "Results database the sweep was submitted with");
   cmd->add_option("--sweep", o->sweep,
                   "The sweep whose job to cancel (needed when jobs of several sweeps are active)");
   cmd->add_flag("--now", o->now,

@@ -1,4 +1,5 @@
-// `locsweep plan SWEEP.yaml [--json]`: the trials a sweep expands into.
+// `locsweep plan [SWEEP.yaml] [KEY=VALUE...] [--db FILE] [--json]`: the trials a sweep expands
+// into (without SWEEP, the embedded demo sweep's).
 #include <fmt/format.h>
 
 #include <memory>
@@ -7,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
 #include "results/queries.hpp"
+#include "sweeps/overrides.hpp"
 #include "sweeps/plan.hpp"
 
 #include <filesystem>
@@ -70,16 +72,24 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
 void add_plan_command(CLI::App& app) {
   struct Options {
     std::string sweep;
+    std::vector<std::string> overrides;
     std::string db;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("plan", "Expand a sweep spec into its trials");
   cmd->add_option("SWEEP", opt->sweep, "Sweep YAML (default: the embedded demo sweep)");
-  cmd->add_option("--db", opt->db, "Results database: show which trials are new, done, failed");
+  add_overrides_option(cmd, opt->overrides);
+  add_db_option(cmd, opt->db, "Results database: show which trials are new, done, failed", false);
   cmd->add_flag("--json", opt->json, "Print JSON");
   cmd->callback([opt] {
-    const SweepSpec spec = opt->sweep.empty() ? embedded_demo_sweep() : load_sweep(opt->sweep);
+    if (looks_like_override(opt->sweep) && !std::filesystem::exists(opt->sweep)) {
+      opt->overrides.insert(opt->overrides.begin(), opt->sweep);  // `plan KEY=VALUE`: the demo
+      opt->sweep.clear();
+    }
+    const SweepSpec spec = opt->sweep.empty()
+                               ? embedded_demo_sweep(opt->overrides)
+                               : load_sweep_with_overrides(opt->sweep, opt->overrides);
     const Plan plan = plan_sweep(spec);
     if (opt->db.empty()) return print_plan(plan, opt->json, nullptr);
     std::map<std::string, TrialState> states;

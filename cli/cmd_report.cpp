@@ -18,7 +18,7 @@ void add_report_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "report", "Write a self-contained HTML report (table and gnuplot plots) of a sweep");
-  cmd->add_option("--db", o->db, "Results database")->required();
+  add_db_option(cmd, o->db, "Results database");
   cmd->add_option("--out", o->out, "Folder for index.html and plots/")->required();
   cmd->add_option("--sweep", o->sweep, "Sweep name (default: the only one)");
   cmd->callback([o] {

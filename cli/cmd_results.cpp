@@ -22,7 +22,7 @@ void add_results_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd =
       app.add_subcommand("results", "The results table of a sweep, or a read-only SQL query");
-  cmd->add_option("--db", o->db, "Results database")->required();
+  add_db_option(cmd, o->db, "Results database");
   cmd->add_option("--sweep", o->sweep, "Sweep name (default: the only one)");
   cmd->add_option("--where", o->where,
                   "Filter trials: key=value (mechanism, schedule, seed, train.lr, ...)");

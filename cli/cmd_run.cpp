@@ -36,7 +36,7 @@ CLI::Validator worker_silence_check() {
 }  // namespace
 
 void add_run_options(CLI::App* cmd, RunOptions& o) {
-  cmd->add_option("--db", o.db_path, "Results database (SQLite; created if absent)")->required();
+  add_db_option(cmd, o.db_path, "Results database (SQLite; created if absent)");
   cmd->add_option("--artifacts", o.artifacts,
                   "Folder for checkpoints and attention files (default: <db>-artifacts)");
   cmd->add_option_function<std::string>(
@@ -84,6 +84,7 @@ void add_run_command(CLI::App& app, int* argc, char*** argv) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand("run", "Run or resume a sweep (under mpirun/srun, or alone)");
   cmd->add_option("SWEEP", o->sweep_path, "Sweep spec (YAML)")->required();
+  add_overrides_option(cmd, o->overrides);
   add_run_options(cmd, *o);
   cmd->callback([o, argc, argv] {
     // Every rank checks the artifacts folder (writes nothing) before MPI starts and before the DB

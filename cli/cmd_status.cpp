@@ -71,7 +71,7 @@ void add_status_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "status", "Show the progress of the sweeps in a results database, with their Slurm jobs");
-  cmd->add_option("--db", o->db, "Results database")->required();
+  add_db_option(cmd, o->db, "Results database");
   cmd->add_option("--sweep", o->sweep, "Only this sweep");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] {

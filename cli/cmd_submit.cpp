@@ -1,6 +1,6 @@
-// `locsweep submit SWEEP.yaml --db FILE ...`: the sweep as a self-requeueing Slurm batch job
-// (slurm/submit.hpp). Before sbatch, the sweep is planned and registered in the results DB (a
-// DB that cannot be written, or a sweep name already used by another spec, fails before
+// `locsweep submit SWEEP.yaml [KEY=VALUE...] --db FILE ...`: the sweep as a self-requeueing Slurm
+// batch job (slurm/submit.hpp). Before sbatch, the sweep is planned and registered in the results
+// DB (a DB that cannot be written, or a sweep name already used by another spec, fails before
 // anything is submitted), so `locsweep status` knows it at once; after sbatch, the job is
 // recorded with the sweep (slurm_jobs). --dry-run prints the batch script and touches nothing.
 #include <fmt/format.h>
@@ -24,6 +24,7 @@ namespace fs = std::filesystem;
 struct Options {
   std::string sweep, db, artifacts, output, binary, setup_file;
   std::vector<std::string> setup;
+  std::vector<std::string> overrides;
   SubmitOptions submit;
   bool dry_run = false;
 };
@@ -36,6 +37,7 @@ fs::path absolute_path(const std::string& path) {
 SubmitOptions resolved_options(const Options& opt) {
   SubmitOptions options = opt.submit;
   options.sweep_path = absolute_path(opt.sweep);
+  options.overrides = opt.overrides;
   options.db = absolute_path(opt.db);
   options.artifacts = absolute_path(opt.artifacts);
   options.output = absolute_path(opt.output);
@@ -79,8 +81,8 @@ void add_submit_command(CLI::App& app) {
       "Submit a sweep to Slurm as one batch job that runs `locsweep run` under srun and requeues "
       "itself until the sweep is done");
   cmd->add_option("SWEEP", opt->sweep, "Sweep YAML")->required();
-  cmd->add_option("--db", opt->db, "Results DB (SQLite); scripts and job output go to <db>.slurm/")
-      ->required();
+  add_overrides_option(cmd, opt->overrides);  // the job's `locsweep run` gets them too
+  add_db_option(cmd, opt->db, "Results DB (SQLite); scripts and job output go to <db>.slurm/");
   cmd->add_option("--artifacts", opt->artifacts, "Folder for checkpoints and trial artifacts");
   cmd->add_option("--nodes", s.nodes, "Nodes")->capture_default_str();
   cmd->add_option("--gpus-per-node", s.gpus_per_node,
@@ -121,7 +123,8 @@ void add_submit_command(CLI::App& app) {
                   "The locsweep the job runs (default: this binary; it must exist on the nodes)");
   cmd->add_flag("--dry-run", opt->dry_run, "Print the batch script; submit nothing");
   cmd->callback([opt] {
-    const SweepSpec spec = load_sweep(opt->sweep);  // an invalid spec stops here
+    // An invalid spec (or override) stops here.
+    const SweepSpec spec = load_sweep_with_overrides(opt->sweep, opt->overrides);
     const SubmitOptions options = resolved_options(*opt);
     if (opt->dry_run)
       fmt::print("{}", render_batch_script(options, spec.name));

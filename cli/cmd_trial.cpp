@@ -1,6 +1,6 @@
 // locsweep-trainer's commands:
-// `trial CONFIG --out DIR [--resume]`: one trial, stand-alone, progress on stderr, result JSON
-//   on stdout (`locsweep trial` forwards here).
+// `trial CONFIG [KEY=VALUE...] --out DIR [--resume]`: one trial, stand-alone, progress on
+//   stderr, result JSON on stdout (`locsweep trial` forwards here).
 // `probe`: what the trainer computes with, as JSON (trial/child_protocol.hpp: TrainerInfo).
 // (`trial-exec`, what a worker rank starts per attempt, is trial/trial_child.hpp.)
 #include <fmt/format.h>
@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/version.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/folder_lock.hpp"
@@ -78,15 +79,26 @@ class ConsoleProgress : public ProgressSink {
 
 struct TrialFlags {
   std::string config;
+  std::vector<std::string> overrides;
   std::string out;
   bool resume = false;
-  std::string device = "cpu";
+  std::string device = "auto";
   int threads = 0;
 };
 
+// `auto` as `locsweep run` reads it (orchestrator/run.cpp, rank_setup): a GPU when libtorch
+// sees one (the first: this is one trial), else the CPU.
+std::string resolved_device(const std::string& device) {
+  if (device != "auto") return device;
+  return cuda_device_count() > 0 ? "cuda:0" : "cpu";
+}
+
 void add_run_flags(CLI::App* cmd, TrialFlags& f) {
   cmd->add_option("--out,-o", f.out, "Output folder (checkpoint, attention, result)")->required();
-  cmd->add_option("--device", f.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--device", f.device,
+                  "auto (the first GPU libtorch sees, else cpu, as `run` does), cpu, cuda or "
+                  "cuda:N")
+      ->capture_default_str();
   cmd->add_option("--threads", f.threads, "Intra-op threads (0: libtorch's default)")
       ->check(CLI::Range(0, 1024));
 }
@@ -97,10 +109,11 @@ void add_trial_command(CLI::App& app) {
   auto flags = std::make_shared<TrialFlags>();
   auto* cmd = app.add_subcommand("trial", "Run one trial stand-alone and print its result as JSON");
   cmd->add_option("CONFIG", flags->config, "Trial config (.yaml or .json)")->required();
+  add_overrides_option(cmd, flags->overrides, false);
   add_run_flags(cmd, *flags);
   cmd->add_flag("--resume", flags->resume, "Continue from the checkpoint in --out");
   cmd->callback([flags] {
-    const TrialConfig config = load_trial_config(flags->config);
+    const TrialConfig config = load_trial_config_with_overrides(flags->config, flags->overrides);
     const auto& stop = install_stop_signals({SIGINT, SIGTERM, SIGUSR1});
     // One trial process per folder: a second one would overwrite the first one's checkpoint.
     const FolderLock lock = FolderLock::acquire(flags->out, 0);
@@ -109,7 +122,7 @@ void add_trial_command(CLI::App& app) {
     options.out_dir = flags->out;
     options.resume =
         flags->resume ? TrialRunOptions::Resume::required : TrialRunOptions::Resume::never;
-    options.device = flags->device;
+    options.device = resolved_device(flags->device);
     options.threads = flags->threads;
     options.progress = &progress;
     options.stop = &stop;
@@ -136,6 +149,14 @@ void add_probe_command(CLI::App& app) {
     info.versions = library_versions();
     fmt::print("{}\n", to_json(info).dump());
   });
+}
+
+std::string trainer_version_text() {
+  const nlohmann::json versions = library_versions();
+  return fmt::format("{}\nLibTorch: {}\nBLAS: {}\nHDF5: {}\nCUDA devices: {}\ncompiler: {}",
+                     version_header("locsweep-trainer"), versions.value("torch", "unknown"),
+                     blas_description(), versions.value("hdf5", "unknown"), cuda_device_count(),
+                     versions.value("compiler", "unknown"));
 }
 
 }  // namespace locsweep::cli

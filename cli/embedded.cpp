@@ -6,9 +6,9 @@
 
 namespace locsweep::cli {
 
-SweepSpec embedded_demo_sweep() {
-  return parse_sweep(std::string(kDemoYaml), "<embedded sweeps/demo.yaml>",
-                     std::filesystem::current_path().string());
+SweepSpec embedded_demo_sweep(const std::vector<std::string>& overrides) {
+  return parse_sweep_with_overrides(std::string(kDemoYaml), "<embedded sweeps/demo.yaml>",
+                                    std::filesystem::current_path().string(), overrides);
 }
 
 }  // namespace locsweep::cli

@@ -5,7 +5,8 @@
 
 namespace locsweep::cli {
 
-// sweeps/demo.yaml as it was at build time; relative paths resolve against the cwd.
-SweepSpec embedded_demo_sweep();
+// sweeps/demo.yaml as it was at build time, with `overrides` (KEY=VALUE, sweeps/overrides.hpp);
+// relative paths resolve against the cwd.
+SweepSpec embedded_demo_sweep(const std::vector<std::string>& overrides = {});
 
 }  // namespace locsweep::cli

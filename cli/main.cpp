@@ -5,12 +5,16 @@
 
 #include "cli/commands.hpp"
 #include "cli/run_app.hpp"
+#include "cli/version.hpp"
 
 int main(int argc, char** argv) {
   locsweep::cli::log_to_stderr();
   CLI::App app{"locsweep: run and study progressive-localisation sweeps on GPT-2"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag(
+      "--version", [] { return locsweep::cli::locsweep_version_text(); },
+      "Print the version, git revision, LibTorch, BLAS, SQLite, HDF5 and MPI versions and exit");
   locsweep::cli::add_schedule_command(app);
   locsweep::cli::add_plan_command(app);
   locsweep::cli::add_demo_command(app, &argc, &argv);

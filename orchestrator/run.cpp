@@ -136,9 +136,10 @@ bool release_workers(Transport& transport, std::vector<bool> unfinished,
 }
 
 SweepSpec load_spec(const RunOptions& o) {
-  if (o.sweep_text.empty()) return load_sweep(o.sweep_path);
-  return parse_sweep(o.sweep_text, o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
-                     fs::current_path().string());
+  if (o.sweep_text.empty()) return load_sweep_with_overrides(o.sweep_path, o.overrides);
+  return parse_sweep_with_overrides(o.sweep_text,
+                                    o.sweep_path.empty() ? "<embedded demo>" : o.sweep_path,
+                                    fs::current_path().string(), o.overrides);
 }
 
 RunInfo run_info(int ranks, const std::string& command) {

@@ -8,14 +8,16 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sweeps/sweep_spec.hpp"
 
 namespace locsweep {
 
 struct RunOptions {
-  std::string sweep_path;  // empty: the embedded demo sweep
-  std::string sweep_text;  // used instead of reading sweep_path when not empty
+  std::string sweep_path;              // empty: the embedded demo sweep
+  std::string sweep_text;              // used instead of reading sweep_path when not empty
+  std::vector<std::string> overrides;  // KEY=VALUE, applied to the spec (sweeps/overrides.hpp)
   std::string db_path;
   std::string artifacts;  // default: <db folder>/<db name>-artifacts
   std::optional<DispatchOrder> order;

@@ -107,6 +107,13 @@ std::string shell_quote(std::string_view text) {
   return out + "'";
 }
 
+// The words, each shell-quoted, separated by spaces.
+static std::string shell_words(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& word : words) out += (out.empty() ? "" : " ") + shell_quote(word);
+  return out;
+}
+
 std::string_view batch_script_template() {
   return kJobSbatchTemplate;
 }
@@ -156,6 +163,7 @@ std::string render_batch_script(const SubmitOptions& o, const std::string& sweep
                   {"OPTIONAL_SBATCH_LINES", optional},
                   {"LOCSWEEP_BINARY", shell_quote(o.locsweep_binary.string())},
                   {"SWEEP_PATH", shell_quote(o.sweep_path.string())},
+                  {"OVERRIDE_ARGS", shell_words(o.overrides)},
                   {"DB", shell_quote(o.db.string())},
                   {"ARTIFACTS_ARGS",
                    o.artifacts.empty() ? "" : "--artifacts " + shell_quote(o.artifacts.string())},

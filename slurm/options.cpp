@@ -462,6 +462,7 @@ nlohmann::json to_json(const SubmitOptions& o) {
           {"db", o.db.string()},
           {"artifacts", o.artifacts.string()},
           {"sweep_path", o.sweep_path.string()},
+          {"overrides", o.overrides},
           {"locsweep_binary", o.locsweep_binary.string()},
           {"output", o.output.string()}};
 }

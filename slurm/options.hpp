@@ -37,6 +37,7 @@ struct SubmitOptions {
   // Absolute paths (the CLI makes them so). artifacts and output may be empty: artifacts is
   // then not passed; output defaults to default_output_pattern().
   std::filesystem::path db, artifacts, sweep_path, locsweep_binary, output;
+  std::vector<std::string> overrides;  // KEY=VALUE after SWEEP, passed on to `locsweep run`
 };
 
 // Where the ranks run: `first_node` ranks on the first node (rank 0, the coordinator, and

@@ -230,12 +230,16 @@ std::optional<DispatchOrder> dispatch_order_from_string(std::string_view text) {
   return std::nullopt;
 }
 
-SweepSpec parse_sweep(const std::string& text, const std::string& file,
-                      const std::string& spec_dir) {
+SweepSpec parse_sweep(const std::string& text, const std::string& file, const std::string& spec_dir,
+                      const std::vector<Override>& overrides) {
   SweepSpec spec;
   spec.file = file;
   spec.source = text;
   spec.root = load_yaml(text, file);
+  if (!overrides.empty()) {  // the command line's key=value (sweeps/overrides.hpp)
+    apply_overrides(spec.root, overrides);
+    spec.source = overridden_source(spec.root, file, overrides);
+  }
   const YAML::Node& root = spec.root;
   if (!root.IsMap())
     throw SpecError(file, root.Mark(),
@@ -318,8 +322,10 @@ SweepSpec load_sweep(const std::filesystem::path& file) {
 }
 
 TrialConfig parse_trial_config(const std::string& text, const std::string& file,
-                               const std::string& spec_dir) {
-  const YAML::Node root = load_yaml(text, file);
+                               const std::string& spec_dir,
+                               const std::vector<Override>& overrides) {
+  YAML::Node root = load_yaml(text, file);
+  apply_overrides(root, overrides);  // the command line's key=value (sweeps/overrides.hpp)
   if (root.IsMap())
     for (const auto& key : {"grid", "zip", "points", "seeds"})
       if (root[key])

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "sweeps/overrides.hpp"
 #include "sweeps/trial_config.hpp"
 
 namespace locsweep {
@@ -77,13 +78,16 @@ std::uint64_t combination_count(const SweepSpec& spec);
 
 // Reads and checks a sweep file; throws SpecError (file:line:col) or InputError.
 SweepSpec load_sweep(const std::filesystem::path& file);
-// Same, from text; `file` labels messages, `spec_dir` anchors relative paths.
+// Same, from text; `file` labels messages, `spec_dir` anchors relative paths. `overrides` are
+// applied to the YAML tree before it is checked (sweeps/overrides.hpp, which also has the
+// loaders that take them from a command line).
 SweepSpec parse_sweep(const std::string& yaml_text, const std::string& file,
-                      const std::string& spec_dir);
+                      const std::string& spec_dir, const std::vector<Override>& overrides = {});
 
 // Reads a single trial's configuration (YAML or JSON: the trial keys, no axes).
 TrialConfig load_trial_config(const std::filesystem::path& file);
 TrialConfig parse_trial_config(const std::string& text, const std::string& file,
-                               const std::string& spec_dir);
+                               const std::string& spec_dir,
+                               const std::vector<Override>& overrides = {});
 
 }  // namespace locsweep
