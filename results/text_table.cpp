@@ -28,7 +28,11 @@ std::string exact_number(double value) {
   if (!std::isfinite(value)) return "";
   char buffer[32];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return ec == std::errc() ? std::string(buffer, end) : std::string();
+  if (ec != std::errc()) return "";
+  std::string text(buffer, end);
+  // "1" would make a reader type the column integer: a float always shows it is one.
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
 }
 
 std::string render_text_table(const std::vector<std::string>& header,

@@ -18,7 +18,8 @@ std::string render_text_table(const std::vector<std::string>& header,
 std::string csv_line(const std::vector<std::string>& cells);
 
 // The shortest text that reads back as exactly `value` (std::to_chars: "0.1", "26.47170319",
-// "1e-05"); empty for NaN and infinities, which CSV readers then see as missing.
+// "1e-05"), always with a point or an exponent ("1.0"), so that readers type its column float;
+// empty for NaN and infinities, which CSV readers then see as missing.
 std::string exact_number(double value);
 
 }  // namespace locsweep
