@@ -108,7 +108,8 @@ std::string figure_html(const Figure& f, int number) {
   if (!f.svg.empty() && !f.data.empty()) {
     h += "<p class=\"data\">Data (gnuplot, in data/):";
     for (const auto& file : f.data)
-      h += " <a href=\"data/" + html_escape(file.first) + "\">" + html_escape(file.first) + "</a>";
+      h += " <code>" + html_escape(file.first) +
+           "</code>";  // no link: the page stays self-contained
     h += "</p>\n";
   }
   h += "<figcaption>" + html_escape(f.caption) + "</figcaption>\n</figure>\n";
