@@ -2,6 +2,8 @@
 // Slurm job (recorded by `locsweep submit`, state from squeue) so that its running trials
 // checkpoint and a later `locsweep run` or `submit` of the same spec and DB resumes them
 // (slurm/cancel.hpp), then waits for the job to leave the queue, printing its progress.
+// The jobs come from the database, or from the coordinator's status snapshot while the run
+// lives on another host (its WAL is unreadable here): orchestrator/status_snapshot.hpp.
 #include <fmt/format.h>
 
 #include <map>
@@ -9,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "common/error.hpp"
+#include "orchestrator/status_snapshot.hpp"
 #include "results/queries.hpp"
 #include "slurm/cancel.hpp"
 #include "slurm/job_state.hpp"
@@ -26,7 +29,7 @@ struct SweepJob {
 
 void add_cancel_command(CLI::App& app) {
   struct Options {
-    std::string db, sweep;
+    std::string db, sweep, source = "auto";
     bool now = false;
     double wait_s = 600;
   };
@@ -45,9 +48,20 @@ void add_cancel_command(CLI::App& app) {
                   "Seconds to wait for the job to leave the queue (0: do not wait)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--source", o->source,
+                  "Where the sweep's jobs are read: auto (the coordinator's status snapshot "
+                  "while the run lives on another host, else the database), database, snapshot")
+      ->capture_default_str();
   cmd->callback([o] {
-    Database db = open_results_read_only(o->db);       // InputError: no DB
-    const auto sweeps = sweep_progress(db, o->sweep);  // InputError: no such sweep
+    // InputError: no DB (nor snapshot), no such sweep
+    const ProgressView view =
+        read_progress(o->db, o->sweep, progress_source_from_string(o->source));
+    const auto& sweeps = view.sweeps;
+    if (view.snapshot)
+      fmt::print(
+          stderr, "locsweep: the sweep's jobs are from the status snapshot {} ({:.0f} s old{})\n",
+          status_snapshot_path(o->db), snapshot_age_s(*view.snapshot),
+          snapshot_is_stale(*view.snapshot, snapshot_age_s(*view.snapshot)) ? ", stale" : "");
     std::vector<std::string> ids;
     std::map<std::string, std::string> sweep_of;
     for (const auto& p : sweeps)

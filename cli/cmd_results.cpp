@@ -1,11 +1,14 @@
 // `locsweep results --db FILE [--sweep NAME] [--where key=value]... [--sort COL] [--per-layer]
 //   [--format table|csv|json|markdown]`: the paper-style table of a sweep.
 // `locsweep results --db FILE --sql "SELECT ..."`: a read-only query of the database.
+// `locsweep results --db FILE --curves [--format csv|json]`: the loss curves, long format.
+// csv and json are pandas-ready (full precision, missing values empty or null): table.hpp.
 #include <fmt/format.h>
 
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "results/curves.hpp"
 #include "results/queries.hpp"
 #include "results/sql_query.hpp"
 #include "results/table.hpp"
@@ -16,7 +19,7 @@ void add_results_command(CLI::App& app) {
   struct Options {
     std::string db, sweep, sort = "position", format = "table", sql;
     std::vector<std::string> where;
-    bool per_layer = false, descending = false;
+    bool per_layer = false, descending = false, curves = false;
     SqlLimits limits;
   };
   auto o = std::make_shared<Options>();
@@ -29,7 +32,12 @@ void add_results_command(CLI::App& app) {
   cmd->add_option("--sort", o->sort, "position, ppl, ratio, gap, beta or config");
   cmd->add_flag("--desc", o->descending, "Sort descending");
   cmd->add_flag("--per-layer", o->per_layer, "One row per configuration and layer");
-  cmd->add_option("--format", o->format, "table, csv, json or markdown");
+  auto* format_option = cmd->add_option(
+      "--format", o->format,
+      "table, csv, json or markdown (csv and json: full precision, missing values empty/null)");
+  cmd->add_flag("--curves", o->curves,
+                "The loss curves in long format (sweep, trial_hash, label, grid keys, step, "
+                "split, metric, value) as csv (the default here) or json");
   cmd->add_option("--sql", o->sql, "Run one read-only SQL statement instead");
   cmd->add_option("--sql-timeout", o->limits.timeout_s,
                   "Seconds a --sql query may run before it is stopped (exit 2)")
@@ -37,7 +45,8 @@ void add_results_command(CLI::App& app) {
   cmd->add_option("--max-rows", o->limits.max_rows,
                   "Rows a --sql query may return; more is an error (exit 2), not a cut")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
-  cmd->callback([o] {
+  cmd->callback([o, format_option] {
+    if (o->curves && format_option->count() == 0) o->format = "csv";
     const TableFormat format = table_format_from_string(o->format);
     if (!o->sql.empty()) {
       fmt::print("{}", run_read_only_sql(o->db, o->sql, format, o->limits));
@@ -54,6 +63,11 @@ void add_results_command(CLI::App& app) {
       q.where.emplace_back(w.substr(0, eq), w.substr(eq + 1));
     }
     Database db = open_results_read_only(o->db);
+    if (o->curves) {
+      if (o->per_layer) throw InputError("--curves and --per-layer: choose one");
+      write_curves(db, q, format, stdout);
+      return;
+    }
     fmt::print("{}", render_results(build_results_table(db, q), format, o->per_layer));
   });
 }

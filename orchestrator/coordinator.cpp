@@ -8,6 +8,7 @@
 #include "common/disk_space.hpp"
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
+#include "orchestrator/status_snapshot.hpp"
 #include "trial/outcome.hpp"
 #include "trial/trial_process.hpp"
 
@@ -510,6 +511,7 @@ Coordinator::Ending Coordinator::run() {
     commit_if_due();
     keep_lease();
     display_.update(counts());
+    if (options_.snapshot) options_.snapshot->update(counts());
     release_when_settled(shutdown_sent);
     if (workers_gone() || stop_grace_expired()) break;
     if (!any_worker_alive() && !all_settled()) break;

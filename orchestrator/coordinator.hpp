@@ -28,6 +28,8 @@
 
 namespace locsweep {
 
+class StatusSnapshotWriter;  // orchestrator/status_snapshot.hpp
+
 struct CoordinatorOptions {
   DispatchOrder order = DispatchOrder::longest_first;
   // A worker rank not heard from this long (any message counts; every rank sends at least a
@@ -41,6 +43,7 @@ struct CoordinatorOptions {
   std::optional<double> timeout_s;  // overrides execution.timeout_s
   nlohmann::json manifest;          // shared fields of every attempt's manifest
   const std::atomic<bool>* stop = nullptr;
+  StatusSnapshotWriter* snapshot = nullptr;  // given each turn's counts; none: no snapshot
   // What the coordinator reads the time from (silence, stop grace, commit interval, the run
   // heartbeat); empty: std::chrono::steady_clock. Tests drive it by hand.
   std::function<std::chrono::steady_clock::time_point()> clock;

@@ -17,6 +17,7 @@
 #include "orchestrator/coordinator.hpp"
 #include "orchestrator/mpi_link.hpp"
 #include "orchestrator/protocol.hpp"
+#include "orchestrator/status_snapshot.hpp"
 #include "orchestrator/version.hpp"
 #include "results/lease.hpp"
 #include "results/store.hpp"
@@ -321,11 +322,16 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     SweepCounts settled;
     settled.done = open.done;
     settled.failed = open.failed;
+    StatusSnapshotWriter snapshot(*store, o.db_path, registration.sync.sweep_id, spec.name, run_id,
+                                  info);
+    CoordinatorOptions options = coordinator_options(o, spec, info, run_id, mpi_version, stop);
+    options.snapshot = &snapshot;
     coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display,
-                        coordinator_options(o, spec, info, run_id, mpi_version, stop));
+                        std::move(options));
     ending = coordinator->run();
     record_end(*store, run_id, ending, coordinator->counts(), *display, o.db_path);
     run_id = -1;
+    snapshot.finish(coordinator->counts());
   } catch (const std::exception&) {
     fail_after_error(transport, coordinator ? &*coordinator : nullptr, store ? &*store : nullptr,
                      run_id);

@@ -57,6 +57,34 @@ std::map<std::string, TrialState> trial_states(Database& db,
   return out;
 }
 
+std::vector<RunningTrial> running_trials(Database& db, int64_t sweep_id) {
+  auto stmt = db.prepare(
+      "SELECT t.hash, t.label, coalesce(a.host, ''), coalesce(a.device, ''), "
+      "coalesce(a.started_at, ''), coalesce(a.worker_rank, 0), t.attempts, t.last_step, "
+      "(SELECT max(m.step) FROM step_metrics m WHERE m.trial_hash = t.hash AND m.split = "
+      "'train') "
+      "FROM trials t INDEXED BY trials_by_status "
+      "JOIN sweep_trials st ON st.trial_hash = t.hash AND st.sweep_id = ? "
+      "LEFT JOIN attempts a ON a.trial_hash = t.hash AND a.number = t.attempts "
+      "WHERE t.status = 'running' ORDER BY a.worker_rank, st.position");
+  stmt.bind(1, sweep_id);
+  std::vector<RunningTrial> out;
+  while (stmt.step()) {
+    RunningTrial r;
+    r.hash = stmt.text(0);
+    r.label = stmt.text(1);
+    r.host = stmt.text(2);
+    r.device = stmt.text(3);
+    r.started_at = stmt.text(4);
+    r.rank = static_cast<int>(stmt.integer(5));
+    r.attempt = static_cast<int>(stmt.integer(6));
+    r.checkpoint_step = stmt.integer(7);
+    r.step = stmt.is_null(8) ? 0 : stmt.integer(8);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::vector<SweepProgress> sweep_progress(Database& db, const std::string& only) {
   std::vector<SweepProgress> out;
   auto sweeps = db.prepare("SELECT id, name FROM sweeps WHERE ? = '' OR name = ? ORDER BY id");
@@ -81,6 +109,7 @@ std::vector<SweepProgress> sweep_progress(Database& db, const std::string& only)
       else
         p.pending = n;
     }
+    if (p.running > 0) p.running_trials = running_trials(db, id);
     auto run = db.prepare(
         "SELECT status, started_at, heartbeat_at, host FROM runs WHERE sweep_id = ? ORDER BY id "
         "DESC LIMIT 1");

@@ -24,9 +24,23 @@ struct TrialState {
 std::map<std::string, TrialState> trial_states(Database& db,
                                                const std::vector<std::string>& hashes);
 
+// A trial the database records as running, with its current attempt: where it runs and how
+// far it got (step: its latest training step recorded; checkpoint_step: its latest checkpoint).
+struct RunningTrial {
+  std::string hash, label, host, device, started_at;
+  int rank = 0, attempt = 0;
+  int64_t step = 0, checkpoint_step = 0;
+};
+// The running trials of sweep `sweep_id`, by worker rank. Found through the status index, so
+// it is cheap on a sweep of 100,000 trials (the coordinator's status snapshot calls it).
+std::vector<RunningTrial> running_trials(Database& db, int64_t sweep_id);
+
+// A sweep's trials by status: `locsweep status` and `results` count the same way (a running
+// trial is running, not pending).
 struct SweepProgress {
   std::string name;
   int done = 0, running = 0, failed = 0, pending = 0;
+  std::vector<RunningTrial> running_trials;
   std::optional<std::string> last_run_status, last_run_started, last_run_heartbeat, last_run_host;
   std::vector<std::string> slurm_jobs;
 };

@@ -37,21 +37,36 @@ std::vector<Figure> draw_figures(Gnuplot& gp, Database& db, const ResultsTable& 
   return figures;
 }
 
-// plots/<id>.svg of each drawn figure; removes the plots of an earlier report into this folder
-// that this one did not draw (they would mislead).
-void write_plot_files(const fs::path& plots, const std::vector<Figure>& figures) {
-  fs::create_directories(plots);
+// Writes `files` (name, contents) into `folder` and removes the files of an earlier report
+// there that start with "plot-" and end in `extension` and that this one did not write (they
+// would mislead).
+void write_files(const fs::path& folder,
+                 const std::vector<std::pair<std::string, std::string>>& files,
+                 const std::string& extension) {
+  fs::create_directories(folder);
   std::set<std::string> written;
-  for (const auto& f : figures)
-    if (!f.svg.empty()) {
-      write_file_atomic(plots / (f.id + ".svg"), f.svg);
-      written.insert(f.id + ".svg");
-    }
-  for (const auto& entry : fs::directory_iterator(plots)) {
+  for (const auto& [name, contents] : files) {
+    write_file_atomic(folder / name, contents);
+    written.insert(name);
+  }
+  for (const auto& entry : fs::directory_iterator(folder)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("plot-", 0) == 0 && entry.path().extension() == ".svg" && !written.count(name))
+    if (name.rfind("plot-", 0) == 0 && entry.path().extension() == extension &&
+        !written.count(name))
       fs::remove(entry.path());
   }
+}
+
+// plots/<id>.svg of each drawn figure, and data/<id>-*.dat, the data gnuplot drew it from.
+void write_plot_files(const fs::path& out_dir, const std::vector<Figure>& figures) {
+  std::vector<std::pair<std::string, std::string>> svgs, data;
+  for (const auto& f : figures) {
+    if (f.svg.empty()) continue;
+    svgs.emplace_back(f.id + ".svg", f.svg);
+    data.insert(data.end(), f.data.begin(), f.data.end());
+  }
+  write_files(out_dir / "plots", svgs, ".svg");
+  write_files(out_dir / "data", data, ".dat");
 }
 
 }  // namespace
@@ -63,7 +78,7 @@ fs::path write_report(Database& db, const std::string& sweep, const fs::path& ou
   const SweepInfo info = read_sweep_info(db, table.sweep);
   Gnuplot gp;  // Error (install gnuplot-nox) when gnuplot cannot run
   const std::vector<Figure> figures = draw_figures(gp, db, table);
-  write_plot_files(out_dir / "plots", figures);
+  write_plot_files(out_dir, figures);
   const auto runs = read_runs(db, info.name);
   const fs::path index = out_dir / "index.html";
   write_file_atomic(index,

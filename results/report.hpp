@@ -3,7 +3,8 @@
 // (build_results_table), and plots drawn by gnuplot: PPL ratio vs beta, lambda, attention
 // entropy and in-block mass per layer, training curves, and attention heatmaps read from the
 // recorded attention.h5 files. One self-contained index.html (every plot inlined as SVG, no
-// scripts, no network) plus each plot as plots/<id>.svg.
+// scripts, no network) plus each plot as plots/<id>.svg, and the gnuplot data it was drawn
+// from as data/<id>-<part>.dat.
 #pragma once
 
 #include <filesystem>
@@ -14,8 +15,8 @@
 
 namespace locsweep {
 
-// Writes out_dir/index.html and out_dir/plots/*.svg and returns the index.html path. Reads
-// `db` only. An empty `sweep` means the database's only sweep. Throws InputError for an
+// Writes out_dir/index.html, out_dir/plots/*.svg and out_dir/data/*.dat and returns the index.html
+// path. Reads `db` only. An empty `sweep` means the database's only sweep. Throws InputError for an
 // unknown sweep, and Error (saying to install gnuplot-nox) when gnuplot cannot run.
 std::filesystem::path write_report(Database& db, const std::string& sweep,
                                    const std::filesystem::path& out_dir);

@@ -41,6 +41,15 @@ void render(Gnuplot& gp, Figure& figure, const std::string& script, int width = 
   for (auto& w : output.warnings) figure.notes.push_back("gnuplot: " + w);
 }
 
+// Gives gnuplot a data file <figure id>-<part>.dat and keeps its contents with the figure
+// (the report writes them to data/); returns the file as a gnuplot string literal.
+std::string keep_data(Gnuplot& gp, Figure& f, const std::string& part, std::string contents) {
+  std::string name = f.id + "-" + part + ".dat";
+  std::string literal = gp.data_file(name, contents);
+  f.data.emplace_back(std::move(name), std::move(contents));
+  return literal;
+}
+
 // "plot A, \\\n  B, ...": one gnuplot plot command of several elements.
 std::string plot_command(const std::vector<std::string>& elements) {
   std::string line = "plot ";
@@ -89,13 +98,13 @@ Figure plot_ratio_vs_beta(Gnuplot& gp, const ResultsTable& table) {
     auto& rows = series[i].second;
     std::sort(rows.begin(), rows.end(),
               [](const ConfigRow* a, const ConfigRow* b) { return *a->beta < *b->beta; });
-    std::string data;
+    std::string data = "# series: " + series[i].first + "\n# beta ratio ratio_ci95\n";
     for (const ConfigRow* r : rows) {
       data +=
           fmt::format("{:.9g} {:.9g} {:.9g}\n", *r->beta, *r->ratio, r->ratio_ci95.value_or(0.0));
       max_beta = std::max(max_beta, *r->beta);
     }
-    plots.push_back(gp.data_file(fmt::format("ratio-{}.dat", i), data) +
+    plots.push_back(keep_data(gp, f, std::to_string(i), data) +
                     fmt::format(" using 1:2:3 with yerrorlines lt {} title {}", i + 1,
                                 gp_quote(series[i].first)));
   }
@@ -129,12 +138,12 @@ void plot_layer_lines(Gnuplot& gp, Figure& f, const std::vector<const ConfigRow*
   std::vector<std::string> plots;
   int max_layer = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::string data;
+    std::string data = "# " + value.name(*rows[i]) + "\n# layer value\n";
     for (const auto& l : rows[i]->layers) {
       data += fmt::format("{} {:.9g}\n", l.layer, value(l));
       max_layer = std::max(max_layer, l.layer);
     }
-    plots.push_back(gp.data_file(fmt::format("{}-{}.dat", f.id, i), data) +
+    plots.push_back(keep_data(gp, f, std::to_string(i), data) +
                     fmt::format(" using 1:2 with linespoints lt {} title {}", i + 1,
                                 gp_quote(value.name(*rows[i]))));
   }
@@ -236,15 +245,15 @@ Figure plot_training(Gnuplot& gp, const ResultsTable& table,
     const LossCurve& val = curves[i].val;
     const std::string title = gp_quote(table.rows[i].config);
     if (!train.empty()) {
-      std::string data;
+      std::string data = "# " + table.rows[i].config + ": mean train loss\n# step loss\n";
       for (const auto& [step, loss] : train) data += fmt::format("{} {:.9g}\n", step, loss);
-      plots.push_back(gp.data_file(fmt::format("train-{}.dat", i), data) +
+      plots.push_back(keep_data(gp, f, fmt::format("train-{}", i), data) +
                       fmt::format(" using 1:2 with lines lt {} lw 1.5 title {}", i + 1, title));
     }
     if (!val.empty()) {
-      std::string data;
+      std::string data = "# " + table.rows[i].config + ": mean validation loss\n# step loss\n";
       for (const auto& [step, loss] : val) data += fmt::format("{} {:.9g}\n", step, loss);
-      plots.push_back(gp.data_file(fmt::format("val-{}.dat", i), data) +
+      plots.push_back(keep_data(gp, f, fmt::format("val-{}", i), data) +
                       fmt::format(" using 1:2 with points lt {} pt 7 ps 1.1 {}", i + 1,
                                   train.empty() ? "title " + title : std::string("notitle")));
       any_val = true;
@@ -336,7 +345,7 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
   const BlockOutlines outlines = block_outlines(s);
   if (outlines.blocks == 1)
     f.caption += " This window is a single block (no block boundary in it).";
-  const std::string outline_file = gp.data_file(f.id + "-blocks.dat", outlines.data);
+  const std::string outline_file = keep_data(gp, f, "blocks", outlines.data);
   std::string script = fmt::format(
       "set multiplot layout 1,{} title {}\n"
       "unset key\nunset grid\nset border 15\nset size ratio -1\n"
@@ -354,7 +363,7 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
         "{} with lines lc rgb '#d55e00' lw 1\n",
         gp_quote(
             fmt::format("layer {} (λ = {:.3f})", layer, s.lambdas[static_cast<size_t>(layer)])),
-        gp.data_file(fmt::format("{}-layer{}.dat", f.id, layer), matrix), outline_file);
+        keep_data(gp, f, fmt::format("layer{}", layer), matrix), outline_file);
   }
   script += "unset multiplot\n";
   render(gp, f, script, 980, 500);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "results/gnuplot.hpp"
@@ -23,6 +24,10 @@ struct Figure {
   std::string title, caption;
   std::string svg;  // gnuplot's SVG document; empty when skipped
   std::vector<std::string> notes;
+  // The gnuplot data it was drawn from, as (file name, contents): the report keeps them as
+  // data/<name>, named after the plot (<id>-<part>.dat; whitespace-separated columns, '#'
+  // lines say what they are).
+  std::vector<std::pair<std::string, std::string>> data;
 };
 
 // (a) PPL ratio vs beta for the polynomial schedules, with distributed (1) and localist as

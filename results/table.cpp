@@ -162,6 +162,8 @@ void count_statuses(ResultsTable& table, const std::vector<Trial>& trials) {
     ++table.trials;
     if (t.status == "done")
       ++table.done;
+    else if (t.status == "running")
+      ++table.running;
     else if (t.status == "failed")
       ++table.failed;
     else
@@ -249,6 +251,7 @@ void aggregate_perplexity(ConfigRow& row, const std::vector<const Trial*>& membe
     const stats::Summary r = stats::summarize(ratios);
     row.ratio = r.mean;
     row.ratio_ci95 = r.ci95;
+    row.ratio_seeds = static_cast<int>(ratios.size());
   }
 }
 
@@ -373,6 +376,15 @@ TableFormat table_format_from_string(const std::string& text) {
   throw InputError("unknown --format '" + text + "' (valid: table, csv, json, markdown)");
 }
 
+SelectedTrials select_trials(Database& db, const ResultsQuery& q) {
+  SelectedTrials selected;
+  selected.sweep = choose_sweep(db, q.sweep);
+  std::vector<Trial> trials = load_trials(db, selected.sweep);
+  apply_filters(trials, q.where, selected.sweep);
+  for (auto& t : trials) selected.hashes.push_back(std::move(t.hash));
+  return selected;
+}
+
 ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
   ResultsTable table;
   table.sweep = choose_sweep(db, q.sweep);
@@ -422,60 +434,119 @@ std::vector<std::vector<std::string>> text_cells(const ResultsTable& t, bool per
   return cells;
 }
 
-json json_rows(const ResultsTable& t, bool per_layer) {
-  json rows = json::array();
-  if (per_layer) {
-    for (const auto& r : t.rows)
-      for (const auto& l : r.layers)
-        rows.push_back({{"config", l.config},
-                        {"layer", l.layer},
-                        {"lambda", l.lambda},
-                        {"entropy_bits", l.entropy_bits},
-                        {"entropy_norm", l.entropy_norm},
-                        {"in_block_mass", l.in_block_mass},
-                        {"mean_distance", l.mean_distance}});
-    return rows;
-  }
-  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+// The pandas-ready export (CSV and JSON): column names and one cell per column for each row.
+struct Export {
+  std::vector<std::string> columns;
+  std::vector<std::vector<json>> rows;
+};
+
+// A value that is missing where it is absent or not finite (null: empty in CSV).
+json number_or_null(const std::optional<double>& v) {
+  return v && std::isfinite(*v) ? json(*v) : json(nullptr);
+}
+
+// A spread (std, CI half-width) of n values: missing for fewer than two, where it is not 0 but
+// unmeasured.
+std::optional<double> spread(double value, int n) {
+  return n >= 2 ? std::optional<double>(value) : std::nullopt;
+}
+
+Export per_layer_export(const ResultsTable& t) {
+  Export e{{"config", "mechanism", "schedule", "beta", "layer", "lambda", "entropy_bits",
+            "entropy_norm", "in_block_mass", "mean_distance"},
+           {}};
   for (const auto& r : t.rows)
-    rows.push_back({{"config", r.config},
-                    {"mechanism", r.mechanism},
-                    {"schedule", r.schedule},
-                    {"beta", opt(r.beta)},
-                    {"lambda_min", r.lambda_min},
-                    {"lambda_max", r.lambda_max},
-                    {"seeds", r.seeds},
-                    {"ppl", r.ppl_mean},
-                    {"ppl_std", r.ppl_std},
-                    {"ppl_ci95", r.ppl_ci95},
-                    {"ratio", opt(r.ratio)},
-                    {"ratio_ci95", opt(r.ratio_ci95)},
-                    {"gap_closed_pct", opt(r.gap_closed)},
-                    {"entropy_first", r.entropy_first},
-                    {"entropy_last", r.entropy_last},
-                    {"in_block_mass", r.in_block_mass}});
-  return rows;
+    for (const auto& l : r.layers)
+      e.rows.push_back({l.config, r.mechanism, r.schedule, number_or_null(r.beta), l.layer,
+                        number_or_null(l.lambda), number_or_null(l.entropy_bits),
+                        number_or_null(l.entropy_norm), number_or_null(l.in_block_mass),
+                        number_or_null(l.mean_distance)});
+  return e;
+}
+
+Export summary_export(const ResultsTable& t) {
+  Export e{{"config",          "mechanism",      "schedule",      "beta",
+            "lambda_min",      "lambda_max",     "seeds",         "ppl",
+            "ppl_std",         "ppl_ci95",       "ppl_ci95_low",  "ppl_ci95_high",
+            "ratio",           "ratio_seeds",    "ratio_ci95",    "ratio_ci95_low",
+            "ratio_ci95_high", "gap_closed_pct", "entropy_first", "entropy_last",
+            "in_block_mass"},
+           {}};
+  for (const auto& r : t.rows) {
+    const auto ppl_ci = spread(r.ppl_ci95, r.seeds);
+    const auto ratio_ci =
+        r.ratio && r.ratio_ci95 ? spread(*r.ratio_ci95, r.ratio_seeds) : std::nullopt;
+    const bool layers = !r.layers.empty();  // no head metrics: no λ, entropy or mass
+    auto measured = [&](double v) { return layers ? json(v) : json(nullptr); };
+    e.rows.push_back({r.config,
+                      r.mechanism,
+                      r.schedule,
+                      number_or_null(r.beta),
+                      measured(r.lambda_min),
+                      measured(r.lambda_max),
+                      r.seeds,
+                      number_or_null(r.ppl_mean),
+                      number_or_null(spread(r.ppl_std, r.seeds)),
+                      number_or_null(ppl_ci),
+                      number_or_null(ppl_ci ? std::optional(r.ppl_mean - *ppl_ci) : std::nullopt),
+                      number_or_null(ppl_ci ? std::optional(r.ppl_mean + *ppl_ci) : std::nullopt),
+                      number_or_null(r.ratio),
+                      r.ratio_seeds,
+                      number_or_null(ratio_ci),
+                      number_or_null(ratio_ci ? std::optional(*r.ratio - *ratio_ci) : std::nullopt),
+                      number_or_null(ratio_ci ? std::optional(*r.ratio + *ratio_ci) : std::nullopt),
+                      number_or_null(r.gap_closed),
+                      measured(r.entropy_first),
+                      measured(r.entropy_last),
+                      measured(r.in_block_mass)});
+  }
+  return e;
+}
+
+std::string export_csv(const Export& e) {
+  std::string out = csv_line(e.columns);
+  std::vector<std::string> cells;
+  for (const auto& row : e.rows) {
+    cells.clear();
+    for (const auto& cell : row) cells.push_back(csv_cell(cell));
+    out += csv_line(cells);
+  }
+  return out;
+}
+
+nlohmann::ordered_json export_json(const ResultsTable& t, const Export& e) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const auto& row : e.rows) {
+    nlohmann::ordered_json record = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < e.columns.size(); ++i) record[e.columns[i]] = row[i];
+    rows.push_back(std::move(record));
+  }
+  return {{"sweep", t.sweep},           {"trials", t.trials},     {"done", t.done},
+          {"running", t.running},       {"failed", t.failed},     {"pending", t.pending},
+          {"unmeasured", t.unmeasured}, {"rows", std::move(rows)}};
 }
 
 }  // namespace
 
+std::string csv_cell(const json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) return exact_number(value.get<double>());
+  return value.dump();
+}
+
 std::string render_results(const ResultsTable& t, TableFormat format, bool per_layer) {
-  if (format == TableFormat::json)
-    return json{{"sweep", t.sweep},
-                {"trials", t.trials},
-                {"done", t.done},
-                {"failed", t.failed},
-                {"pending", t.pending},
-                {"unmeasured", t.unmeasured},
-                {"rows", json_rows(t, per_layer)}}
-               .dump(2) +
-           "\n";
+  if (format == TableFormat::json || format == TableFormat::csv) {
+    const Export e = per_layer ? per_layer_export(t) : summary_export(t);
+    if (format == TableFormat::csv) return export_csv(e);
+    return export_json(t, e).dump(2) + "\n";
+  }
   const auto header = column_names(per_layer);
   const auto cells = text_cells(t, per_layer);
-  if (format == TableFormat::csv) return render_text_table(header, cells, TextTableFormat::csv);
   const bool md = format == TableFormat::markdown;
-  return fmt::format("{}sweep {}: {} trials, {} done, {} failed, {} pending{}\n\n", md ? "**" : "",
-                     t.sweep, t.trials, t.done, t.failed, t.pending, md ? "**" : "") +
+  return fmt::format("{}sweep {}: {} trials, {} done, {} running, {} failed, {} pending{}\n\n",
+                     md ? "**" : "", t.sweep, t.trials, t.done, t.running, t.failed, t.pending,
+                     md ? "**" : "") +
          render_text_table(header, cells,
                            md ? TextTableFormat::markdown : TextTableFormat::aligned) +
          unmeasured_note(t);

@@ -39,6 +39,7 @@ struct ConfigRow {
   double ppl_mean = 0, ppl_std = 0, ppl_ci95 = 0;  // CI: half-width, Student t
   std::optional<double> ratio;  // mean over seeds of PPL / PPL(distributed, same seed)
   std::optional<double> ratio_ci95;
+  int ratio_seeds = 0;               // seeds with a distributed trial: the n of ratio_ci95
   std::optional<double> gap_closed;  // percent: (R_loc - R) / (R_loc - 1) * 100; only if R_loc > 1
   double entropy_first = 0, entropy_last = 0;  // bits, mean over heads (and seeds)
   double in_block_mass = 0;                    // mean over layers, heads, seeds
@@ -49,7 +50,7 @@ struct ConfigRow {
 
 struct ResultsTable {
   std::string sweep;
-  int trials = 0, done = 0, failed = 0, pending = 0;
+  int trials = 0, done = 0, running = 0, failed = 0, pending = 0;  // as `locsweep status` counts
   int unmeasured = 0;  // done trials without a validation perplexity (kind: noop): in no row
   std::vector<ConfigRow> rows;
 };
@@ -64,8 +65,26 @@ struct ResultsQuery {
 // Builds the table from the database; InputError for an unknown sweep, filter key or sort key.
 ResultsTable build_results_table(Database& db, const ResultsQuery& query);
 
+// The trials of the table's sweep that pass its --where filters, by hash, in plan order
+// (what `results --curves` exports); the same errors as build_results_table.
+struct SelectedTrials {
+  std::string sweep;
+  std::vector<std::string> hashes;
+};
+SelectedTrials select_trials(Database& db, const ResultsQuery& query);
+
+// `table` and `markdown` are for people: rounded, "-" where a value is missing. `csv` and
+// `json` are for programs (pandas): every number at full precision (it reads back as the
+// same double), missing values empty (CSV) or null (JSON), λ as numeric lambda_min and
+// lambda_max, and the 95 % confidence intervals as half-widths (ppl_ci95, ratio_ci95) and as
+// bounds (*_ci95_low, *_ci95_high); a spread of fewer than two seeds is missing, not 0.
+// Columns: docs/results-schema.md, "Exports for pandas".
 enum class TableFormat { table, csv, json, markdown };
 TableFormat table_format_from_string(const std::string& text);  // InputError if unknown
 std::string render_results(const ResultsTable& table, TableFormat format, bool per_layer);
+
+// A JSON value as an export's CSV cell: null empty, a string as it is, a number exact
+// (exact_number), anything else as JSON text.
+std::string csv_cell(const nlohmann::json& value);
 
 }  // namespace locsweep

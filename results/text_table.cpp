@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 
 namespace locsweep {
 namespace {
@@ -16,17 +18,30 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
+std::string csv_line(const std::vector<std::string>& cells) {
+  std::string out;
+  for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csv_field(cells[i]);
+  return out + "\n";
+}
+
+std::string exact_number(double value) {
+  if (!std::isfinite(value)) return "";
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  if (ec != std::errc()) return "";
+  std::string text(buffer, end);
+  // "1" would make a reader type the column integer: a float always shows it is one.
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
 std::string render_text_table(const std::vector<std::string>& header,
                               const std::vector<std::vector<std::string>>& rows,
                               TextTableFormat format) {
   std::string out;
   if (format == TextTableFormat::csv) {
-    auto line = [&](const std::vector<std::string>& cells) {
-      for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csv_field(cells[i]);
-      out += "\n";
-    };
-    line(header);
-    for (const auto& r : rows) line(r);
+    out += csv_line(header);
+    for (const auto& r : rows) out += csv_line(r);
     return out;
   }
   std::vector<size_t> width(header.size());

@@ -7,7 +7,7 @@
 #   4. configures and builds into build/ (binary: build/locsweep).
 # Idempotent: a second run only rebuilds what changed.
 #   --with-test-tools   also install what the test suite needs (Chromium for the report test,
-#                       chattr)
+#                       chattr, python3-pandas for the export test)
 #                       and build the ASan + UBSan test binaries into build-asan/
 #   --no-build          stop after set-up
 set -euo pipefail
@@ -44,7 +44,7 @@ packages=(
   gnuplot-nox clang-format
 )
 # e2fsprogs: chattr, for a database that even root cannot write (not installed by default on 13).
-if [ "$with_test_tools" = 1 ]; then packages+=(chromium e2fsprogs); fi
+if [ "$with_test_tools" = 1 ]; then packages+=(chromium e2fsprogs python3-pandas); fi
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
