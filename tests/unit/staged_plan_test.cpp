@@ -139,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"shape_set_by_the_base", staged("\n  pre:\n    model: {n_embd: 64}\n"), 6,
                   "model.n_embd differs from base 'pre' (64 in the base, 32 here)"},
         ErrorCase{"shape_set_by_an_axis", staged("{pre: {}}", "grid:\n  model.n_layer: [2, 3]\n"),
-                  7, "model.n_layer differs from base 'pre' (2 in the base, 3 here)"},
+                  6, "model.n_layer differs from base 'pre' (2 in the base, 3 here)"},
         ErrorCase{"vocabulary", staged("{pre: {data: {tokenizer: gpt2}}}"), 2,
                   "model.vocab_size differs"},
         ErrorCase{"cycle",
