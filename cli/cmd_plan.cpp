@@ -26,6 +26,15 @@ std::string short_assignment(const nlohmann::json& assignment) {
   return out;
 }
 
+// Each trial's base as the plan shows it: the base's label, "" for a trial without one.
+std::map<std::string, std::string> base_labels(const Plan& plan) {
+  std::map<std::string, std::string> label_of, out;
+  for (const auto& t : plan.trials) label_of[t.hash] = t.label;
+  for (const auto& t : plan.trials)
+    if (!t.base.empty()) out[t.hash] = label_of[t.base];
+  return out;
+}
+
 }  // namespace
 
 // `states` (hash -> recorded state) is empty without --db: then no status column.
@@ -35,6 +44,11 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
     const auto it = states->find(t.hash);
     return it == states->end() ? "new" : it->second.status;
   };
+  const std::map<std::string, std::string> bases = base_labels(plan);
+  auto base_of = [&](const PlannedTrial& t) -> std::string {
+    const auto it = bases.find(t.hash);
+    return it == bases.end() ? "" : it->second;
+  };
   if (json) {
     nlohmann::json out = {{"sweep", plan.sweep}, {"merged_duplicates", plan.merged_duplicates}};
     out["trials"] = nlohmann::json::array();
@@ -43,6 +57,7 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
                             {"label", t.label},
                             {"assignment", t.assignment},
                             {"config", to_json(t.config)}};
+      if (!t.base.empty()) row["base"] = {{"hash", t.base}, {"label", base_of(t)}};
       if (states) row["status"] = status_of(t);
       out["trials"].push_back(row);
     }
@@ -60,12 +75,17 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
       summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + status;
     fmt::print(": {}", summary);
   }
-  fmt::print("\n{:>4}  {:<12}  {:<32}  {:<8}  {}\n", "#", "hash", "trial", states ? "status" : "",
-             "axes");
+  // The base column only for a staged sweep (bases are listed first: the plan's order).
+  const size_t base_width = bases.empty() ? 0 : 24;
+  fmt::print("\n{:>4}  {:<12}  {:<32}  {:<8}  {:<{}}{}{}\n", "#", "hash", "trial",
+             states ? "status" : "", bases.empty() ? "" : "base", base_width,
+             bases.empty() ? "" : "  ", "axes");
   for (size_t i = 0; i < plan.trials.size(); ++i) {
     const auto& t = plan.trials[i];
-    fmt::print("{:>4}  {:<12}  {:<32}  {:<8}  {}\n", i + 1, t.hash.substr(0, 12), t.label,
-               status_of(t), short_assignment(t.assignment));
+    const std::string base = bases.empty() ? "" : (t.base.empty() ? "-" : base_of(t));
+    fmt::print("{:>4}  {:<12}  {:<32}  {:<8}  {:<{}}{}{}\n", i + 1, t.hash.substr(0, 12), t.label,
+               status_of(t), base, base_width, bases.empty() ? "" : "  ",
+               short_assignment(t.assignment));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "common/files.hpp"
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/status_snapshot.hpp"
+#include "trial/child_protocol.hpp"
 #include "trial/outcome.hpp"
 #include "trial/trial_process.hpp"
 
@@ -28,9 +29,11 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
       workers_(static_cast<size_t>(transport.worker_count())),
       counts_(settled) {
   execution_.reserve(trials_.size());
-  for (const auto& t : trials_) {
+  for (size_t i = 0; i < trials_.size(); ++i) {
+    const TrialRecord& t = trials_[i];
     count(t.status, +1);
     execution_.push_back(execution_config_from_json(t.config));
+    index_of_.emplace(t.hash, i);
   }
   adopt_finished_results();
   apply_preemption_budget();
@@ -56,7 +59,76 @@ void Coordinator::queue_pending() {
   // Interrupted trials (with a checkpoint) first: they finish soonest and free their disk.
   std::stable_partition(pending.begin(), pending.end(),
                         [&](size_t i) { return trials_[i].last_step > 0; });
-  queue_.assign(pending.begin(), pending.end());
+  queue_.clear();
+  for (size_t i : pending) {
+    switch (base_state(i)) {
+      case BaseState::none:
+      case BaseState::done:
+        queue_.push_back(i);
+        break;
+      case BaseState::waiting:
+        wait_for_base(i);
+        break;
+      case BaseState::failed:
+        fail_for_base(i, trials_[i].base_label.empty() ? trials_[i].base.substr(0, 12)
+                                                       : trials_[i].base_label);
+        break;
+    }
+  }
+  commit_if_due(true);
+}
+
+Coordinator::BaseState Coordinator::base_state(size_t index) const {
+  const TrialRecord& t = trials_[index];
+  if (t.base.empty()) return BaseState::none;
+  const auto it = index_of_.find(t.base);
+  const std::optional<TrialStatus> status =
+      it != index_of_.end() ? std::optional(trials_[it->second].status) : t.base_status;
+  if (status == TrialStatus::done) return BaseState::done;
+  // A base of this run still to run; one that is neither here nor done (not recorded) fails.
+  if (it != index_of_.end() && status != TrialStatus::failed) return BaseState::waiting;
+  return BaseState::failed;
+}
+
+void Coordinator::wait_for_base(size_t index) {
+  waiting_[index_of_.at(trials_[index].base)].push_back(index);
+}
+
+// Trial `base_index` has settled: its waiting dependents join the queue (done) or fail.
+void Coordinator::release_dependents(size_t base_index) {
+  const TrialStatus status = trials_[base_index].status;
+  if (status != TrialStatus::done && status != TrialStatus::failed) return;
+  const auto it = waiting_.find(base_index);
+  if (it == waiting_.end()) return;
+  const std::vector<size_t> dependents = std::move(it->second);
+  waiting_.erase(it);
+  for (size_t d : dependents) {
+    if (trials_[d].status != TrialStatus::pending) continue;
+    if (status == TrialStatus::done)
+      queue_.push_back(d);
+    else
+      fail_for_base(d, trials_[base_index].label);
+  }
+}
+
+// Fails trial `index`, which never started: its base (`base_label`) failed for good.
+void Coordinator::fail_for_base(size_t index, const std::string& base_label) {
+  TrialRecord& t = trials_[index];
+  const std::string message = fmt::format(
+      "its base '{}' ({}) failed, so it could not start; see that trial's error, then run "
+      "again with --retry-failed",
+      base_label, t.base.substr(0, 12));
+  write_began();
+  store_.fail_unstarted_trial(t.hash, message);
+  set_status(t, TrialStatus::failed);
+  display_.note("trial_ended",
+                {{"trial", t.label},
+                 {"hash", t.hash},
+                 {"outcome", to_string(Outcome::error)},
+                 {"status", to_string(TrialStatus::failed)},
+                 {"message", message}},
+                t.label + " failed: " + message);
+  release_dependents(index);  // its own dependents (a chain of bases) fail too
 }
 
 SweepCounts Coordinator::counts() const {
@@ -321,6 +393,7 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& result) {
                  {"val_ppl", r.val_ppl},
                  {"message", r.message}},
                 t.label + " " + verdict.text);
+  release_dependents(index);
 }
 
 void Coordinator::handle_finished(int w, const protocol::Finished& finished) {
@@ -376,6 +449,9 @@ void Coordinator::start_attempt(size_t w, size_t index) {
   assign.hash = t.hash;
   assign.number = number;
   assign.config = t.config;
+  if (!t.base.empty())  // starts from its base's final weights, loaded as checkpoint: is
+    assign.config["model"]["init"] =
+        "checkpoint:" + fs::absolute(trial_checkpoint_file(t.base_out_dir)).string();
   assign.out_dir = t.out_dir;
   assign.timeout_s = timeout_of(index);
   assign.kill_grace_s = execution_[index].kill_grace_s;

@@ -8,6 +8,13 @@
 // come from its config's execution block (ExecutionConfig defaults) unless the options
 // override them. A message from a rank that is not what orchestrator/protocol.hpp says ends
 // run() with a protocol::ProtocolError (a bug, not a trial failure).
+//
+// Staged sweeps: a trial with a base (TrialRecord::base) waits, out of the queue, until its
+// base is done, then joins the queue's back (so bases run first, several in parallel on as
+// many ranks); its attempts start from the base's final checkpoint (the assigned config's
+// model.init becomes checkpoint:<base folder>/checkpoint.h5; its identity, inputs.init
+// "trial:<base hash>", stays). A base that fails for good fails its dependents (and theirs),
+// each with a message naming it; --retry-failed makes them all pending again.
 #pragma once
 
 #include <atomic>
@@ -17,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "orchestrator/protocol.hpp"
@@ -88,6 +96,12 @@ class Coordinator {
 
   Clock::time_point now() const;
   void queue_pending();
+  // Staged sweeps: where trial `index`'s base stands (none: it has none).
+  enum class BaseState { none, done, waiting, failed };
+  BaseState base_state(size_t index) const;
+  void wait_for_base(size_t index);
+  void release_dependents(size_t base_index);
+  void fail_for_base(size_t index, const std::string& why);
   void adopt_finished_results();
   void adopt_finished_result(size_t index);
   void handle(int worker, const nlohmann::json& message);
@@ -131,6 +145,8 @@ class Coordinator {
   std::vector<Worker> workers_;
   std::map<int64_t, Attempt> attempts_;
   std::deque<size_t> queue_;
+  std::unordered_map<std::string, size_t> index_of_;  // hash -> index in trials_
+  std::map<size_t, std::vector<size_t>> waiting_;     // base index -> pending dependents
   SweepCounts counts_;
   std::vector<int> preemptions_;  // per trial: attempts interrupted in a row
   bool stopping_ = false;

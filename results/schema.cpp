@@ -47,7 +47,8 @@ CREATE TABLE trials (
   outcome        TEXT,
   message        TEXT,
   created_at     TEXT NOT NULL,
-  finished_at    TEXT
+  finished_at    TEXT,
+  base_hash      TEXT
 );
 CREATE TABLE sweep_trials (
   sweep_id        INTEGER NOT NULL REFERENCES sweeps(id),
@@ -133,6 +134,7 @@ CREATE TABLE slurm_jobs (
 CREATE INDEX attempts_by_trial ON attempts(trial_hash);
 CREATE INDEX sweep_trials_by_trial ON sweep_trials(trial_hash);
 CREATE INDEX trials_by_status ON trials(status);
+CREATE INDEX trials_by_base ON trials(base_hash) WHERE base_hash IS NOT NULL;
 CREATE VIEW sweep_results AS
   SELECT s.name AS sweep, t.hash, t.label, t.kind, t.mechanism, t.schedule, t.beta, t.seed,
          t.status, t.attempts, t.val_loss, t.val_ppl, t.val_tokens, t.train_loss, t.steps_done,
@@ -155,6 +157,10 @@ constexpr const char* kUpgradeFrom1 =
     "ALTER TABLE runs ADD COLUMN heartbeat_count INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN process TEXT;"
     "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+// Version 2 -> 3: a trial's base (staged sweeps); trials of version 2 have none.
+constexpr const char* kUpgradeFrom2 =
+    "ALTER TABLE trials ADD COLUMN base_hash TEXT;"
+    "CREATE INDEX trials_by_base ON trials(base_hash) WHERE base_hash IS NOT NULL;";
 
 int count_tables(Database& db) {
   auto stmt = db.prepare("SELECT count(*) FROM sqlite_master");
@@ -163,6 +169,12 @@ int count_tables(Database& db) {
 }
 
 }  // namespace
+
+bool has_column(Database& db, const char* table, const char* column) {
+  auto stmt = db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  stmt.bind(1, table).bind(2, column);
+  return stmt.step();
+}
 
 int schema_version(Database& db) {
   try {
@@ -214,9 +226,14 @@ void ensure_schema(Database& db, bool may_create) {
         "; this locsweep reads versions " + std::to_string(kOldestReadableSchema) + " to " +
         std::to_string(kSchemaVersion) +
         ". Use a locsweep release that matches it, or start a new --db file (nothing was changed)");
-  if (version == 1 && may_create) {
+  if (version < kSchemaVersion && may_create) {
     Transaction tx(db);
-    if (schema_version(db) == 1) db.exec(kUpgradeFrom1);  // another run may have just done it
+    // Read again inside the transaction: another run may have just upgraded it.
+    if (schema_version(db) == 1) db.exec(kUpgradeFrom1);
+    if (schema_version(db) == 2) {
+      if (!has_column(db, "trials", "base_hash")) db.exec(kUpgradeFrom2);
+      db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+    }
     tx.commit();
   }
 }

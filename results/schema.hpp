@@ -1,7 +1,8 @@
-// The results database's schema (version 2), documented table by table in
+// The results database's schema (version 3), documented table by table in
 // docs/results-schema.md. One SQLite file in WAL mode, written by the coordinator alone.
-// Version 2 added the run lease's columns to `runs` (lease_s, heartbeat_count, process); a
-// version-1 database is read as it is and upgraded in place when a run opens it for writing.
+// Version 2 added the run lease's columns to `runs` (lease_s, heartbeat_count, process);
+// version 3 a trial's base (trials.base_hash, staged sweeps). An older database is read as
+// it is and upgraded in place when a run opens it for writing.
 #pragma once
 
 #include <string_view>
@@ -10,17 +11,21 @@
 
 namespace locsweep {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 inline constexpr int kOldestReadableSchema = 1;  // readers accept 1..kSchemaVersion
 
 // The DDL of a fresh database (tables, indexes, views).
 std::string_view schema_sql();
 
 // Creates the schema in an empty database, or checks that an existing one is a locsweep
-// database this locsweep reads (may_create: and upgrades version 1 to kSchemaVersion, in one
+// database this locsweep reads (may_create: and upgrades an older version to kSchemaVersion, in one
 // transaction). Never modifies a database it rejects: the checks run first, read-only.
 // Throws InputError (not SQLite, not locsweep, other version).
 void ensure_schema(Database& db, bool may_create);
+
+// Whether `table` has `column` (a reader of an older database selects NULL for a newer one:
+// trials.base_hash before version 3).
+bool has_column(Database& db, const char* table, const char* column);
 
 // Reads the schema version of a locsweep database (read-only); InputError if it is none.
 int schema_version(Database& db);

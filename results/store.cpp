@@ -133,8 +133,8 @@ class TrialRegistrar {
         now_(std::move(now)),
         insert_(db.prepare(
             "INSERT OR IGNORE INTO trials(hash, label, kind, mechanism, schedule, beta, seed, "
-            "n_layer, config_json, canonical_json, cost, out_dir, created_at) VALUES (?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?)")),
+            "n_layer, config_json, canonical_json, cost, out_dir, created_at, base_hash) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
         refresh_(
             db.prepare("UPDATE trials SET config_json = ? WHERE hash = ? AND status IN ('pending', "
                        "'running', 'failed')")),
@@ -167,6 +167,10 @@ class TrialRegistrar {
         .bind(11, estimated_cost(t.config))
         .bind(12, out_dir)
         .bind(13, now_);
+    if (t.base.empty())
+      insert_.bind_null(14);
+    else
+      insert_.bind(14, t.base);
     insert_.run();
     return db_.changes() > 0;
   }
@@ -188,8 +192,14 @@ class TrialRegistrar {
   Statement insert_, refresh_, link_;
 };
 
-// A row of "hash, label, status, attempts, retries_used, last_step, position, cost, out_dir,
-// config_json".
+// The columns trial_record() reads, of `trials t` joined with its sweep link `st` and its
+// base `b` (LEFT JOIN trials b ON b.hash = t.base_hash).
+constexpr const char* kTrialRecordColumns =
+    "t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, t.cost, "
+    "t.out_dir, t.config_json, COALESCE(t.base_hash, ''), COALESCE(b.label, ''), "
+    "COALESCE(b.out_dir, ''), b.status";
+
+// A row of kTrialRecordColumns.
 TrialRecord trial_record(const Database& db, const Statement& stmt) {
   TrialRecord r;
   r.hash = stmt.text(0);
@@ -202,6 +212,10 @@ TrialRecord trial_record(const Database& db, const Statement& stmt) {
   r.cost = stmt.real(7);
   r.out_dir = stmt.text(8);
   r.config = parse_stored_json(db, stmt.text(9), "trials.config_json");
+  r.base = stmt.text(10);
+  r.base_label = stmt.text(11);
+  r.base_out_dir = stmt.text(12);
+  if (!stmt.is_null(13)) r.base_status = trial_status_from_string(stmt.text(13));
   return r;
 }
 
@@ -507,11 +521,10 @@ void ResultsStore::end_run(int64_t run_id, std::string_view status, const std::s
 }
 
 std::vector<TrialRecord> ResultsStore::sweep_trials(int64_t sweep_id) {
-  auto stmt = db_.prepare(
-      "SELECT t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, "
-      "t.cost, "
-      "t.out_dir, t.config_json FROM sweep_trials st JOIN trials t ON t.hash = st.trial_hash "
-      "WHERE st.sweep_id = ? ORDER BY st.position");
+  auto stmt = db_.prepare(std::string("SELECT ") + kTrialRecordColumns +
+                          " FROM sweep_trials st JOIN trials t ON t.hash = st.trial_hash "
+                          "LEFT JOIN trials b ON b.hash = t.base_hash "
+                          "WHERE st.sweep_id = ? ORDER BY st.position");
   stmt.bind(1, sweep_id);
   std::vector<TrialRecord> out;
   while (stmt.step()) out.push_back(trial_record(db_, stmt));
@@ -522,11 +535,11 @@ ResultsStore::OpenTrials ResultsStore::open_trials(int64_t sweep_id) {
   OpenTrials out;
   // CROSS JOIN fixes the loop order: the few unfinished trials (trials_by_status), then
   // their link to this sweep.
-  auto stmt = db_.prepare(
-      "SELECT t.hash, t.label, t.status, t.attempts, t.retries_used, t.last_step, st.position, "
-      "t.cost, "
-      "t.out_dir, t.config_json FROM trials t CROSS JOIN sweep_trials st "
-      "ON st.sweep_id = ? AND st.trial_hash = t.hash WHERE t.status IN ('pending', 'running')");
+  auto stmt = db_.prepare(std::string("SELECT ") + kTrialRecordColumns +
+                          " FROM trials t CROSS JOIN sweep_trials st "
+                          "ON st.sweep_id = ? AND st.trial_hash = t.hash "
+                          "LEFT JOIN trials b ON b.hash = t.base_hash "
+                          "WHERE t.status IN ('pending', 'running')");
   stmt.bind(1, sweep_id);
   while (stmt.step()) out.trials.push_back(trial_record(db_, stmt));
   std::sort(out.trials.begin(), out.trials.end(),
@@ -763,6 +776,13 @@ void ResultsStore::fail_preempted_trial(const std::string& hash, const std::stri
   attempt.bind(1, message).bind(2, hash).run();
   auto trial = db_.prepare(
       "UPDATE trials SET status = 'failed', outcome = 'preempted', message = ?, finished_at = ? "
+      "WHERE hash = ?");
+  trial.bind(1, message).bind(2, utc_now()).bind(3, hash).run();
+}
+
+void ResultsStore::fail_unstarted_trial(const std::string& hash, const std::string& message) {
+  Statement& trial = cached(
+      "UPDATE trials SET status = 'failed', outcome = 'error', message = ?, finished_at = ? "
       "WHERE hash = ?");
   trial.bind(1, message).bind(2, utc_now()).bind(3, hash).run();
 }

@@ -42,6 +42,12 @@ struct TrialRecord {
   double cost = 0;       // estimated_cost(), for longest-first
   std::string out_dir;
   nlohmann::json config;  // to_json(TrialConfig)
+  // Staged sweeps: the trial it starts from (trials.base_hash; empty: none), that trial's
+  // label, its folder (whose final checkpoint holds the weights) and its status when read.
+  std::string base;
+  std::string base_label;
+  std::string base_out_dir;
+  std::optional<TrialStatus> base_status;
 };
 
 struct RunInfo {
@@ -157,6 +163,10 @@ class ResultsStore {
   // Fails a trial whose preemption streak ran out (execution.max_preemptions): its last
   // attempt becomes `failed` with `message`, which the trial gets too (outcome preempted).
   void fail_preempted_trial(const std::string& hash, const std::string& message);
+  // Fails a trial that never started because the trial it starts from (its base) failed for
+  // good: status failed, outcome error, `message` naming the base. --retry-failed makes it
+  // pending again like any failed trial.
+  void fail_unstarted_trial(const std::string& hash, const std::string& message);
   void record_slurm_job(int64_t sweep_id, const std::string& job_id, const std::string& script_path,
                         const nlohmann::json& options);
   // The id of a sweep by name, if recorded.

@@ -1,5 +1,6 @@
 #include "results/table.hpp"
 
+#include "results/schema.hpp"
 #include "results/statistics.hpp"
 #include "results/stored_json.hpp"
 #include "results/text_table.hpp"
@@ -24,7 +25,9 @@ struct Trial {
   double ppl = 0;  // validation perplexity; 0 when none was measured
   json canonical;
   ConfigName name;
-  std::string group;             // canonical without the seed
+  std::string base;              // the label of the trial it starts from; empty: none
+  json grouping;                 // canonical without the seed (its base without its seed)
+  std::string group;             // grouping.dump()
   std::string baseline;          // canonical without seed and locality: same data, model, training
   std::vector<LayerRow> layers;  // per layer, averaged over heads
 };
@@ -107,13 +110,24 @@ std::string choose_sweep(Database& db, const std::string& wanted) {
   return wanted;
 }
 
+// A base's label without its seed ("base pretrained seed=0" -> "base pretrained"): trials
+// of one configuration over seeds whose bases follow their seeds share it.
+std::string without_seed(const std::string& label) {
+  const size_t at = label.rfind(" seed=");
+  return at == std::string::npos ? label : label.substr(0, at);
+}
+
 // The sweep's trials in plan order, with their configuration names and grouping keys.
 std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
+  // trials.base_hash is there from schema version 3 on (an older database has no bases).
+  const bool bases = has_column(db, "trials", "base_hash");
   auto stmt = db.prepare(
-      "SELECT t.hash, t.label, t.status, t.seed, st.position, t.val_ppl, t.canonical_json, "
-      "st.assignment_json "
-      "FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = "
-      "st.trial_hash "
+      std::string("SELECT t.hash, t.label, t.status, t.seed, st.position, t.val_ppl, "
+                  "t.canonical_json, st.assignment_json, ") +
+      (bases ? "COALESCE(b.label, '')" : "''") +
+      " FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = "
+      "st.trial_hash " +
+      (bases ? "LEFT JOIN trials b ON b.hash = t.base_hash " : "") +
       "WHERE s.name = ? ORDER BY st.position");
   stmt.bind(1, sweep);
   std::vector<Trial> trials;
@@ -128,7 +142,10 @@ std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
     t.canonical = parse_stored_json(db, stmt.text(6), "trials.canonical_json");
     t.name = config_name(t.canonical,
                          parse_stored_json(db, stmt.text(7), "sweep_trials.assignment_json"));
-    t.group = without(t.canonical, {"seed"}).dump();
+    t.base = stmt.text(8);
+    t.grouping = without(t.canonical, {"seed"});
+    if (!t.base.empty()) t.grouping["model"]["init"] = without_seed(t.base);
+    t.group = t.grouping.dump();
     json base = without(t.canonical, {"seed", "locality"});
     base["seed"] = t.seed;
     t.baseline = base.dump();
@@ -230,8 +247,16 @@ void describe(ConfigRow& row, const Trial& first) {
   row.mechanism = locality_value(first.canonical, "mechanism").value_or("");
   row.schedule = locality_value(first.canonical, "schedule").value_or("");
   row.beta = schedule_beta(row.schedule);
-  row.canonical = without(first.canonical, {"seed"});
+  row.canonical = first.grouping;
   row.position = first.position;
+}
+
+// The base the configuration's trials start from: one trial's label, or without the seed when
+// each seed has its own.
+void describe_base(ConfigRow& row, const std::vector<const Trial*>& members) {
+  row.base = members.front()->base;
+  for (const Trial* t : members)
+    if (t->base != row.base) row.base = without_seed(row.base);
 }
 
 // Perplexity over seeds, and the ratio to the distributed trial of each seed.
@@ -302,6 +327,7 @@ ConfigRow aggregate(const std::vector<const Trial*>& members,
                     const std::map<std::string, double>& distributed) {
   ConfigRow row;
   describe(row, *members.front());
+  describe_base(row, members);
   row.seeds = static_cast<int>(members.size());
   aggregate_perplexity(row, members, distributed);
   aggregate_attention(row, members);
@@ -402,13 +428,22 @@ ResultsTable build_results_table(Database& db, const ResultsQuery& q) {
 
 namespace {
 
-std::vector<std::string> column_names(bool per_layer) {
+// Whether any row starts from a base (a staged sweep): only then is there a base column.
+bool has_bases(const ResultsTable& t) {
+  return std::any_of(t.rows.begin(), t.rows.end(),
+                     [](const ConfigRow& r) { return !r.base.empty(); });
+}
+
+std::vector<std::string> column_names(bool per_layer, bool bases) {
   if (per_layer)
     return {"config",       "layer",         "lambda",       "entropy_bits",
             "entropy_norm", "in_block_mass", "mean_distance"};
-  return {"config",         "mechanism",     "schedule",     "beta",         "lambda",
-          "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
-          "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
+  std::vector<std::string> names = {
+      "config",         "mechanism",     "schedule",     "beta",         "lambda",
+      "seeds",          "ppl",           "ppl_std",      "ppl_ci95",     "ratio",
+      "gap_closed_pct", "entropy_first", "entropy_last", "in_block_mass"};
+  if (bases) names.insert(names.begin() + 1, "base");
+  return names;
 }
 
 // The text cells of the table or the per-layer view, in column_names order.
@@ -431,6 +466,9 @@ std::vector<std::vector<std::string>> text_cells(const ResultsTable& t, bool per
                      fmt_opt(r.ratio, "{:.3f}"), fmt_opt(r.gap_closed, "{:.1f}"),
                      fmt::format("{:.3f}", r.entropy_first), fmt::format("{:.3f}", r.entropy_last),
                      fmt::format("{:.3f}", r.in_block_mass)});
+  if (has_bases(t))
+    for (size_t i = 0; i < cells.size(); ++i)
+      cells[i].insert(cells[i].begin() + 1, t.rows[i].base.empty() ? "-" : t.rows[i].base);
   return cells;
 }
 
@@ -465,11 +503,13 @@ Export per_layer_export(const ResultsTable& t) {
 }
 
 Export summary_export(const ResultsTable& t) {
-  Export e{{"config",          "mechanism",      "schedule",      "beta",
-            "lambda_min",      "lambda_max",     "seeds",         "ppl",
-            "ppl_std",         "ppl_ci95",       "ppl_ci95_low",  "ppl_ci95_high",
-            "ratio",           "ratio_seeds",    "ratio_ci95",    "ratio_ci95_low",
-            "ratio_ci95_high", "gap_closed_pct", "entropy_first", "entropy_last",
+  Export e{{"config",         "base",           "mechanism",
+            "schedule",       "beta",           "lambda_min",
+            "lambda_max",     "seeds",          "ppl",
+            "ppl_std",        "ppl_ci95",       "ppl_ci95_low",
+            "ppl_ci95_high",  "ratio",          "ratio_seeds",
+            "ratio_ci95",     "ratio_ci95_low", "ratio_ci95_high",
+            "gap_closed_pct", "entropy_first",  "entropy_last",
             "in_block_mass"},
            {}};
   for (const auto& r : t.rows) {
@@ -479,6 +519,7 @@ Export summary_export(const ResultsTable& t) {
     const bool layers = !r.layers.empty();  // no head metrics: no λ, entropy or mass
     auto measured = [&](double v) { return layers ? json(v) : json(nullptr); };
     e.rows.push_back({r.config,
+                      r.base.empty() ? json(nullptr) : json(r.base),
                       r.mechanism,
                       r.schedule,
                       number_or_null(r.beta),

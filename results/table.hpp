@@ -32,6 +32,9 @@ ConfigName config_name(const nlohmann::json& canonical, const nlohmann::json& as
 struct ConfigRow {
   std::string config;  // ConfigName::full: "block quintic" plus other grid axes ("lr=0.001")
   std::string series;  // ConfigName::without_schedule: "block lr=0.001"
+  // The base its trials start from (staged sweeps): "base pretrained seed=0", or
+  // "base pretrained" when each seed has its own; empty: none.
+  std::string base;
   std::string mechanism, schedule;
   std::optional<double> beta;
   double lambda_min = 0, lambda_max = 0;

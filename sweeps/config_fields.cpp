@@ -228,8 +228,9 @@ std::vector<Field> make_fields() {
                         "vocabulary size; 0 takes the tokenizer's"));
   f.push_back(double_field("model.dropout", true, &C::model, &ModelConfig::dropout,
                            {0.0, 1.0, false, true}, "dropout probability"));
-  f.push_back(string_field("model.init", true, &C::model, &ModelConfig::init,
-                           "scratch | hf:<model.safetensors> | checkpoint:<file.h5>"));
+  f.push_back(
+      string_field("model.init", true, &C::model, &ModelConfig::init,
+                   "scratch | hf:<model.safetensors> | checkpoint:<file.h5> | base:<name>"));
 
   f.push_back(string_field("data.corpus", true, &C::data, &DataConfig::corpus,
                            "moby-dick | sotu | a text file | a folder of .txt files"));

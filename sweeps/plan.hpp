@@ -1,5 +1,9 @@
 // Expanding a sweep into its trials: grid x zip (+ points) x seeds, each trial checked,
-// canonicalised and hashed; trials whose hashes coincide are merged into one.
+// canonicalised and hashed; trials whose hashes coincide are merged into one. A trial whose
+// model.init is `base:<name>` depends on that base (SweepSpec::bases): the base is planned
+// as a trial of its own (one per seed it serves, or one with its own seed), listed before
+// the trials that start from it, and the dependent's identity includes the base's hash
+// (config.inputs.init = "trial:<base hash>").
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,18 +16,22 @@ namespace locsweep {
 
 struct PlannedTrial {
   std::string hash;   // trial_hash(config), hex
-  std::string label;  // trial_label(config)
+  std::string label;  // trial_label(config); a base's is "base <name> seed=<seed>"
   TrialConfig config;
   nlohmann::json assignment;  // the axis values that made this trial, as written into it
+  std::string base;           // hash of the base trial it starts from; empty when none
 };
 
 struct Plan {
   std::string sweep;
-  std::vector<PlannedTrial> trials;  // in expansion order, no two with the same hash
-  size_t merged_duplicates = 0;      // combinations that turned out to be an earlier trial
+  // In expansion order, no two with the same hash; every base before its dependents.
+  std::vector<PlannedTrial> trials;
+  size_t merged_duplicates = 0;  // combinations that turned out to be an earlier trial
 };
 
-// Throws SpecError at the grid value (or shared key) that makes a trial invalid.
+// Throws SpecError at the grid value (or shared key, or base key) that makes a trial
+// invalid: a problem of find_problem(), an unknown base, a base whose model shape differs
+// from its dependent's, a cycle of bases.
 Plan plan_sweep(const SweepSpec& spec);
 
 }  // namespace locsweep

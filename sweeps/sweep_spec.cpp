@@ -1,6 +1,7 @@
 #include "sweeps/sweep_spec.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <set>
 
@@ -14,8 +15,8 @@ namespace {
 
 constexpr std::int64_t kMaxSeed = 2147483647;  // the range of the 'seed' key
 
-const std::vector<std::string> kSweepKeys = {"name",   "description", "grid", "zip",
-                                             "points", "seeds",       "order"};
+const std::vector<std::string> kSweepKeys = {"name",   "description", "grid",  "zip",
+                                             "points", "seeds",       "order", "bases"};
 
 // Offset of the first byte of `s` that is not valid UTF-8 (overlong forms, surrogates and
 // code points past U+10FFFF included), or npos.
@@ -162,6 +163,54 @@ std::vector<int> read_seeds(const YAML::Node& node, const std::string& file) {
   return seeds;
 }
 
+// A base's name: what `model.init: base:<name>` refers to, and part of its label.
+bool valid_base_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+  });
+}
+
+// `bases:` — each a block of trial keys over the shared ones (model.init back to scratch).
+std::vector<BaseSpec> read_bases(const YAML::Node& node, const std::string& file,
+                                 const TrialConfig& shared) {
+  if (!node.IsMap() || node.size() == 0)
+    throw SpecError(file, node.Mark(),
+                    "bases must be a mapping from base names to blocks of trial keys, e.g. "
+                    "'bases: {pretrained: {data: {corpus: sotu}}}'");
+  reject_duplicate_keys(node, file);
+  std::vector<BaseSpec> bases;
+  for (const auto& kv : node) {
+    BaseSpec base;
+    base.name = scalar_or_throw(kv.first, file, "a base name");
+    base.mark = kv.first.Mark();
+    if (!valid_base_name(base.name))
+      throw SpecError(file, base.mark,
+                      "base name '" + base.name +
+                          "' must be 1 to 64 letters, digits, '-' or '_' (it is referred to as "
+                          "model.init: base:<name>)");
+    base.block = kv.second;
+    base.config = shared;
+    base.config.model.init = "scratch";
+    if (!base.block.IsNull()) {
+      if (!base.block.IsMap())
+        throw SpecError(file, base.block.Mark(),
+                        "base '" + base.name +
+                            "' must be a mapping of trial keys (those it changes from the "
+                            "sweep's), e.g. {data: {corpus: sotu}, train: {steps: 1500}}");
+      for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "name", "order"})
+        if (base.block[key])
+          throw SpecError(file, base.block[key].Mark(),
+                          std::string("'") + key + "' cannot be set in a base (base '" + base.name +
+                              "'): a base is one trial, no axis applies to it");
+      read_trial_keys(base.block, file, base.config);
+      base.own_seed = static_cast<bool>(base.block["seed"]);
+    }
+    bases.push_back(std::move(base));
+  }
+  return bases;
+}
+
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
   std::uint64_t out = 0;
   return __builtin_mul_overflow(a, b, &out) ? UINT64_MAX : out;
@@ -218,6 +267,18 @@ std::uint64_t combination_count(const SweepSpec& spec) {
   }
   combos = saturating_add(combos, spec.points.size());
   return saturating_mul(combos, std::max<std::uint64_t>(1, spec.seeds.size()));
+}
+
+const BaseSpec* SweepSpec::find_base(const std::string& name) const {
+  for (const BaseSpec& b : bases)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+std::vector<std::string> SweepSpec::base_names() const {
+  std::vector<std::string> names;
+  for (const BaseSpec& b : bases) names.push_back(b.name);
+  return names;
 }
 
 std::string_view to_string(DispatchOrder order) {
@@ -303,6 +364,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
                           "give seeds either in 'seeds' or as a 'seed' axis, not both");
   }
   check_size(spec);
+  if (root["bases"]) spec.bases = read_bases(root["bases"], file, spec.base);
   if (root["order"]) {
     const std::string order = scalar_or_throw(root["order"], file, "order");
     const auto parsed = dispatch_order_from_string(order);
@@ -327,7 +389,7 @@ TrialConfig parse_trial_config(const std::string& text, const std::string& file,
   YAML::Node root = load_yaml(text, file);
   apply_overrides(root, overrides);  // the command line's key=value (sweeps/overrides.hpp)
   if (root.IsMap())
-    for (const auto& key : {"grid", "zip", "points", "seeds"})
+    for (const auto& key : {"grid", "zip", "points", "seeds", "bases"})
       if (root[key])
         throw SpecError(file, root[key].Mark(),
                         std::string("'") + key +

@@ -12,6 +12,9 @@
 //     - {locality.mechanism: mask, locality.schedule: localist}
 //   seeds: [0, 1, 2]                    # or {start: 0, count: 100}
 //   order: longest-first                # or fifo: the order trials are handed out
+//   bases:                              # named base trials (staged sweeps); a trial with
+//     pretrained: {data: {corpus: sotu}}   # model.init: base:pretrained starts from the
+//                                       # final weights of that base
 //
 // See docs/sweep-spec.md for every key.
 #pragma once
@@ -52,6 +55,18 @@ struct Axis {
   std::vector<YAML::Node> values;
 };
 
+// A named base trial (`bases: {<name>: {...}}`): the sweep's shared trial keys overlaid with
+// its block, model.init reset to scratch unless the block sets it; no axis applies to it.
+// Its seed follows the dependent trial's unless the block sets `seed:` (docs/sweep-spec.md,
+// "Staged sweeps").
+struct BaseSpec {
+  std::string name;
+  YAML::Mark mark;        // where its name was written
+  YAML::Node block;       // its keys as written (for locating errors); may be null
+  TrialConfig config;     // the shared keys overlaid with the block
+  bool own_seed = false;  // the block sets `seed:`: one base serves every seed
+};
+
 struct SweepSpec {
   std::string name;
   std::string description;
@@ -65,6 +80,10 @@ struct SweepSpec {
   std::vector<int> seeds;  // empty: the base seed only
   YAML::Mark seeds_mark;   // where 'seeds' was written
   DispatchOrder order = DispatchOrder::longest_first;
+  std::vector<BaseSpec> bases;  // in the order written
+  // The base named `name`, or nullptr.
+  const BaseSpec* find_base(const std::string& name) const;
+  std::vector<std::string> base_names() const;
 };
 
 // The most trials one sweep may expand into (combinations before duplicates are merged):

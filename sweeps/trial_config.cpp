@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -105,7 +106,8 @@ std::string BlockSpec::canonical() const {
   return "?";
 }
 
-std::optional<ConfigProblem> find_problem(const TrialConfig& c) {
+std::optional<ConfigProblem> find_problem(const TrialConfig& c,
+                                          const std::vector<std::string>& base_names) {
   if (c.kind == TrialKind::noop) return std::nullopt;
   if (c.model.n_embd % c.model.n_head != 0)
     return ConfigProblem{"model.n_embd", "n_embd (" + std::to_string(c.model.n_embd) +
@@ -121,10 +123,24 @@ std::optional<ConfigProblem> find_problem(const TrialConfig& c) {
                                              ") must not exceed lr (" + format_number(c.train.lr) +
                                              ")"};
   const std::string& init = c.model.init;
-  if (init != "scratch" && init.rfind("hf:", 0) != 0 && init.rfind("checkpoint:", 0) != 0)
+  if (init.rfind("base:", 0) == 0) {
+    const std::string name = init.substr(5);
+    if (std::find(base_names.begin(), base_names.end(), name) != base_names.end())
+      return std::nullopt;
+    std::string defined;
+    for (const auto& n : base_names) defined += (defined.empty() ? "" : ", ") + n;
     return ConfigProblem{
         "model.init",
-        "'" + init + "' is not scratch, hf:<model.safetensors> or checkpoint:<file.h5>"};
+        base_names.empty()
+            ? "'" + init +
+                  "' names a base trial, which only a sweep that defines it under "
+                  "'bases:' can use (see docs/sweep-spec.md, \"Staged sweeps\")"
+            : "no base named '" + name + "' in this sweep (its bases: " + defined + ")"};
+  }
+  if (init != "scratch" && init.rfind("hf:", 0) != 0 && init.rfind("checkpoint:", 0) != 0)
+    return ConfigProblem{"model.init", "'" + init +
+                                           "' is not scratch, hf:<model.safetensors>, "
+                                           "checkpoint:<file.h5> or base:<name>"};
   if ((init.rfind("hf:", 0) == 0 && init.size() == 3) ||
       (init.rfind("checkpoint:", 0) == 0 && init.size() == 11))
     return ConfigProblem{"model.init", "'" + init + "' needs a file path after the colon"};
@@ -158,6 +174,10 @@ json to_json(const TrialConfig& config) {
   json out = json::object();
   for (const auto& field : trial_fields()) set_path(out, field.path, field.get(config));
   out["spec_dir"] = config.spec_dir;
+  if (config.inputs != InputDigests{})
+    out["inputs"] = {{"corpus", config.inputs.corpus},
+                     {"tokenizer", config.inputs.tokenizer},
+                     {"init", config.inputs.init}};
   return out;
 }
 
@@ -165,8 +185,18 @@ TrialConfig trial_config_from_json(const json& in) {
   TrialConfig config;
   // JSON is YAML, so one reader serves both (and reports the same errors).
   const YAML::Node root = YAML::Load(in.dump());
-  read_trial_keys(root, "<trial config JSON>", config, {"spec_dir"});
+  read_trial_keys(root, "<trial config JSON>", config, {"spec_dir", "inputs"});
   if (in.contains("spec_dir")) config.spec_dir = in.at("spec_dir").get<std::string>();
+  if (in.contains("inputs")) {
+    const json& inputs = in.at("inputs");
+    try {
+      config.inputs.corpus = inputs.value("corpus", "");
+      config.inputs.tokenizer = inputs.value("tokenizer", "");
+      config.inputs.init = inputs.value("init", "");
+    } catch (const json::exception& e) {
+      throw InputError(std::string("trial config JSON, inputs: ") + e.what());
+    }
+  }
   return config;
 }
 
@@ -192,6 +222,7 @@ json canonical_json(const TrialConfig& config) {
   if (config.kind == TrialKind::noop) {
     for (const auto& field : trial_fields())
       if (field.path.rfind("noop.", 0) == 0) set_path(out, field.path, field.get(config));
+    if (!config.inputs.init.empty()) out["init"] = config.inputs.init;  // a noop base's trial
     return out;
   }
   for (const auto& field : trial_fields()) {
@@ -260,6 +291,10 @@ std::string trial_label_from_canonical(const json& canon) {
   if (canon.at("kind") == "noop") return "noop" + seed;
   return canon["locality"]["mechanism"].get<std::string>() + " " +
          canon["locality"]["schedule"].get<std::string>() + seed;
+}
+
+int model_vocab_size(const TrialConfig& config) {
+  return default_vocab(config);
 }
 
 double estimated_cost(const TrialConfig& c) {

@@ -44,7 +44,8 @@ struct ModelConfig {
   int block_size = 128;  // T, the training window
   int vocab_size = 0;    // 0: take it from the tokenizer
   double dropout = 0.0;
-  std::string init = "scratch";  // scratch | hf:<model.safetensors> | checkpoint:<file.h5>
+  // scratch | hf:<model.safetensors> | checkpoint:<file.h5> | base:<name> (a sweep's base)
+  std::string init = "scratch";
 };
 
 struct DataConfig {
@@ -146,10 +147,13 @@ struct ConfigProblem {
   std::string text() const { return path + ": " + message; }
 };
 // Cross-field checks (n_embd divisible by n_head, explicit schedule length, ...). Returns the
-// first problem found, or nothing when the configuration is valid.
-std::optional<ConfigProblem> find_problem(const TrialConfig& config);
+// first problem found, or nothing when the configuration is valid. `base_names`: the bases a
+// sweep defines (sweeps/sweep_spec.hpp); model.init `base:<name>` is valid only for those.
+std::optional<ConfigProblem> find_problem(const TrialConfig& config,
+                                          const std::vector<std::string>& base_names = {});
 
-// Every field, JSON-encoded (what a trial process receives and the DB stores).
+// Every field, JSON-encoded (what a trial process receives and the DB stores), with
+// "inputs" when the planner filled any of them (so the trial's hash is the planner's).
 nlohmann::json to_json(const TrialConfig& config);
 // Inverse of to_json(); missing keys keep their defaults, unknown keys throw InputError.
 TrialConfig trial_config_from_json(const nlohmann::json& json);
@@ -169,6 +173,9 @@ std::string trial_hash(const TrialConfig& config);
 std::string trial_label(const TrialConfig& config);
 // The same from an already computed canonical_json(config) (planning computes it once).
 std::string trial_label_from_canonical(const nlohmann::json& canonical);
+// The vocabulary a trial's model has: model.vocab_size, else the named tokenizer's (0 for a
+// tokenizer folder: known once it is read). What canonical_json records as model.vocab_size.
+int model_vocab_size(const TrialConfig& config);
 // A relative cost estimate (FLOPs, or seconds for noop), for longest-first ordering.
 double estimated_cost(const TrialConfig& config);
 

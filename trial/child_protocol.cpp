@@ -135,6 +135,10 @@ ChildRequest parse_child_argv(const std::vector<std::string>& args) {
   return q;
 }
 
+fs::path trial_checkpoint_file(const fs::path& out_dir) {
+  return out_dir / "checkpoint.h5";
+}
+
 fs::path attempt_config_file(const fs::path& out_dir, int number) {
   return out_dir / ("attempt-" + std::to_string(number) + ".config.json");
 }

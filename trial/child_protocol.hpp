@@ -57,6 +57,10 @@ std::vector<std::string> child_argv(const std::filesystem::path& trainer,
 // The request back from the arguments after `trial-exec`. Throws InputError on anything else.
 ChildRequest parse_child_argv(const std::vector<std::string>& args);
 
+// A trial's checkpoint in its folder: the latest, and once the trial is done its final
+// weights (what a staged sweep's dependents start from).
+std::filesystem::path trial_checkpoint_file(const std::filesystem::path& out_dir);
+
 // The attempt-N.* files of a trial's folder.
 std::filesystem::path attempt_config_file(const std::filesystem::path& out_dir, int number);
 std::filesystem::path attempt_events_file(const std::filesystem::path& out_dir, int number);

@@ -18,6 +18,7 @@
 #include "common/files.hpp"
 #include "data/corpus.hpp"
 #include "data/tokenizer.hpp"
+#include "trial/child_protocol.hpp"
 #include "worker/adamw.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/batches.hpp"
@@ -212,6 +213,8 @@ void check_out_dir(const TrialContext& t) {
 }
 
 // The model with its initial weights: GPT-2 initialisation from the seed, then model.init.
+// A staged sweep's trial (inputs.init "trial:<base hash>") arrives with model.init set by the
+// coordinator to checkpoint:<its base's folder>/checkpoint.h5, so it loads like any checkpoint.
 Gpt2 build_model(const TrialConfig& c, const TrialData& data, const torch::Device& device) {
   Gpt2 model(gpt_config_for(c, data.vocab_size), device);
   model.init_weights(static_cast<uint64_t>(c.seed));
@@ -473,7 +476,7 @@ TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& opti
                  Clock::now(),
                  writes};
   t.options.out_dir = fs::absolute(options.out_dir);
-  t.checkpoint_path = t.options.out_dir / "checkpoint.h5";
+  t.checkpoint_path = trial_checkpoint_file(t.options.out_dir);
   if (options.threads > 0) at::set_num_threads(options.threads);
   check_out_dir(t);
 

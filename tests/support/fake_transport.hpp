@@ -123,7 +123,8 @@ class FakeTransport : public Transport {
   // What the test reads afterwards.
   std::map<int, std::vector<std::string>> sent_;  // message types, per worker
   std::set<int> given_up_;
-  std::vector<std::string> assigned_;    // trial hashes in the order they were assigned
+  std::vector<std::string> assigned_;  // trial hashes in the order they were assigned
+  std::map<std::string, nlohmann::json> assigned_config_;  // the config each trial was sent
   std::map<std::string, int> received_;  // messages handed to the coordinator, per type
   bool aborted_ = false;
 
@@ -161,6 +162,7 @@ class FakeTransport : public Transport {
     ++s.assignments;
     s.attempt_id = a.attempt_id;
     assigned_.push_back(a.hash);
+    assigned_config_[a.hash] = a.config;
     if (script.silent_after_ready) return;
     if (answer.never) {
       s.mute = true;

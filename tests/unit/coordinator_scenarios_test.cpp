@@ -46,6 +46,7 @@ struct Scenario {
   const char* name;
   std::string points;            // the sweep's points (noop trials)
   std::string execution = "{}";  // the sweep's execution block
+  std::string extra;             // more sweep keys (YAML lines): bases, seeds
   DispatchOrder order = DispatchOrder::fifo;
   std::vector<WorkerScript> workers;
   std::optional<double> stop_at_s;  // the stop signal, at this fake time
@@ -177,6 +178,43 @@ const Scenario kScenarios[] = {
      .stop_at_s = 2, .stop_grace_s = 3, .ending = Ending::interrupted,
      .trials = {"pending 0 1:preempted/interrupted", "pending 0 2:preempted/interrupted"},
      .lost = {1}},
+    // Staged sweeps: plan position 0 is the base; longest-first would start the longer
+    // dependent (position 2) first, but dependents wait until their base is done, and the
+    // idle second rank gets nothing meanwhile.
+    {.name = "dependents_wait_for_their_base",
+     .points = "[{model.init: 'base:b', noop.duration_s: 1}, "
+               "{model.init: 'base:b', noop.duration_s: 2}]",
+     .extra = "bases: {b: {noop: {duration_s: 0.5}}}\n",
+     .order = DispatchOrder::longest_first,
+     .workers = {{.answers = {answer(kDone, 4)}}, WorkerScript{}},
+     .ending = Ending::complete,
+     .trials = {"done 0 1:done/done", "done 0 2:done/done", "done 0 1:done/done"},
+     .assigned = {0, 2, 1}},
+    // One base per seed (the base's seed follows its dependents'): both run at once.
+    {.name = "bases_of_several_seeds_run_in_parallel",
+     .points = "[{model.init: 'base:b'}]", .extra = "bases: {b: {}}\nseeds: [0, 1]\n",
+     .workers = {{.answers = {answer(kDone, 2), answer(kDone, 1)}},
+                 {.answers = {answer(kDone, 2), answer(kDone, 1)}}},
+     .ending = Ending::complete,
+     .trials = {"done 0 1:done/done", "done 0 2:done/done", "done 0 1:done/done",
+                "done 0 2:done/done"},
+     .assigned = {0, 1, 2, 3}},
+    // A base with its own seed serves every seed: one base, then both dependents.
+    {.name = "a_base_with_its_own_seed_runs_once",
+     .points = "[{model.init: 'base:b'}]", .extra = "bases: {b: {seed: 7}}\nseeds: [0, 1]\n",
+     .workers = {WorkerScript{}, WorkerScript{}},
+     .ending = Ending::complete,
+     .trials = {"done 0 1:done/done", "done 0 1:done/done", "done 0 2:done/done"},
+     .assigned = {0, 1, 2}},
+    // A base that fails for good fails its dependents, through a chain of bases (b2 starts
+    // from b1); they never start. A retried base is waited for.
+    {.name = "a_failed_base_fails_its_dependents_through_a_chain",
+     .points = "[{model.init: 'base:b2'}]", .execution = "{max_retries: 1}",
+     .extra = "bases: {b1: {noop: {duration_s: 3}}, b2: {model: {init: 'base:b1'}}}\n",
+     .workers = {{.answers = {answer(Outcome::crash), answer(Outcome::error)}}, WorkerScript{}},
+     .ending = Ending::complete,
+     .trials = {"failed 1 1:crash/failed,1:error/failed", "failed 0", "failed 0"},
+     .assigned = {0, 0}},
 };
 // clang-format on
 
@@ -203,10 +241,10 @@ struct Harness {
   StatusDisplay display{"t", true};
 
   Harness(const std::string& points, const std::string& execution, double lease_s = 30,
-          const std::string& host = "fake") {
-    spec =
-        parse_sweep("name: t\nkind: noop\nexecution: " + execution + "\npoints: " + points + "\n",
-                    "<test>", dir.path().string());
+          const std::string& host = "fake", const std::string& extra = "") {
+    spec = parse_sweep(
+        "name: t\nkind: noop\nexecution: " + execution + "\npoints: " + points + "\n" + extra,
+        "<test>", dir.path().string());
     plan = plan_sweep(spec);
     store.emplace(ResultsStore::open_for_writing(db));
     sweep_id = store->sync_sweep(spec, plan, (dir / "artifacts").string(), false).sweep_id;
@@ -241,7 +279,7 @@ class CoordinatorScenario : public ::testing::TestWithParam<Scenario> {};
 
 TEST_P(CoordinatorScenario, RecordsWhatTheTableSays) {
   const Scenario& s = GetParam();
-  Harness h(s.points, s.execution);
+  Harness h(s.points, s.execution, 30, "fake", s.extra);
   FakeTransport transport(h.clock, s.workers);
   if (s.stop_at_s) transport.at(*s.stop_at_s, [&h] { h.stop = true; });
   CoordinatorOptions o = h.options(s.order);
@@ -280,6 +318,58 @@ TEST_P(CoordinatorScenario, RecordsWhatTheTableSays) {
 
 INSTANTIATE_TEST_SUITE_P(Table, CoordinatorScenario, ::testing::ValuesIn(kScenarios),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A staged sweep whose base failed for good: its dependent fails with a message naming the
+// base; --retry-failed (retry_failed) makes both pending, and the next run waits for the base,
+// then starts the dependent from the base's final checkpoint (model.init rewritten to it, its
+// identity unchanged).
+TEST(CoordinatorBases, AFailedBaseIsNamedAndARerunStartsFromItsCheckpoint) {
+  Harness h("[{model.init: 'base:pre'}]", "{max_retries: 0}", 30, "fake",
+            "bases: {pre: {noop: {duration_s: 2}}}\n");
+  ASSERT_EQ(h.plan.trials.size(), 2u);
+  const PlannedTrial& base = h.plan.trials[0];
+  const PlannedTrial& dependent = h.plan.trials[1];
+  EXPECT_EQ(dependent.base, base.hash);
+  {
+    FakeTransport transport(h.clock, {{.answers = {answer(Outcome::error)}}});
+    auto open = h.store->open_trials(h.sweep_id);
+    Coordinator c(*h.store, h.run_id, std::move(open.trials), SweepCounts{}, transport, h.display,
+                  h.options(DispatchOrder::fifo));
+    EXPECT_EQ(c.run(), Ending::complete);
+    EXPECT_EQ(transport.assigned_, std::vector<std::string>{base.hash});
+  }
+  const std::string query =
+      "SELECT status || ' ' || outcome || ': ' || message FROM trials WHERE hash = '" +
+      dependent.hash + "'";
+  const auto message = test_support::sql_rows(h.db, query.c_str());
+  ASSERT_EQ(message.size(), 1u);
+  EXPECT_NE(message[0].find("failed error: its base 'base pre seed=0' (" + base.hash.substr(0, 12) +
+                            ") failed"),
+            std::string::npos)
+      << message[0];
+  h.store->end_run(h.run_id, "complete");
+
+  EXPECT_EQ(h.store->retry_failed(h.sweep_id), 2u);
+  RunInfo info;
+  info.host = "fake";
+  info.pid = ::getpid();
+  const int64_t rerun = h.store->begin_run(h.sweep_id, info, 30);
+  FakeTransport transport(h.clock, {WorkerScript{}, WorkerScript{}});
+  auto open = h.store->open_trials(h.sweep_id);
+  Coordinator c(*h.store, rerun, std::move(open.trials), SweepCounts{}, transport, h.display,
+                h.options(DispatchOrder::fifo));
+  EXPECT_EQ(c.run(), Ending::complete);
+  EXPECT_EQ(transport.assigned_, (std::vector<std::string>{base.hash, dependent.hash}));
+  EXPECT_EQ(trial_rows(h.db),
+            (std::vector<std::string>{"done 0 1:error/failed,1:done/done", "done 0 1:done/done"}));
+  const nlohmann::json& sent = transport.assigned_config_.at(dependent.hash);
+  const auto folders = test_support::sql_rows(
+      h.db, ("SELECT out_dir FROM trials WHERE hash = '" + base.hash + "'").c_str());
+  EXPECT_EQ(sent["model"]["init"], "checkpoint:" + folders.at(0) + "/checkpoint.h5");
+  EXPECT_EQ(sent["inputs"]["init"], "trial:" + base.hash);
+  EXPECT_EQ(trial_hash(trial_config_from_json(sent)), dependent.hash)
+      << "the rewritten init leaves the trial's identity as planned";
+}
 
 // Lease loss: another process takes the run row over (this run is recorded on another host
 // and stopped heartbeating, so a later run may take it after its lease). The coordinator's

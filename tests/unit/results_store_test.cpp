@@ -505,6 +505,31 @@ TEST(ResultsStoreBusy, NestedTransactionIsASavepoint) {
   EXPECT_EQ(text(store, "SELECT group_concat(key) FROM meta WHERE key IN ('a', 'b', 'c')"), "a,c");
 }
 
+// A schema-2 database (no trials.base_hash) is read as it is and upgraded by a writer; its
+// trials have no base.
+TEST(ResultsStoreOpen, SchemaTwoGetsTheBaseColumn) {
+  TempDir dir;
+  const std::string path = (dir / "r.sqlite").string();
+  {
+    ResultsStore store = ResultsStore::open_for_writing(path);
+    store.db().exec(
+        "DROP INDEX trials_by_base; ALTER TABLE trials DROP COLUMN base_hash; UPDATE meta SET "
+        "value = '2' WHERE key = 'schema_version'; INSERT INTO trials(hash, label, kind, seed, "
+        "config_json, canonical_json, out_dir, created_at) VALUES ('h', 'l', 'noop', 0, '{}', "
+        "'{}', '/x', 't')");
+  }
+  {
+    Database reader(path, Database::Mode::read_only);
+    ensure_schema(reader, false);
+    EXPECT_EQ(schema_version(reader), 2) << "a reader changes nothing";
+    EXPECT_FALSE(has_column(reader, "trials", "base_hash"));
+  }
+  ResultsStore store = ResultsStore::open_for_writing(path);
+  EXPECT_EQ(schema_version(store.db()), 3);
+  EXPECT_TRUE(has_column(store.db(), "trials", "base_hash"));
+  EXPECT_EQ(text(store, "SELECT hash || ' ' || (base_hash IS NULL) FROM trials"), "h 1");
+}
+
 // A schema-1 database (no lease columns) is read as it is and upgraded by a writer.
 TEST(ResultsStoreOpen, SchemaOneIsUpgradedInPlace) {
   TempDir dir;

@@ -115,5 +115,66 @@ TEST(ResultsTable, SchemaVersionThatIsNotANumberIsInputError) {
   }
 }
 
+// A staged sweep's table: trials whose bases follow their seeds (base pre seed=0, seed=1)
+// are one configuration over seeds, the row knows its base, the ratio pairs each seed with
+// the distributed trial of the same base, and the rendered table has a base column.
+TEST(ResultsTable, StagedTrialsGroupOverSeedsAndShowTheirBase) {
+  test_support::TempDir dir("results_table_test");
+  const std::string path = (dir / "r.sqlite").string();
+  {
+    Database db(path, Database::Mode::read_write_create);
+    ensure_schema(db, true);
+    db.exec(
+        "INSERT INTO sweeps(id, name, spec_yaml, created_at, updated_at) VALUES (1, 's', "
+        "'name: s', 't', 't')");
+    auto insert = db.prepare(
+        "INSERT INTO trials(hash, label, kind, seed, config_json, canonical_json, out_dir, "
+        "status, val_ppl, created_at, base_hash) VALUES (?, ?, 'gpt2', ?, '{}', ?, '/x', "
+        "'done', ?, 't', ?)");
+    auto link = db.prepare("INSERT INTO sweep_trials VALUES (1, ?, ?, ?)");
+    int position = 0;
+    const auto add = [&](const std::string& hash, const std::string& label, int seed,
+                         const std::string& init, const std::string& mechanism,
+                         const std::string& schedule, double ppl, const std::string& base) {
+      const json canonical = {{"kind", "gpt2"},
+                              {"seed", seed},
+                              {"model", {{"init", init}}},
+                              {"locality", {{"mechanism", mechanism}, {"schedule", schedule}}}};
+      insert.bind(1, hash).bind(2, label).bind(3, seed).bind(4, canonical.dump()).bind(5, ppl);
+      if (base.empty())
+        insert.bind_null(6);
+      else
+        insert.bind(6, base);
+      insert.run();
+      link.bind(1, hash).bind(2, position++).bind(3, json{{"seed", seed}}.dump()).run();
+    };
+    for (int seed : {0, 1}) {
+      const std::string s = std::to_string(seed);
+      add("b" + s, "base pre seed=" + s, seed, "scratch", "none", "distributed", 9.0, "");
+    }
+    for (int seed : {0, 1}) {
+      const std::string s = std::to_string(seed);
+      add("d" + s, "none distributed seed=" + s, seed, "trial:b" + s, "none", "distributed",
+          10.0 + seed, "b" + s);
+      add("l" + s, "block localist seed=" + s, seed, "trial:b" + s, "block", "localist",
+          2 * (10.0 + seed), "b" + s);
+    }
+  }
+  Database db(path, Database::Mode::read_only);
+  const ResultsTable t = build_results_table(db, ResultsQuery{});
+  ASSERT_EQ(t.rows.size(), 3u) << "the base row, then one row per configuration over seeds";
+  EXPECT_EQ(t.rows[0].base, "");
+  EXPECT_EQ(t.rows[1].config, "none distributed");
+  EXPECT_EQ(t.rows[1].seeds, 2);
+  EXPECT_EQ(t.rows[1].base, "base pre");
+  EXPECT_EQ(t.rows[2].config, "block localist");
+  EXPECT_EQ(t.rows[2].seeds, 2);
+  ASSERT_TRUE(t.rows[2].ratio.has_value());
+  EXPECT_DOUBLE_EQ(*t.rows[2].ratio, 2.0) << "each seed against the distributed trial of its base";
+  const std::string csv = render_results(t, TableFormat::csv, false);
+  EXPECT_EQ(csv.rfind("config,base,mechanism,", 0), 0u) << csv;
+  EXPECT_NE(csv.find("block localist,base pre,"), std::string::npos) << csv;
+}
+
 }  // namespace
 }  // namespace locsweep
