@@ -582,7 +582,7 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
     if (format == TableFormat::csv) return export_csv(e);
     return export_json(t, e).dump(2) + "\n";
   }
-  const auto header = column_names(per_layer);
+  const auto header = column_names(per_layer, has_bases(t));
   const auto cells = text_cells(t, per_layer);
   const bool md = format == TableFormat::markdown;
   return fmt::format("{}sweep {}: {} trials, {} done, {} running, {} failed, {} pending{}\n\n",
