@@ -1,4 +1,5 @@
-// `locsweep plan SWEEP.yaml [--json]`: the trials a sweep expands into.
+// `locsweep plan SWEEP.yaml [--json] [--db DB]`: the trials a sweep expands into; with --db,
+// their recorded states and which input changed since the database's trials were recorded.
 #include <fmt/format.h>
 
 #include <memory>
@@ -7,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
 #include "results/queries.hpp"
+#include "sweeps/content_identity.hpp"
 #include "sweeps/plan.hpp"
 
 #include <filesystem>
@@ -22,6 +24,35 @@ std::string short_assignment(const nlohmann::json& assignment) {
     out += (out.empty() ? "" : " ") + key + "=" +
            (value.is_string() ? value.get<std::string>() : value.dump());
   return out;
+}
+
+// The configurations of the trials the database links to the sweep named `sweep`.
+std::vector<TrialConfig> recorded_configs(Database& db, const std::string& sweep) {
+  auto stmt = db.prepare(
+      "SELECT t.config_json FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN "
+      "trials t ON t.hash = st.trial_hash WHERE s.name = ?");
+  stmt.bind(1, sweep);
+  std::vector<TrialConfig> configs;
+  while (stmt.step())
+    configs.push_back(trial_config_from_json(nlohmann::json::parse(stmt.text(0))));
+  return configs;
+}
+
+// Why planned trials are new although the sweep is recorded: inputs whose content changed,
+// and trials recorded before identity by content (stderr; stdout stays the plan).
+void print_input_changes(const Plan& plan, const std::vector<TrialConfig>& recorded,
+                         const std::map<std::string, TrialState>& states) {
+  std::vector<const TrialConfig*> planned_new;
+  for (const auto& t : plan.trials)
+    if (!states.count(t.hash)) planned_new.push_back(&t.config);
+  for (const InputChange& change : changed_inputs(recorded, planned_new))
+    fmt::print(stderr, "{}\n", change.text());
+  if (const size_t old = path_identified(recorded))
+    fmt::print(stderr,
+               "{} of the DB's trials of sweep '{}' were identified by path, not content "
+               "(recorded by a locsweep before trial identity by content): none of them is "
+               "reused\n",
+               old, plan.sweep);
 }
 
 }  // namespace
@@ -88,6 +119,7 @@ void add_plan_command(CLI::App& app) {
       std::vector<std::string> hashes;
       for (const auto& t : plan.trials) hashes.push_back(t.hash);
       states = trial_states(db, hashes);
+      print_input_changes(plan, recorded_configs(db, plan.sweep), states);
     }
     print_plan(plan, opt->json, &states);
   });

@@ -156,6 +156,10 @@ constexpr const char* kUpgradeFrom1 =
     "ALTER TABLE runs ADD COLUMN process TEXT;"
     "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 
+// Version 2 -> 3: trial identity by content. No table changes: the trials recorded so far are
+// told apart by their config_json lacking `inputs` (results/store.hpp, sync_sweep).
+constexpr const char* kUpgradeFrom2 = "UPDATE meta SET value = '3' WHERE key = 'schema_version';";
+
 int count_tables(Database& db) {
   auto stmt = db.prepare("SELECT count(*) FROM sqlite_master");
   stmt.step();
@@ -214,9 +218,11 @@ void ensure_schema(Database& db, bool may_create) {
         "; this locsweep reads versions " + std::to_string(kOldestReadableSchema) + " to " +
         std::to_string(kSchemaVersion) +
         ". Use a locsweep release that matches it, or start a new --db file (nothing was changed)");
-  if (version == 1 && may_create) {
+  if (version < kSchemaVersion && may_create) {
     Transaction tx(db);
-    if (schema_version(db) == 1) db.exec(kUpgradeFrom1);  // another run may have just done it
+    // Another run may have just upgraded it: read the version inside the transaction.
+    if (schema_version(db) == 1) db.exec(kUpgradeFrom1);
+    if (schema_version(db) == 2) db.exec(kUpgradeFrom2);
     tx.commit();
   }
 }

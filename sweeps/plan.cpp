@@ -1,9 +1,11 @@
 #include "sweeps/plan.hpp"
 
+#include <optional>
 #include <unordered_set>
 
 #include "common/sha256.hpp"
 #include "sweeps/config_fields.hpp"
+#include "sweeps/content_identity.hpp"
 #include "sweeps/spec_error.hpp"
 
 namespace locsweep {
@@ -34,7 +36,7 @@ YAML::Mark find_mark(const YAML::Node& root, const std::string& path) {
 
 }  // namespace
 
-Plan plan_sweep(const SweepSpec& spec) {
+Plan plan_sweep(const SweepSpec& spec, InputIdentity identity) {
   // Combinations of assignments: grid (cartesian) x zip (element-wise), then the points.
   std::vector<std::vector<Assignment>> combos;
   if (!spec.grid.empty() || !spec.zip.empty() || spec.points.empty()) combos.push_back({});
@@ -63,6 +65,10 @@ Plan plan_sweep(const SweepSpec& spec) {
   Plan plan;
   plan.sweep = spec.name;
   std::unordered_set<std::string> seen;
+  std::optional<DigestCache> digests;
+  if (identity == InputIdentity::content) digests.emplace(DigestCache::default_file());
+  std::optional<InputResolver> inputs;
+  if (digests) inputs.emplace(*digests);
   for (const auto& combo : combos) {
     for (int seed : seeds) {
       TrialConfig config = spec.base;
@@ -72,7 +78,9 @@ Plan plan_sweep(const SweepSpec& spec) {
         apply_field(config, a.path, a.value, spec.file, a.mark);
         assignment[a.path] = find_field(a.path)->get(config);
       }
-      if (const auto problem = find_problem(config)) {
+      auto problem = find_problem(config);
+      if (!problem && inputs) problem = inputs->fill(config);  // identity by content
+      if (problem) {
         // Blame the axis value that set the key, else where the shared key was written.
         YAML::Mark mark = find_mark(spec.root, problem->path);
         for (const Assignment& a : combo)
@@ -89,6 +97,7 @@ Plan plan_sweep(const SweepSpec& spec) {
       plan.trials.push_back(std::move(trial));
     }
   }
+  if (digests) digests->save();
   return plan;
 }
 

@@ -23,7 +23,14 @@ struct Plan {
   size_t merged_duplicates = 0;      // combinations that turned out to be an earlier trial
 };
 
-// Throws SpecError at the grid value (or shared key) that makes a trial invalid.
-Plan plan_sweep(const SweepSpec& spec);
+// How the planner identifies what a trial reads (sweeps/content_identity.hpp): by content
+// (the corpus text, tokenizer files and init weights are read, through the digest cache), or
+// as written (nothing is read: for fuzzers and tests of the expansion alone; such hashes are
+// not the ones `run` records).
+enum class InputIdentity { content, as_written };
+
+// Throws SpecError at the grid value (or shared key) that makes a trial invalid, or whose
+// input cannot be read.
+Plan plan_sweep(const SweepSpec& spec, InputIdentity identity = InputIdentity::content);
 
 }  // namespace locsweep

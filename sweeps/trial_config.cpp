@@ -152,12 +152,34 @@ int default_vocab(const TrialConfig& c) {
   return 0;  // a tokenizer folder: known once it is read
 }
 
+// The "inputs" block of to_json(); absent keys stay empty, anything else throws InputError.
+InputDigests input_digests_from_json(const json& in) {
+  if (!in.is_object()) throw InputError("trial config JSON: inputs must be an object");
+  InputDigests inputs;
+  for (const auto& [key, value] : in.items()) {
+    std::string* slot = key == "corpus"      ? &inputs.corpus
+                        : key == "tokenizer" ? &inputs.tokenizer
+                        : key == "init"      ? &inputs.init
+                                             : nullptr;
+    if (!slot)
+      throw InputError("trial config JSON: unknown key inputs." + key +
+                       " (valid: corpus, tokenizer, init)");
+    if (!value.is_string())
+      throw InputError("trial config JSON: inputs." + key + " must be a string");
+    *slot = value.get<std::string>();
+  }
+  return inputs;
+}
+
 }  // namespace
 
 json to_json(const TrialConfig& config) {
   json out = json::object();
   for (const auto& field : trial_fields()) set_path(out, field.path, field.get(config));
   out["spec_dir"] = config.spec_dir;
+  out["inputs"] = {{"corpus", config.inputs.corpus},
+                   {"tokenizer", config.inputs.tokenizer},
+                   {"init", config.inputs.init}};
   return out;
 }
 
@@ -165,8 +187,9 @@ TrialConfig trial_config_from_json(const json& in) {
   TrialConfig config;
   // JSON is YAML, so one reader serves both (and reports the same errors).
   const YAML::Node root = YAML::Load(in.dump());
-  read_trial_keys(root, "<trial config JSON>", config, {"spec_dir"});
+  read_trial_keys(root, "<trial config JSON>", config, {"spec_dir", "inputs"});
   if (in.contains("spec_dir")) config.spec_dir = in.at("spec_dir").get<std::string>();
+  if (in.contains("inputs")) config.inputs = input_digests_from_json(in.at("inputs"));
   return config;
 }
 
