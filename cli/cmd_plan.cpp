@@ -26,28 +26,48 @@ std::string short_assignment(const nlohmann::json& assignment) {
   return out;
 }
 
-// The configurations of the trials the database links to the sweep named `sweep`.
-std::vector<TrialConfig> recorded_configs(Database& db, const std::string& sweep) {
-  auto stmt = db.prepare(
-      "SELECT t.config_json FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN "
-      "trials t ON t.hash = st.trial_hash WHERE s.name = ?");
-  stmt.bind(1, sweep);
+// What the database's gpt2 trials of the sweep named `sweep` read: the inputs as written and
+// their digests (all else left default), each distinct combination once. Read by SQL, not by
+// parsing every configuration: re-planning a 100,000-trial sweep must stay fast.
+struct RecordedInputs {
   std::vector<TrialConfig> configs;
-  while (stmt.step())
-    configs.push_back(trial_config_from_json(nlohmann::json::parse(stmt.text(0))));
-  return configs;
+  int64_t path_identified = 0;  // trials recorded before identity by content (no digests)
+};
+RecordedInputs recorded_inputs(Database& db, const std::string& sweep) {
+  auto stmt = db.prepare(
+      "SELECT json_extract(t.config_json, '$.data.corpus'), "
+      "json_extract(t.config_json, '$.data.tokenizer'), json_extract(t.config_json, "
+      "'$.model.init'), json_extract(t.config_json, '$.inputs.corpus'), "
+      "json_extract(t.config_json, '$.inputs.tokenizer'), json_extract(t.config_json, "
+      "'$.inputs.init'), count(*) FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN "
+      "trials t "
+      "ON t.hash = st.trial_hash WHERE s.name = ? AND t.kind = 'gpt2' GROUP BY 1, 2, 3, 4, 5, 6");
+  stmt.bind(1, sweep);
+  RecordedInputs recorded;
+  const auto text = [&](int column) { return stmt.is_null(column) ? "" : stmt.text(column); };
+  while (stmt.step()) {
+    TrialConfig& c = recorded.configs.emplace_back();
+    c.data.corpus = text(0);
+    c.data.tokenizer = text(1);
+    c.model.init = text(2);
+    c.inputs = {text(3), text(4), text(5)};
+    if (c.inputs.corpus.empty()) recorded.path_identified += stmt.integer(6);
+  }
+  return recorded;
 }
 
 // Why planned trials are new although the sweep is recorded: inputs whose content changed,
 // and trials recorded before identity by content (stderr; stdout stays the plan).
-void print_input_changes(const Plan& plan, const std::vector<TrialConfig>& recorded,
+void print_input_changes(const Plan& plan, Database& db,
                          const std::map<std::string, TrialState>& states) {
   std::vector<const TrialConfig*> planned_new;
   for (const auto& t : plan.trials)
     if (!states.count(t.hash)) planned_new.push_back(&t.config);
-  for (const InputChange& change : changed_inputs(recorded, planned_new))
+  if (planned_new.empty()) return;
+  const RecordedInputs recorded = recorded_inputs(db, plan.sweep);
+  for (const InputChange& change : changed_inputs(recorded.configs, planned_new))
     fmt::print(stderr, "{}\n", change.text());
-  if (const size_t old = path_identified(recorded))
+  if (const int64_t old = recorded.path_identified)
     fmt::print(stderr,
                "{} of the DB's trials of sweep '{}' were identified by path, not content "
                "(recorded by a locsweep before trial identity by content): none of them is "
@@ -119,7 +139,7 @@ void add_plan_command(CLI::App& app) {
       std::vector<std::string> hashes;
       for (const auto& t : plan.trials) hashes.push_back(t.hash);
       states = trial_states(db, hashes);
-      print_input_changes(plan, recorded_configs(db, plan.sweep), states);
+      print_input_changes(plan, db, states);
     }
     print_plan(plan, opt->json, &states);
   });

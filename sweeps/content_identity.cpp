@@ -184,7 +184,7 @@ namespace {
 [[noreturn]] void throw_changed(const std::string& key, const std::string& written,
                                 const std::string& planned, const std::string& now) {
   throw InputError(key + " '" + written + "' changed since the sweep was planned (" +
-                   short_digest(planned) + " -> " + short_digest(now) +
+                   short_digest(planned) + " → " + short_digest(now) +
                    "): this trial would train on other content under the old identity. Plan "
                    "and run the sweep again (locsweep run re-plans it), or restore the file");
 }
@@ -257,12 +257,6 @@ std::vector<InputChange> changed_inputs(const std::vector<TrialConfig>& recorded
     }
   }
   return changes;
-}
-
-size_t path_identified(const std::vector<TrialConfig>& recorded) {
-  size_t n = 0;
-  for (const TrialConfig& c : recorded) n += c.kind == TrialKind::gpt2 && c.inputs.corpus.empty();
-  return n;
 }
 
 }  // namespace locsweep

@@ -97,9 +97,6 @@ struct InputChange {
 // written; `planned_new` are the planned trials not in the database.
 std::vector<InputChange> changed_inputs(const std::vector<TrialConfig>& recorded,
                                         const std::vector<const TrialConfig*>& planned_new);
-// Recorded gpt2 trials without content digests (made by a locsweep before identity by content):
-// their results are never reused for a plan.
-size_t path_identified(const std::vector<TrialConfig>& recorded);
 
 // "sha256:1a2b3c4d..." -> "sha256 1a2b3c4d…" (what messages show of a digest).
 std::string short_digest(const std::string& digest);
