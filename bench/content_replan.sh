@@ -26,9 +26,9 @@ PYTHON
 time_plan() {
   local start end
   start=$(date +%s.%N)
-  "$LOCSWEEP" plan "$tmp/big.yaml" >/dev/null
+  /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$LOCSWEEP" plan "$tmp/big.yaml" >/dev/null
   end=$(date +%s.%N)
-  python3 -c "print(f'{$end - $start:.2f}')"
+  python3 -c "import sys; u, s = open(sys.argv[1]).read().split()[-2:]; print(f'wall {$end - $start:.2f} s, cpu {float(u) + float(s):.2f} s')" "$tmp/cpu"
 }
-echo "cold cache: $(time_plan) s"
-for ((i = 1; i <= REPEATS; i++)); do echo "warm cache: $(time_plan) s"; done
+echo "cold cache: $(time_plan)"
+for ((i = 1; i <= REPEATS; i++)); do echo "warm cache: $(time_plan)"; done
