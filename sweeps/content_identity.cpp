@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <cctype>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <variant>
@@ -144,28 +143,36 @@ std::string tokenizer_identity(const std::string& tokenizer, const fs::path& spe
   return Tokenizer::from_spec(tokenizer, spec_dir).id();
 }
 
+namespace {
+
+// memo[key], resolved by compute() the first time (an InputError is kept as its error).
+template <typename Memo, typename Compute>
+const typename Memo::mapped_type& resolve_once(Memo& memo, const typename Memo::key_type& key,
+                                               Compute compute) {
+  auto [it, inserted] = memo.try_emplace(key);
+  if (!inserted) return it->second;
+  try {
+    it->second.digest = compute();
+  } catch (const InputError& e) {
+    it->second.error = e.what();
+  }
+  return it->second;
+}
+
+}  // namespace
+
 std::optional<ConfigProblem> InputResolver::fill(TrialConfig& config) {
   if (config.kind != TrialKind::gpt2) return std::nullopt;
-  const auto resolve = [](std::map<Key, Resolved>& memo, const Key& key,
-                          const std::function<std::string()>& compute) -> const Resolved& {
-    auto [it, inserted] = memo.try_emplace(key);
-    if (inserted) try {
-        it->second.digest = compute();
-      } catch (const InputError& e) {
-        it->second.error = e.what();
-      }
-    return it->second;
-  };
   const fs::path spec_dir = config.spec_dir;
-  const Resolved& corpus = resolve(corpora_, {config.data.corpus, config.spec_dir}, [&] {
+  const auto& corpus = resolve_once(corpora_, {config.data.corpus, config.spec_dir}, [&] {
     return cache_.corpus_digest(config.data.corpus, spec_dir);
   });
   if (!corpus.error.empty()) return ConfigProblem{"data.corpus", corpus.error};
-  const Resolved& tokenizer = resolve(tokenizers_, {config.data.tokenizer, config.spec_dir}, [&] {
+  const auto& tokenizer = resolve_once(tokenizers_, {config.data.tokenizer, config.spec_dir}, [&] {
     return tokenizer_identity(config.data.tokenizer, spec_dir);
   });
   if (!tokenizer.error.empty()) return ConfigProblem{"data.tokenizer", tokenizer.error};
-  const Resolved& init = resolve(inits_, {config.model.init, config.spec_dir}, [&] {
+  const auto& init = resolve_once(inits_, {config.model.init, config.spec_dir}, [&] {
     const fs::path file = init_weights_file(config.model.init, spec_dir);
     if (file.empty()) return std::string();
     if (!fs::is_regular_file(file))
@@ -192,7 +199,7 @@ namespace {
 }  // namespace
 
 void check_planned_inputs(const TrialConfig& config, const std::string& corpus_text,
-                          const std::string& tokenizer_id, DigestCache& cache) {
+                          const std::string& tokenizer_id) {
   const InputDigests& planned = config.inputs;
   if (!planned.corpus.empty()) {
     const std::string now = "sha256:" + sha256_hex(corpus_text);
@@ -203,7 +210,9 @@ void check_planned_inputs(const TrialConfig& config, const std::string& corpus_t
     throw_changed("data.tokenizer", config.data.tokenizer, planned.tokenizer, tokenizer_id);
   if (planned.init.rfind("sha256:", 0) == 0) {
     const fs::path file = init_weights_file(config.model.init, config.spec_dir);
+    DigestCache cache(DigestCache::default_file());
     const std::string now = file.empty() ? "none" : cache.file_digest(file);
+    cache.save();
     if (now != planned.init) throw_changed("model.init", config.model.init, planned.init, now);
   }
 }

@@ -80,9 +80,10 @@ class InputResolver {
 
 // At a trial's start: throws InputError naming the first input (data.corpus, data.tokenizer,
 // model.init) whose content is not what was planned, with both digests and what to do.
-// Inputs the planner did not fill (a trial config written by hand) are not checked.
+// Inputs the planner did not fill (a trial config written by hand) are not checked. The
+// weights file's digest comes from the digest cache (DigestCache::default_file()).
 void check_planned_inputs(const TrialConfig& config, const std::string& corpus_text,
-                          const std::string& tokenizer_id, DigestCache& cache);
+                          const std::string& tokenizer_id);
 
 // One input whose content differs from a database's trials of the same sweep.
 struct InputChange {

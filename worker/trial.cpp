@@ -86,9 +86,7 @@ TrialData load_data(const TrialConfig& c) {
   const Tokenizer tokenizer = Tokenizer::from_spec(c.data.tokenizer, c.spec_dir);
   const std::string text = load_corpus_text(c.data.corpus, c.spec_dir);
   // What it reads must still be what the trial's identity was planned from.
-  DigestCache digests(DigestCache::default_file());
-  check_planned_inputs(c, text, tokenizer.id(), digests);
-  digests.save();
+  check_planned_inputs(c, text, tokenizer.id());
   TokenSplit split =
       split_tokens(tokenize_cached(text, tokenizer), c.data.val_fraction, c.model.block_size);
   TrialData data;

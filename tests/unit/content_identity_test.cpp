@@ -101,6 +101,22 @@ TEST_F(ContentIdentity, EditedDataIsReplannedAndTheChangeIsNamed) {
   EXPECT_TRUE(changed_inputs(recorded, {}).empty()) << "nothing new: nothing to report";
 }
 
+TEST_F(ContentIdentity, EachDistinctInputIsResolvedOnce) {
+  write(a_ / "c.txt", "shared text");
+  write(a_ / "d.txt", "other text");
+  DigestCache cache(data_ / "fresh.json");
+  InputResolver inputs(cache);
+  TrialConfig config;
+  config.data.tokenizer = "bytes";
+  config.spec_dir = a_.path().string();
+  for (const char* corpus : {"c.txt", "c.txt", "d.txt", "c.txt"}) {
+    config.data.corpus = corpus;
+    ASSERT_FALSE(inputs.fill(config));
+  }
+  EXPECT_EQ(cache.computed(), 2u) << "c.txt read once for three trials, d.txt once";
+  EXPECT_EQ(config.inputs.corpus, "sha256:" + sha256_hex("shared text"));
+}
+
 TEST_F(ContentIdentity, AMissingCorpusIsAPlanErrorAtTheKey) {
   write(a_ / "s.yaml", kSweep);
   try {
@@ -264,22 +280,20 @@ TEST_F(ContentIdentity, ATrialRefusesInputsEditedSincePlanning) {
   spec.replace(spec.find("block_size: 8}"), 14, "block_size: 8, init: 'hf:w.safetensors'}");
   const Plan plan = plan_in(a_.path(), "planned text", spec);
   const TrialConfig& c = plan.trials[0].config;
-  DigestCache cache(DigestCache::default_file());
-  EXPECT_NO_THROW(check_planned_inputs(c, "planned text", "bytes", cache));
+  EXPECT_NO_THROW(check_planned_inputs(c, "planned text", "bytes"));
   try {
-    check_planned_inputs(c, "edited text", "bytes", cache);
+    check_planned_inputs(c, "edited text", "bytes");
     FAIL() << "trained on edited data under the planned identity";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("data.corpus 'c.txt' changed since the sweep was planned"),
               std::string::npos)
         << e.what();
   }
-  EXPECT_THROW(check_planned_inputs(c, "planned text", "gpt2-bpe-v1:00", cache), InputError);
+  EXPECT_THROW(check_planned_inputs(c, "planned text", "gpt2-bpe-v1:00"), InputError);
   write(a_ / "w.safetensors", "other weights");
   set_mtime(a_ / "w.safetensors", 1000000000);
-  DigestCache fresh(DigestCache::default_file());
   try {
-    check_planned_inputs(c, "planned text", "bytes", fresh);
+    check_planned_inputs(c, "planned text", "bytes");
     FAIL() << "loaded edited weights under the planned identity";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("model.init 'hf:w.safetensors' changed"),
@@ -288,7 +302,7 @@ TEST_F(ContentIdentity, ATrialRefusesInputsEditedSincePlanning) {
   }
   TrialConfig by_hand = c;
   by_hand.inputs = {};
-  EXPECT_NO_THROW(check_planned_inputs(by_hand, "anything", "bytes", fresh))
+  EXPECT_NO_THROW(check_planned_inputs(by_hand, "anything", "bytes"))
       << "a config the planner did not fill is not checked";
 }
 
