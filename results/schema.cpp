@@ -157,7 +157,9 @@ constexpr const char* kUpgradeFrom1 =
     "ALTER TABLE runs ADD COLUMN heartbeat_count INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN process TEXT;"
     "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
-// Version 2 -> 3: a trial's base (staged sweeps); trials of version 2 have none.
+// Version 2 -> 3: a trial's base (staged sweeps; trials of version 2 have none), and trial
+// identity by content, which changes no table: the trials recorded so far are told apart by
+// their config_json lacking `inputs` (results/store.hpp, sync_sweep).
 constexpr const char* kUpgradeFrom2 =
     "ALTER TABLE trials ADD COLUMN base_hash TEXT;"
     "CREATE INDEX trials_by_base ON trials(base_hash) WHERE base_hash IS NOT NULL;";

@@ -1,8 +1,12 @@
 // The results database's schema (version 3), documented table by table in
 // docs/results-schema.md. One SQLite file in WAL mode, written by the coordinator alone.
-// Version 2 added the run lease's columns to `runs` (lease_s, heartbeat_count, process);
-// version 3 a trial's base (trials.base_hash, staged sweeps). An older database is read as
-// it is and upgraded in place when a run opens it for writing.
+// Version 2 added the run lease's columns to `runs` (lease_s, heartbeat_count, process).
+// Version 3 added a trial's base (trials.base_hash, staged sweeps) and identifies trials by
+// content: trials.config_json holds the planner's `inputs` (content digests,
+// sweeps/content_identity.hpp) and hashes cover them. Trials recorded before (config_json
+// without `inputs`, "identified by path") keep their rows and results but never match a trial
+// planned now (sync_sweep says so).
+// An older database is read as it is and upgraded in place when a run opens it for writing.
 #pragma once
 
 #include <string_view>
@@ -18,7 +22,7 @@ inline constexpr int kOldestReadableSchema = 1;  // readers accept 1..kSchemaVer
 std::string_view schema_sql();
 
 // Creates the schema in an empty database, or checks that an existing one is a locsweep
-// database this locsweep reads (may_create: and upgrades an older version to kSchemaVersion, in one
+// database this locsweep reads (may_create: and upgrades versions 1 and 2 to kSchemaVersion, in one
 // transaction). Never modifies a database it rejects: the checks run first, read-only.
 // Throws InputError (not SQLite, not locsweep, other version).
 void ensure_schema(Database& db, bool may_create);

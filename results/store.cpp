@@ -73,6 +73,27 @@ LinkedTrials linked_trials(Database& db, int64_t sweep_id) {
   return linked;
 }
 
+// InputError (nothing changed) when the sweep's trials that the plan no longer has include
+// trials identified by path (recorded before schema version 3): their hashes ignore what they
+// read, so they are never matched with the plan, and saying "a different spec" would mislead.
+void refuse_path_identified(Database& db, const std::string& sweep, size_t linked, size_t missing) {
+  auto stmt = db.prepare(
+      "SELECT count(*) FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON "
+      "t.hash = st.trial_hash WHERE s.name = ? AND t.kind = 'gpt2' AND "
+      "json_extract(t.config_json, '$.inputs') IS NULL");
+  stmt.bind(1, sweep);
+  const int64_t old = stmt.step() ? stmt.integer(0) : 0;
+  if (old == 0) return;
+  throw InputError("sweep '" + sweep + "' in '" + db.path() + "' has " + std::to_string(old) +
+                   " of its " + std::to_string(linked) +
+                   " trials identified by path, recorded by a locsweep before trial identity by "
+                   "content: their results may be of other data, so they are not reused (" +
+                   std::to_string(missing) +
+                   " recorded trials are not in the plan now). Pass --allow-spec-change to run "
+                   "this plan beside them (every trial runs again; the old results are kept and "
+                   "stay readable), or use a new --db file. Nothing was changed.");
+}
+
 // InputError (nothing changed) when the sweep links trials that the new plan no longer has:
 // the spec is a different one, recorded only with --allow-spec-change.
 void refuse_dropped_trials(Database& db, const std::string& sweep, const Plan& plan,
@@ -90,6 +111,7 @@ void refuse_dropped_trials(Database& db, const std::string& sweep, const Plan& p
       missing_position = link.position;
     }
   if (missing == 0) return;
+  refuse_path_identified(db, sweep, linked.size(), missing);
   auto label = db.prepare("SELECT label FROM trials WHERE hash = ?");
   label.bind(1, *missing_hash);
   const std::string example =

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <unordered_set>
 
 #include "common/sha256.hpp"
 #include "sweeps/config_fields.hpp"
+#include "sweeps/content_identity.hpp"
 #include "sweeps/spec_error.hpp"
 
 namespace locsweep {
@@ -66,6 +68,15 @@ PlannedTrial planned_trial(TrialConfig config, nlohmann::json assignment, std::s
           std::move(assignment), std::move(base)};
 }
 
+// The first problem of a trial: find_problem()'s, else an input that cannot be read; fills
+// config.inputs by content when `inputs` is given (a base's hash is BasePlanner's part).
+std::optional<ConfigProblem> checked(TrialConfig& config, const std::vector<std::string>& base_names,
+                                     InputResolver* inputs) {
+  if (auto problem = find_problem(config, base_names)) return problem;
+  if (inputs) return inputs->fill(config);
+  return std::nullopt;
+}
+
 // Where to blame a key of a trial: a function of its dotted path.
 using MarkOf = std::function<YAML::Mark(const std::string&)>;
 
@@ -94,7 +105,9 @@ std::optional<std::pair<std::string, std::string>> shape_mismatch(const TrialCon
 // sets its own seed), its own base (a chain) first.
 class BasePlanner {
  public:
-  explicit BasePlanner(const SweepSpec& spec) : spec_(spec), names_(spec.base_names()) {}
+  // `inputs` fills the bases' content identity (nullptr: identity as written).
+  BasePlanner(const SweepSpec& spec, InputResolver* inputs)
+      : spec_(spec), names_(spec.base_names()), inputs_(inputs) {}
 
   // When config.model.init names a base: plans it (if not yet), checks that its model shape
   // fits, sets config.inputs.init to "trial:<its hash>" and returns the hash; else "".
@@ -138,7 +151,7 @@ class BasePlanner {
       if (const auto at = written_at(spec_.root, path)) return *at;
       return base.mark;
     };
-    if (const auto problem = find_problem(config, names_))
+    if (const auto problem = checked(config, names_, inputs_))
       throw SpecError(spec_.file, mark_of(problem->path),
                       "base '" + base.name + "': " + problem->text());
     chain_.push_back(base.name);
@@ -153,6 +166,7 @@ class BasePlanner {
 
   const SweepSpec& spec_;
   std::vector<std::string> names_;
+  InputResolver* inputs_;
   std::map<std::pair<std::string, int>, std::string> planned_;  // (name, seed) -> hash
   std::vector<std::string> chain_;  // the bases being planned, outermost first
   std::vector<PlannedTrial> trials_;
@@ -160,7 +174,7 @@ class BasePlanner {
 
 }  // namespace
 
-Plan plan_sweep(const SweepSpec& spec) {
+Plan plan_sweep(const SweepSpec& spec, InputIdentity identity) {
   // Combinations of assignments: grid (cartesian) x zip (element-wise), then the points.
   std::vector<std::vector<Assignment>> combos;
   if (!spec.grid.empty() || !spec.zip.empty() || spec.points.empty()) combos.push_back({});
@@ -186,8 +200,12 @@ Plan plan_sweep(const SweepSpec& spec) {
   for (const auto& point : spec.points) combos.push_back(point);
 
   const std::vector<int> seeds = spec.seeds.empty() ? std::vector<int>{spec.base.seed} : spec.seeds;
+  std::optional<DigestCache> digests;
+  if (identity == InputIdentity::content) digests.emplace(DigestCache::default_file());
+  std::optional<InputResolver> inputs;
+  if (digests) inputs.emplace(*digests);
   const std::vector<std::string> base_names = spec.base_names();
-  BasePlanner bases(spec);
+  BasePlanner bases(spec, inputs ? &*inputs : nullptr);
   std::vector<PlannedTrial> grid_trials;
   for (const auto& combo : combos) {
     for (int seed : seeds) {
@@ -205,7 +223,7 @@ Plan plan_sweep(const SweepSpec& spec) {
           if (a.path == path) mark = a.value.Mark();
         return mark;
       };
-      if (const auto problem = find_problem(config, base_names))
+      if (const auto problem = checked(config, base_names, inputs ? &*inputs : nullptr))
         throw SpecError(spec.file, mark_of(problem->path), problem->text());
       std::string base = bases.resolve(config, mark_of);
       grid_trials.push_back(planned_trial(std::move(config), assignment, std::move(base)));
@@ -224,6 +242,7 @@ Plan plan_sweep(const SweepSpec& spec) {
       }
       plan.trials.push_back(std::move(trial));
     }
+  if (digests) digests->save();
   return plan;
 }
 

@@ -29,9 +29,15 @@ struct Plan {
   size_t merged_duplicates = 0;  // combinations that turned out to be an earlier trial
 };
 
+// How the planner identifies what a trial reads (sweeps/content_identity.hpp): by content
+// (the corpus text, tokenizer files and init weights are read, through the digest cache), or
+// as written (nothing is read: for fuzzers and tests of the expansion alone; such hashes are
+// not the ones `run` records).
+enum class InputIdentity { content, as_written };
+
 // Throws SpecError at the grid value (or shared key, or base key) that makes a trial
-// invalid: a problem of find_problem(), an unknown base, a base whose model shape differs
-// from its dependent's, a cycle of bases.
-Plan plan_sweep(const SweepSpec& spec);
+// invalid: a problem of find_problem(), an input that cannot be read, an unknown base, a base
+// whose model shape differs from its dependent's, a cycle of bases.
+Plan plan_sweep(const SweepSpec& spec, InputIdentity identity = InputIdentity::content);
 
 }  // namespace locsweep

@@ -168,16 +168,34 @@ int default_vocab(const TrialConfig& c) {
   return 0;  // a tokenizer folder: known once it is read
 }
 
+// The "inputs" block of to_json(); absent keys stay empty, anything else throws InputError.
+InputDigests input_digests_from_json(const json& in) {
+  if (!in.is_object()) throw InputError("trial config JSON: inputs must be an object");
+  InputDigests inputs;
+  for (const auto& [key, value] : in.items()) {
+    std::string* slot = key == "corpus"      ? &inputs.corpus
+                        : key == "tokenizer" ? &inputs.tokenizer
+                        : key == "init"      ? &inputs.init
+                                             : nullptr;
+    if (!slot)
+      throw InputError("trial config JSON: unknown key inputs." + key +
+                       " (valid: corpus, tokenizer, init)");
+    if (!value.is_string())
+      throw InputError("trial config JSON: inputs." + key + " must be a string");
+    *slot = value.get<std::string>();
+  }
+  return inputs;
+}
+
 }  // namespace
 
 json to_json(const TrialConfig& config) {
   json out = json::object();
   for (const auto& field : trial_fields()) set_path(out, field.path, field.get(config));
   out["spec_dir"] = config.spec_dir;
-  if (config.inputs != InputDigests{})
-    out["inputs"] = {{"corpus", config.inputs.corpus},
-                     {"tokenizer", config.inputs.tokenizer},
-                     {"init", config.inputs.init}};
+  out["inputs"] = {{"corpus", config.inputs.corpus},
+                   {"tokenizer", config.inputs.tokenizer},
+                   {"init", config.inputs.init}};
   return out;
 }
 
@@ -187,16 +205,7 @@ TrialConfig trial_config_from_json(const json& in) {
   const YAML::Node root = YAML::Load(in.dump());
   read_trial_keys(root, "<trial config JSON>", config, {"spec_dir", "inputs"});
   if (in.contains("spec_dir")) config.spec_dir = in.at("spec_dir").get<std::string>();
-  if (in.contains("inputs")) {
-    const json& inputs = in.at("inputs");
-    try {
-      config.inputs.corpus = inputs.value("corpus", "");
-      config.inputs.tokenizer = inputs.value("tokenizer", "");
-      config.inputs.init = inputs.value("init", "");
-    } catch (const json::exception& e) {
-      throw InputError(std::string("trial config JSON, inputs: ") + e.what());
-    }
-  }
+  if (in.contains("inputs")) config.inputs = input_digests_from_json(in.at("inputs"));
   return config;
 }
 

@@ -17,8 +17,10 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "data/corpus.hpp"
+#include "data/init_weights.hpp"
 #include "data/tokenizer.hpp"
 #include "trial/child_protocol.hpp"
+#include "sweeps/content_identity.hpp"
 #include "worker/adamw.hpp"
 #include "worker/attention_file.hpp"
 #include "worker/batches.hpp"
@@ -84,6 +86,8 @@ struct TrialData {
 TrialData load_data(const TrialConfig& c) {
   const Tokenizer tokenizer = Tokenizer::from_spec(c.data.tokenizer, c.spec_dir);
   const std::string text = load_corpus_text(c.data.corpus, c.spec_dir);
+  // What it reads must still be what the trial's identity was planned from.
+  check_planned_inputs(c, text, tokenizer.id());
   TokenSplit split =
       split_tokens(tokenize_cached(text, tokenizer), c.data.val_fraction, c.model.block_size);
   TrialData data;
@@ -219,10 +223,9 @@ Gpt2 build_model(const TrialConfig& c, const TrialData& data, const torch::Devic
   Gpt2 model(gpt_config_for(c, data.vocab_size), device);
   model.init_weights(static_cast<uint64_t>(c.seed));
   const std::string& init = c.model.init;
-  if (init.rfind("hf:", 0) == 0)
-    load_hf_safetensors(resolve_path(init.substr(3), c.spec_dir), model);
+  if (init.rfind("hf:", 0) == 0) load_hf_safetensors(init_weights_file(init, c.spec_dir), model);
   if (init.rfind("checkpoint:", 0) == 0)
-    load_model_from_checkpoint(resolve_path(init.substr(11), c.spec_dir), model);
+    load_model_from_checkpoint(init_weights_file(init, c.spec_dir), model);
   return model;
 }
 
