@@ -371,6 +371,15 @@ std::string unmeasured_note(const ResultsTable& t) {
       t.unmeasured, t.unmeasured == 1 ? "" : "s", t.unmeasured == 1 ? "is" : "are");
 }
 
+// Says why a row with a ratio has no gap closed; empty when every such row has one.
+std::string gap_note(const ResultsTable& t) {
+  const bool any = std::any_of(t.rows.begin(), t.rows.end(),
+                               [](const ConfigRow& r) { return r.ratio && !r.gap_closed; });
+  if (!any) return "";
+  return "\ngap_closed_pct \"-\": its localist configuration is not significantly worse than "
+         "the distributed one (the 95 % CI of its ratio reaches 1, or fewer than two seeds)\n";
+}
+
 std::string fmt_opt(const std::optional<double>& v, const char* spec) {
   return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
 }
@@ -513,7 +522,7 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
                      t.sweep, t.trials, t.done, t.failed, t.pending, md ? "**" : "") +
          render_text_table(header, cells,
                            md ? TextTableFormat::markdown : TextTableFormat::aligned) +
-         unmeasured_note(t);
+         unmeasured_note(t) + gap_note(t);
 }
 
 }  // namespace locsweep

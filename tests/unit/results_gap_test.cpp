@@ -125,6 +125,8 @@ TEST_F(StagedTable, GapClosedOnlyWhereTheLocalistCiLiesAboveOne) {
   // The renderings say "-" (text, CSV) and null (JSON) where there is no significant gap.
   const std::string csv = render_results(t, TableFormat::csv, false);
   EXPECT_NE(csv.find("88.2"), std::string::npos) << csv;
+  const std::string text = render_results(t, TableFormat::table, false);
+  EXPECT_NE(text.find("not significantly worse"), std::string::npos) << text;
   const json rows = json::parse(render_results(t, TableFormat::json, false))["rows"];
   int nulls = 0;
   for (const auto& r : rows) nulls += r["gap_closed_pct"].is_null();
