@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "results/report_html.hpp"
 #include "results/schema.hpp"
 #include "results/table.hpp"
 #include "support/temp_dir.hpp"
@@ -131,6 +132,24 @@ TEST_F(StagedTable, GapClosedOnlyWhereTheLocalistCiLiesAboveOne) {
   int nulls = 0;
   for (const auto& r : rows) nulls += r["gap_closed_pct"].is_null();
   EXPECT_EQ(nulls, 4);  // the three fine-tuned rows and the base's own row (no localist)
+}
+
+TEST_F(StagedTable, ReportShowsTheGapOnlyWhereSignificant) {
+  Database db(path, Database::Mode::read_only);
+  const ResultsTable t = build_results_table(db, ResultsQuery{});
+  const report::SweepInfo info{"staged", "name: staged", "", "t", "t", ""};
+  const std::vector<report::Figure> figures;
+  const std::vector<std::vector<std::string>> runs;
+  const std::string html = report::render_page({info, t, figures, runs, "r.sqlite", "", "t"});
+  // The gap-closed cell follows the ratio cell ("mean ± ci"); the quintic zero-shot row has
+  // 88.2 %, its fine-tuned row the dash.
+  EXPECT_NE(html.find("<td>88.2 %</td>"), std::string::npos);
+  const size_t ft = html.find("block quintic steps=150");
+  ASSERT_NE(ft, std::string::npos);
+  const size_t row_end = html.find("</tr>", ft);
+  const std::string row = html.substr(ft, row_end - ft);
+  EXPECT_EQ(row.find(" %</td>"), std::string::npos) << row;
+  EXPECT_NE(row.find("<td>–</td>"), std::string::npos) << row;
 }
 
 }  // namespace
