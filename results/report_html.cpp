@@ -179,8 +179,11 @@ std::string results_section(const ResultsTable& table) {
        "validation perplexity, mean over seeds, with the half-width of its 95 % confidence "
        "interval and the standard deviation. Ratio: PPL over the distributed trial of the same "
        "seed, data and model, mean over seeds. Gap closed: (R_localist − R) / (R_localist − 1), "
-       "shown only where the localist model is worse than the distributed one (otherwise there is "
-       "no gap to close). "
+       "shown only where the localist model is significantly worse than the distributed one (its "
+       "ratio's 95 % CI lies above 1; with one seed there is no CI), otherwise “–”: a gap within "
+       "noise has nothing to close. Rows that differ only in training steps (0: the base "
+       "evaluated zero-shot with locality imposed) or initialisation each have their own "
+       "distributed baseline. "
        "Entropy of the first and last layer in bits; in-block mass: mean over layers.</p>\n";
   h += "<details>\n<summary>Per-layer metrics</summary>\n<div class=\"table-scroll\">\n" +
        layer_table_html(table) + "</div>\n</details>\n</section>\n";

@@ -26,7 +26,7 @@ SweepInfo read_sweep_info(Database& db, const std::string& name) {
   return info;
 }
 
-// The done trials of each table row (the same canonical configuration without its seed),
+// The done trials of each table row (the same row_configuration),
 // lowest seed first.
 std::vector<std::vector<TrialRef>> trials_of_rows(Database& db, const ResultsTable& table) {
   std::map<std::string, size_t> row_of;
@@ -38,9 +38,8 @@ std::vector<std::vector<TrialRef>> trials_of_rows(Database& db, const ResultsTab
       "'done' ORDER BY t.seed, st.position");
   stmt.bind(1, table.sweep);
   while (stmt.step()) {
-    json canonical = parse_stored_json(db, stmt.text(2), "trials.canonical_json");
-    canonical.erase("seed");
-    if (const auto it = row_of.find(canonical.dump()); it != row_of.end())
+    const json canonical = parse_stored_json(db, stmt.text(2), "trials.canonical_json");
+    if (const auto it = row_of.find(row_configuration(db, canonical).dump()); it != row_of.end())
       out[it->second].push_back({stmt.text(0), static_cast<int>(stmt.integer(1))});
   }
   return out;

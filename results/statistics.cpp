@@ -43,8 +43,13 @@ double ratio(double ppl, double distributed_ppl) {
   return ppl / distributed_ppl;
 }
 
-std::optional<double> gap_closed(double ratio, double localist_ratio) {
-  if (!(localist_ratio > 1.0 + 1e-12)) return std::nullopt;
+bool significantly_above_one(double ratio_mean, double ratio_ci95, int n) {
+  return n >= 2 && ratio_mean - ratio_ci95 > 1.0 + 1e-12;  // false for NaN
+}
+
+std::optional<double> gap_closed(double ratio, double localist_ratio, double localist_ci95,
+                                 int localist_n) {
+  if (!significantly_above_one(localist_ratio, localist_ci95, localist_n)) return std::nullopt;
   return 100.0 * (localist_ratio - ratio) / (localist_ratio - 1.0) + 0.0;  // + 0: no "-0.0"
 }
 

@@ -38,9 +38,17 @@ Summary summarize(std::span<const double> values);
 // data and model.
 double ratio(double ppl, double distributed_ppl);
 
+// Whether a mean ratio is significantly above 1: its 95 % confidence interval
+// [mean - ci95, mean + ci95] lies wholly above 1. A CI needs at least two values, so a ratio of
+// fewer than two seeds is never significant. NaN is not significant.
+bool significantly_above_one(double ratio_mean, double ratio_ci95, int n);
+
 // Percent of the localist gap that a schedule with mean ratio `ratio` closes:
-// 100 * (R_loc - R) / (R_loc - 1). nullopt unless R_loc > 1 (with R_loc <= 1 the localist
-// model is no worse than the distributed one: there is no gap to close). Never "-0".
-std::optional<double> gap_closed(double ratio, double localist_ratio);
+// 100 * (R_loc - R) / (R_loc - 1). nullopt unless the localist model is significantly worse
+// than the distributed one (significantly_above_one of its mean ratio R_loc, CI half-width and
+// number of ratios): with no significant gap there is nothing to close, and dividing by a
+// gap within noise gives meaningless percentages (249 % for R_loc = 1.002). Never "-0".
+std::optional<double> gap_closed(double ratio, double localist_ratio, double localist_ci95,
+                                 int localist_n);
 
 }  // namespace locsweep::stats

@@ -26,8 +26,8 @@ struct Trial {
   json canonical;
   ConfigName name;
   std::string base;              // the label of the trial it starts from; empty: none
-  json grouping;                 // canonical without the seed (its base without its seed)
-  std::string group;             // grouping.dump()
+  json configuration;            // row_configuration: canonical without the seed, bases by config
+  std::string group;             // configuration.dump(): the trials of one row
   std::string baseline;          // canonical without seed and locality: same data, model, training
   std::vector<LayerRow> layers;  // per layer, averaged over heads
 };
@@ -143,9 +143,8 @@ std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
     t.name = config_name(t.canonical,
                          parse_stored_json(db, stmt.text(7), "sweep_trials.assignment_json"));
     t.base = stmt.text(8);
-    t.grouping = without(t.canonical, {"seed"});
-    if (!t.base.empty()) t.grouping["model"]["init"] = without_seed(t.base);
-    t.group = t.grouping.dump();
+    t.configuration = row_configuration(db, t.canonical);
+    t.group = t.configuration.dump();
     json base = without(t.canonical, {"seed", "locality"});
     base["seed"] = t.seed;
     t.baseline = base.dump();
@@ -247,7 +246,7 @@ void describe(ConfigRow& row, const Trial& first) {
   row.mechanism = locality_value(first.canonical, "mechanism").value_or("");
   row.schedule = locality_value(first.canonical, "schedule").value_or("");
   row.beta = schedule_beta(row.schedule);
-  row.canonical = first.grouping;
+  row.canonical = first.configuration;
   row.position = first.position;
 }
 
@@ -335,21 +334,38 @@ ConfigRow aggregate(const std::vector<const Trial*>& members,
   return row;
 }
 
-// Gap closed: against the uniform localist configuration of the same mechanism and parameters.
+// A row's localist ratio, as the gap-closed rule needs it.
+struct LocalistRatio {
+  double mean = 0, ci95 = 0;
+  int n = 0;
+  bool significant() const { return stats::significantly_above_one(mean, ci95, n); }
+};
+
+// Gap closed: against the uniform localist configuration of the same mechanism and parameters,
+// only where that localist model is significantly worse than the distributed one (its ratio's
+// 95 % CI lies above 1), else "-". The distributed row closes 100 % of a gap where a localist
+// configuration of the same data, model and training has a significant one.
 void fill_gap_closed(std::vector<ConfigRow>& rows) {
-  std::map<std::string, double> ratio_of;  // by canonical configuration without seed
-  for (const auto& row : rows)
-    if (row.ratio) ratio_of[row.canonical.dump()] = *row.ratio;
+  std::map<std::string, LocalistRatio> localist_of;  // by canonical configuration without seed
+  std::set<std::string> significant_gaps;            // by canonical without seed and locality
+  for (const auto& row : rows) {
+    if (!row.ratio || row.schedule != "localist") continue;
+    const LocalistRatio l{*row.ratio, row.ratio_ci95.value_or(0.0), row.ratio_seeds};
+    localist_of[row.canonical.dump()] = l;
+    if (l.significant()) significant_gaps.insert(without(row.canonical, {"locality"}).dump());
+  }
   for (auto& row : rows) {
     if (!row.ratio) continue;
     if (row.mechanism == "none") {
-      row.gap_closed = 100.0;
+      if (significant_gaps.count(without(row.canonical, {"locality"}).dump()))
+        row.gap_closed = 100.0;
       continue;
     }
     json localist = row.canonical;
     localist["locality"]["schedule"] = "localist";
-    if (const auto it = ratio_of.find(localist.dump()); it != ratio_of.end())
-      row.gap_closed = stats::gap_closed(*row.ratio, it->second);
+    if (const auto it = localist_of.find(localist.dump()); it != localist_of.end())
+      row.gap_closed =
+          stats::gap_closed(*row.ratio, it->second.mean, it->second.ci95, it->second.n);
   }
 }
 
@@ -380,11 +396,35 @@ std::string unmeasured_note(const ResultsTable& t) {
       t.unmeasured, t.unmeasured == 1 ? "" : "s", t.unmeasured == 1 ? "is" : "are");
 }
 
+// Says why a row with a ratio has no gap closed; empty when every such row has one.
+std::string gap_note(const ResultsTable& t) {
+  const bool any = std::any_of(t.rows.begin(), t.rows.end(),
+                               [](const ConfigRow& r) { return r.ratio && !r.gap_closed; });
+  if (!any) return "";
+  return "\ngap_closed_pct \"-\": its localist configuration is not significantly worse than "
+         "the distributed one (the 95 % CI of its ratio reaches 1, or fewer than two seeds)\n";
+}
+
 std::string fmt_opt(const std::optional<double>& v, const char* spec) {
   return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
 }
 
 }  // namespace
+
+json row_configuration(Database& db, const json& canonical) {
+  json out = without(canonical, {"seed"});
+  const json* init = nullptr;
+  if (const auto model = out.find("model"); model != out.end() && model->is_object())
+    if (const auto it = model->find("init"); it != model->end() && it->is_string()) init = &*it;
+  const std::string prefix = "trial:";
+  if (!init || init->get<std::string>().rfind(prefix, 0) != 0) return out;
+  auto stmt = db.prepare("SELECT canonical_json FROM trials WHERE hash = ?");
+  stmt.bind(1, init->get<std::string>().substr(prefix.size()));
+  if (!stmt.step()) return out;  // a base this database does not hold: the trial's own init
+  const json base = parse_stored_json(db, stmt.text(0), "trials.canonical_json");
+  out["model"]["init"] = json{{"base", row_configuration(db, base)}};
+  return out;
+}
 
 ConfigName config_name(const json& canonical, const json& assignment) {
   const auto mechanism = locality_value(canonical, "mechanism");
@@ -590,7 +630,7 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
                      md ? "**" : "") +
          render_text_table(header, cells,
                            md ? TextTableFormat::markdown : TextTableFormat::aligned) +
-         unmeasured_note(t);
+         unmeasured_note(t) + gap_note(t);
 }
 
 }  // namespace locsweep

@@ -29,6 +29,13 @@ struct ConfigName {
 };
 ConfigName config_name(const nlohmann::json& canonical, const nlohmann::json& assignment);
 
+// The configuration a row aggregates over seeds: the canonical configuration without its seed,
+// where an init from a base trial (model.init "trial:<hash>", staged sweeps) is replaced by
+// {"base": the base's row_configuration} when the database holds the base, so the per-seed bases
+// of one base configuration give one row, not one per seed. (The ratio's baseline still pairs
+// trials of the same seed, hence the same base trial.)
+nlohmann::json row_configuration(Database& db, const nlohmann::json& canonical);
+
 struct ConfigRow {
   std::string config;  // ConfigName::full: "block quintic" plus other grid axes ("lr=0.001")
   std::string series;  // ConfigName::without_schedule: "block lr=0.001"
@@ -42,12 +49,13 @@ struct ConfigRow {
   double ppl_mean = 0, ppl_std = 0, ppl_ci95 = 0;  // CI: half-width, Student t
   std::optional<double> ratio;  // mean over seeds of PPL / PPL(distributed, same seed)
   std::optional<double> ratio_ci95;
-  int ratio_seeds = 0;               // seeds with a distributed trial: the n of ratio_ci95
-  std::optional<double> gap_closed;  // percent: (R_loc - R) / (R_loc - 1) * 100; only if R_loc > 1
+  int ratio_seeds = 0;  // seeds with a distributed baseline: the ratio's sample size
+  // percent: (R_loc - R) / (R_loc - 1) * 100; only where the localist ratio's 95 % CI is above 1
+  std::optional<double> gap_closed;
   double entropy_first = 0, entropy_last = 0;  // bits, mean over heads (and seeds)
   double in_block_mass = 0;                    // mean over layers, heads, seeds
   int position = 0;                            // first appearance in the plan
-  nlohmann::json canonical;                    // the configuration without its seed
+  nlohmann::json canonical;                    // row_configuration of its trials
   std::vector<LayerRow> layers;                // per layer, means over heads and seeds
 };
 

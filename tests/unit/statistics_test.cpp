@@ -97,31 +97,51 @@ TEST(Statistics, RatioIsPerplexityOverDistributed) {
 
 struct GapCase {
   const char* name;
-  double ratio, localist;
+  double ratio, localist, localist_ci95;
+  int localist_n;
   std::optional<double> expected;  // percent
 };
 
-// 100 * (R_loc - R) / (R_loc - 1), only where R_loc > 1 (+ 1e-12).
+// 100 * (R_loc - R) / (R_loc - 1), only where R_loc - ci95 > 1 (+ 1e-12) with n >= 2.
 const GapCase kGaps[] = {
-    {"closes_half", 1.1, 1.2, 50.0},
-    {"closes_all", 1.0, 1.2, 100.0},
-    {"closes_none", 1.2, 1.2, 0.0},
-    {"better_than_distributed", 0.9, 1.2, 150.0},
-    {"worse_than_localist", 1.3, 1.2, -50.0},
-    {"localist_equal_to_distributed", 1.0, 1.0, std::nullopt},
-    {"localist_within_rounding", 1.0, 1.0 + 1e-13, std::nullopt},
-    {"localist_better", 0.95, 0.9, std::nullopt},
-    {"localist_nan", 1.0, kNaN, std::nullopt},
+    {"closes_half", 1.1, 1.2, 0.05, 3, 50.0},
+    {"closes_all", 1.0, 1.2, 0.05, 3, 100.0},
+    {"closes_none", 1.2, 1.2, 0.05, 3, 0.0},
+    {"better_than_distributed", 0.9, 1.2, 0.05, 3, 150.0},
+    {"worse_than_localist", 1.3, 1.2, 0.05, 3, -50.0},
+    {"no_spread_over_seeds", 1.1, 1.2, 0.0, 3, 50.0},
+    // The case: localist 1.002 whose CI reaches below 1 printed 249 %.
+    {"localist_ci_contains_one", 0.997, 1.002, 0.003, 3, std::nullopt},
+    {"localist_ci_touches_one", 1.0, 1.1, 0.1, 3, std::nullopt},
+    {"one_seed_has_no_ci", 1.1, 1.2, 0.0, 1, std::nullopt},
+    {"localist_equal_to_distributed", 1.0, 1.0, 0.0, 3, std::nullopt},
+    {"localist_within_rounding", 1.0, 1.0 + 1e-13, 0.0, 3, std::nullopt},
+    {"localist_better", 0.95, 0.9, 0.01, 3, std::nullopt},
+    {"localist_nan", 1.0, kNaN, 0.0, 3, std::nullopt},
+    {"localist_ci_nan", 1.0, 1.2, kNaN, 3, std::nullopt},
 };
 
 TEST(Statistics, GapClosedTable) {
   for (const auto& c : kGaps) {
-    const auto gap = gap_closed(c.ratio, c.localist);
+    const auto gap = gap_closed(c.ratio, c.localist, c.localist_ci95, c.localist_n);
     ASSERT_EQ(gap.has_value(), c.expected.has_value()) << c.name;
     if (gap) {
       EXPECT_NEAR(*gap, *c.expected, 1e-9) << c.name;
     }
   }
+}
+
+// Significance from a sample's own CI: ratios {1.002, 1.003, 1.0025} have mean 1.0025 and
+// half-width 4.303 * 0.0005 / sqrt(3) = 0.00124217 (Python statistics), so [1.00126, 1.00374]
+// lies above 1; {1.002, 0.999, 1.004}: mean 1.001667, half-width 0.006252: not significant.
+TEST(Statistics, SignificantlyAboveOneFromASample) {
+  const std::vector<double> above = {1.002, 1.003, 1.0025}, within = {1.002, 0.999, 1.004};
+  const Summary a = summarize(above), w = summarize(within);
+  EXPECT_NEAR(a.ci95, 0.001242169104161343, 1e-12);
+  EXPECT_TRUE(significantly_above_one(a.mean, a.ci95, 3));
+  EXPECT_NEAR(w.ci95, 0.006252114051351846, 1e-12);
+  EXPECT_FALSE(significantly_above_one(w.mean, w.ci95, 3));
+  EXPECT_FALSE(significantly_above_one(1.5, 0.0, 1));  // one value: no CI
 }
 
 }  // namespace
