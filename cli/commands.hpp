@@ -20,6 +20,7 @@ void add_cancel_command(CLI::App& app);
 void add_results_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
+void add_completion_command(CLI::App& app);  // hidden: `completion bash`
 
 // locsweep-trainer's commands (cli/trainer_main.cpp).
 void add_trial_command(CLI::App& app);
