@@ -22,6 +22,7 @@ void add_cancel_command(CLI::App& app);
 void add_results_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
+void add_completion_command(CLI::App& app);  // hidden: `completion bash`
 
 // The KEY=VALUE positionals of plan, run, submit and trial (sweeps/overrides.hpp), after the
 // spec: dotted keys, YAML values, applied before the spec is checked. `sweep`: the spec is a

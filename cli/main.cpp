@@ -28,5 +28,6 @@ int main(int argc, char** argv) {
   locsweep::cli::add_results_command(app);
   locsweep::cli::add_report_command(app);
   locsweep::cli::add_keys_command(app);
+  locsweep::cli::add_completion_command(app);
   return locsweep::cli::run_app(app, argc, argv, "locsweep");
 }

@@ -304,7 +304,8 @@ std::vector<Field> make_fields() {
                            "upper bound on the raw size of the attention file"));
   f.push_back(bool_field("record.export_safetensors", false, &C::record,
                          &RecordConfig::export_safetensors,
-                         "also export the trained model as model.safetensors"));
+                         "also export the trained model for Hugging Face: model.safetensors + "
+                         "config.json (HF's GPT-2 runs it without the locality bias)"));
 
   f.push_back(double_field("execution.timeout_s", false, &C::execution, &ExecutionConfig::timeout_s,
                            {0.0, 1e9}, "hard time limit per attempt in seconds; 0: none"));

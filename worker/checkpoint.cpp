@@ -3,7 +3,6 @@
 #include <ctime>
 #include <map>
 
-#include "common/files.hpp"
 #include "trial/checkpoint_reader.hpp"
 #include "trial/hdf5_io.hpp"
 
@@ -99,7 +98,7 @@ CheckpointInfo save_checkpoint(const fs::path& path, const std::string& trial_ha
     }
     h5::write_string_attr(root, "checksum", checksum(entries, config_json, state.step));
   });
-  return {static_cast<int64_t>(fs::file_size(path)), file_sha256(path)};
+  return {static_cast<int64_t>(fs::file_size(path))};
 }
 
 namespace {

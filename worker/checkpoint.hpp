@@ -34,10 +34,13 @@ struct TrainingState {
 };
 
 struct CheckpointInfo {
-  int64_t bytes = 0;
-  std::string sha256;  // of the file's bytes (for the artifacts table)
+  int64_t bytes = 0;  // the file's size
 };
 
+// Writes the checkpoint (atomically, see above). The data is hashed once, for the embedded
+// checksum; the SHA-256 of the file's bytes, which only the artifacts table needs, is not
+// computed here: a trial hashes its final checkpoint once, when it records it as an artifact
+// (worker/trial.cpp), not on every periodic save.
 CheckpointInfo save_checkpoint(const std::filesystem::path& path, const std::string& trial_hash,
                                const std::string& config_json, int threads, const Gpt2& model,
                                AdamW& optimizer, const TrainingState& state);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "trial/safetensors.hpp"
 
 namespace locsweep {
@@ -87,6 +88,52 @@ void export_hf_safetensors(const fs::path& path, const Gpt2& model) {
                                                   static_cast<size_t>(t.nbytes()))});
   }
   write_safetensors(path, tensors, {{"format", "pt"}, {"producer", "locsweep"}});
+}
+
+nlohmann::json hf_gpt2_config(const GptConfig& config, const nlohmann::json& provenance) {
+  // GPT-2's <|endoftext|> begins and ends a text; a model with another vocabulary has none.
+  const nlohmann::json end_of_text = config.vocab_size == 50257 ? nlohmann::json(50256) : nullptr;
+  nlohmann::json locsweep = provenance;
+  locsweep["note"] =
+      "Hugging Face's GPT2LMHeadModel runs these weights without locsweep's locality bias "
+      "(the window, block or mask term added to the attention scores), so for a localist "
+      "model its perplexity differs from the trial's val_ppl; locality.mechanism none and the "
+      "penalty mechanism (a training-time term only) evaluate alike in both.";
+  return {
+      {"architectures", {"GPT2LMHeadModel"}},
+      {"model_type", "gpt2"},
+      {"vocab_size", config.vocab_size},
+      {"n_positions", config.block_size},
+      {"n_ctx", config.block_size},  // the name of n_positions before transformers 4.x
+      {"n_embd", config.n_embd},
+      {"n_layer", config.n_layer},
+      {"n_head", config.n_head},
+      {"n_inner", nullptr},  // 4 * n_embd
+      {"activation_function", "gelu_new"},
+      {"resid_pdrop", config.dropout},
+      {"embd_pdrop", config.dropout},
+      {"attn_pdrop", config.dropout},
+      {"layer_norm_epsilon", 1e-5},
+      {"initializer_range", 0.02},
+      {"scale_attn_weights", true},
+      {"scale_attn_by_inverse_layer_idx", false},
+      {"reorder_and_upcast_attn", false},
+      {"tie_word_embeddings", true},
+      {"use_cache", true},
+      {"bos_token_id", end_of_text},
+      {"eos_token_id", end_of_text},
+      {"torch_dtype", "float32"},
+      {"locsweep", locsweep},
+  };
+}
+
+fs::path export_hf_model(const fs::path& folder, const Gpt2& model,
+                         const nlohmann::json& provenance) {
+  const fs::path weights = folder / "model.safetensors";
+  export_hf_safetensors(weights, model);
+  write_file_atomic(folder / "config.json",
+                    hf_gpt2_config(model.config(), provenance).dump(2) + "\n");
+  return weights;
 }
 
 }  // namespace locsweep

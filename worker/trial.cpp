@@ -458,8 +458,12 @@ std::vector<Artifact> write_artifacts(const TrialContext& t, const Gpt2& model,
     artifacts.push_back({"attention", path.string(), info.bytes, info.sha256});
   }
   if (t.c.record.export_safetensors) {
-    const fs::path st = t.options.out_dir / "model.safetensors";
-    export_hf_safetensors(st, model);
+    const fs::path st =
+        export_hf_model(t.options.out_dir, model,
+                        {{"trial_hash", t.hash},
+                         {"locality",
+                          {{"mechanism", std::string(to_string(t.c.locality.mechanism))},
+                           {"schedule", t.c.locality.schedule.canonical()}}}});
     artifacts.push_back(
         {"safetensors", st.string(), static_cast<int64_t>(fs::file_size(st)), file_sha256(st)});
   }

@@ -71,8 +71,8 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
   testing::RecordingProgress events;
   const TrialResult r = run(c, out, &events);
   ASSERT_EQ(r.outcome, Outcome::done) << r.message;
-  for (const char* name :
-       {"trial.json", "checkpoint.h5", "attention.h5", "result.json", "model.safetensors"})
+  for (const char* name : {"trial.json", "checkpoint.h5", "attention.h5", "result.json",
+                           "model.safetensors", "config.json"})
     EXPECT_TRUE(fs::exists(out / name)) << name;
 
   EXPECT_EQ(r.steps_done, 6);
@@ -122,6 +122,10 @@ TEST(Trial, WritesItsOutputsAndASaneResult) {
   EXPECT_EQ(stored.heads.size(), r.heads.size());
   const json trial = json::parse(testing::read_bytes(out / "trial.json"));
   EXPECT_EQ(trial.at("hash"), trial_hash(c));
+  // config.json (HF) records which trial and locality the exported weights come from.
+  const json hf = json::parse(testing::read_bytes(out / "config.json"));
+  EXPECT_EQ(hf.at("locsweep").at("trial_hash"), trial_hash(c));
+  EXPECT_EQ(hf.at("locsweep").at("locality").at("mechanism"), "mask");
 
   // Progress: start first, result-bearing steps, evals at the periodic steps.
   ASSERT_FALSE(events.events.empty());
