@@ -9,8 +9,8 @@
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
 #include "results/queries.hpp"
-#include "sweeps/overrides.hpp"
 #include "sweeps/content_identity.hpp"
+#include "sweeps/overrides.hpp"
 #include "sweeps/plan.hpp"
 
 #include <filesystem>

@@ -70,7 +70,8 @@ PlannedTrial planned_trial(TrialConfig config, nlohmann::json assignment, std::s
 
 // The first problem of a trial: find_problem()'s, else an input that cannot be read; fills
 // config.inputs by content when `inputs` is given (a base's hash is BasePlanner's part).
-std::optional<ConfigProblem> checked(TrialConfig& config, const std::vector<std::string>& base_names,
+std::optional<ConfigProblem> checked(TrialConfig& config,
+                                     const std::vector<std::string>& base_names,
                                      InputResolver* inputs) {
   if (auto problem = find_problem(config, base_names)) return problem;
   if (inputs) return inputs->fill(config);

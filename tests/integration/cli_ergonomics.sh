@@ -48,7 +48,7 @@ assert all(t["config"]["train"]["lr"] == 1e-3 for t in json.load(open(sys.argv[1
 PY
 "$LOCSWEEP" plan train.lr=1e-3 --json >"$tmp/embedded.json"  # no SWEEP: the embedded demo
 cmp -s <(hashes "$tmp/lr.json") <(hashes "$tmp/embedded.json") || fail "plan KEY=VALUE is not the demo"
-n=$("$LOCSWEEP" plan "$src/sweeps/demo.yaml" 'grid.locality.schedule=[linear, cubic]' 'seeds=[0]' --json |
+n=$("$LOCSWEEP" plan "$src/sweeps/beyond-quintic.yaml" 'grid.locality.schedule=[linear, cubic]' 'seeds=[0]' --json |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["trials"]))')
 [[ $n == 2 ]] || fail "grid/seeds overrides planned $n trials, not 2"
 set +e

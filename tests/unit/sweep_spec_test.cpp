@@ -23,33 +23,49 @@ std::set<std::string> hashes(const Plan& plan) {
 struct ShippedCase {
   const char* file;
   size_t trials;
+  // The -gpt2 sweeps start from hf:gpt2, whose weights a test machine does not have: they are
+  // planned with identity as written (nothing read).
+  InputIdentity identity = InputIdentity::content;
 };
 
 class ShippedSweeps : public testing::TestWithParam<ShippedCase> {};
 
 TEST_P(ShippedSweeps, ExpandToTheExpectedNumberOfTrials) {
-  const Plan plan = plan_sweep(load_sweep(kSource + "/sweeps/" + GetParam().file));
+  const Plan plan =
+      plan_sweep(load_sweep(kSource + "/sweeps/" + GetParam().file), GetParam().identity);
   EXPECT_EQ(plan.trials.size(), GetParam().trials);
   EXPECT_EQ(hashes(plan).size(), plan.trials.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, ShippedSweeps,
-                         testing::Values(ShippedCase{"paper-v1.yaml", 7},
-                                         ShippedCase{"paper-v3.yaml", 15},
-                                         ShippedCase{"beyond-quintic.yaml", 36},
-                                         // 4 mechanisms x 4 schedules, distributed merged across
-                                         // mechanisms (13), + 2 points, x 2 seeds.
-                                         ShippedCase{"mechanisms.yaml", 30},
-                                         ShippedCase{"demo.yaml", 16}));
+INSTANTIATE_TEST_SUITE_P(
+    Table, ShippedSweeps,
+    // paper: (schedules x {zero-shot, fine-tuned} + one base) x 3 seeds
+    testing::Values(ShippedCase{"paper-v1.yaml", 45}, ShippedCase{"paper-v3.yaml", 33},
+                    // schedules x 3 seeds + one zero-shot row each
+                    ShippedCase{"paper-v1-gpt2.yaml", 28, InputIdentity::as_written},
+                    ShippedCase{"paper-v3-gpt2.yaml", 20, InputIdentity::as_written},
+                    ShippedCase{"beyond-quintic.yaml", 36},
+                    // 4 mechanisms x 4 schedules, distributed merged across
+                    // mechanisms (13), + 2 points, x 2 seeds.
+                    ShippedCase{"mechanisms.yaml", 30},
+                    // one base, 3 schedules x 3 seeds, 3 zero-shot rows
+                    ShippedCase{"demo.yaml", 13}));
 
-TEST(Plan, PaperV1HasTheSevenConfigurationsInOrder) {
+TEST(Plan, PaperV1HasItsBasesThenTheSevenConfigurationsInOrder) {
   const Plan plan = plan_sweep(load_sweep(kSource + "/sweeps/paper-v1.yaml"));
   std::vector<std::string> labels;
-  for (const auto& t : plan.trials) labels.push_back(t.label);
-  EXPECT_EQ(labels, (std::vector<std::string>{"none distributed seed=0", "block localist seed=0",
-                                              "block linear seed=0", "block quadratic seed=0",
-                                              "block cubic seed=0", "block quartic seed=0",
-                                              "block quintic seed=0"}));
+  for (const auto& t : plan.trials)
+    if (t.config.seed == 0 && (t.base.empty() || t.config.train.steps > 0))
+      labels.push_back(t.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"base sotu seed=0", "none distributed seed=0",
+                                              "block localist seed=0", "block linear seed=0",
+                                              "block quadratic seed=0", "block cubic seed=0",
+                                              "block quartic seed=0", "block quintic seed=0"}));
+  for (const auto& t : plan.trials)
+    if (t.label.rfind("base ", 0) != 0) {
+      EXPECT_FALSE(t.base.empty()) << t.label;
+      EXPECT_EQ(t.config.inputs.init, "trial:" + t.base) << t.label;
+    }
 }
 
 TEST(Plan, GridIsACartesianProductTimesSeeds) {
