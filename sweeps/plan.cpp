@@ -14,8 +14,14 @@
 namespace locsweep {
 namespace {
 
-// Where the dotted key `path` was written under `root`, if it was (fully) written there.
-std::optional<YAML::Mark> written_at(const YAML::Node& root, const std::string& path) {
+// How much of the dotted key `path` was written under `root`: the mark of its deepest
+// written section (root's when none) and whether the whole key was written.
+struct WrittenKey {
+  YAML::Mark mark;
+  bool whole = false;
+};
+WrittenKey find_written(const YAML::Node& root, const std::string& path) {
+  WrittenKey written{root.Mark()};
   YAML::Node node = root;
   size_t start = 0;
   while (node.IsMap()) {
@@ -25,39 +31,32 @@ std::optional<YAML::Mark> written_at(const YAML::Node& root, const std::string& 
     bool found = false;
     for (const auto& kv : node)
       if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+        written.mark = kv.second.Mark();
         node = kv.second;
         found = true;
         break;
       }
-    if (!found) return std::nullopt;
-    if (dot == std::string::npos) return node.Mark();
+    if (!found) break;
+    if (dot == std::string::npos) {
+      written.whole = true;
+      break;
+    }
     start = dot + 1;
   }
-  return std::nullopt;
+  return written;
+}
+
+// Where the dotted key `path` was written under `root`, if it was (fully) written there.
+std::optional<YAML::Mark> written_at(const YAML::Node& root, const std::string& path) {
+  const WrittenKey written = find_written(root, path);
+  if (!written.whole) return std::nullopt;
+  return written.mark;
 }
 
 // Where a dotted key of the shared trial keys was written, for locating cross-field problems:
 // the key itself, else the deepest section of it that was written.
 YAML::Mark find_mark(const YAML::Node& root, const std::string& path) {
-  YAML::Node node = root;
-  YAML::Mark mark = root.Mark();
-  size_t start = 0;
-  while (node.IsMap()) {
-    const size_t dot = path.find('.', start);
-    const std::string key =
-        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool found = false;
-    for (const auto& kv : node)
-      if (kv.first.IsScalar() && kv.first.Scalar() == key) {
-        mark = kv.second.Mark();
-        node = kv.second;
-        found = true;
-        break;
-      }
-    if (!found || dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return mark;
+  return find_written(root, path).mark;
 }
 
 // The one way a checked configuration becomes a planned trial, grid trials and bases alike:

@@ -17,6 +17,10 @@ fail() {
 unset LOCSWEEP_DB
 # hashes FILE: the trial hashes of a `plan --json` output, one a line
 hashes() { python3 -c 'import json,sys; [print(t["hash"]) for t in json.load(open(sys.argv[1]))["trials"]]' "$1"; }
+# The same for the demo's trials that start from its base, and for its base (whose own block
+# sets train.lr, so a train.lr override leaves it as it is).
+grid_hashes() { python3 -c 'import json,sys; [print(t["hash"]) for t in json.load(open(sys.argv[1]))["trials"] if t.get("base")]' "$1"; }
+base_hashes() { python3 -c 'import json,sys; [print(t["hash"]) for t in json.load(open(sys.argv[1]))["trials"] if not t.get("base")]' "$1"; }
 
 echo "== --version"
 "$LOCSWEEP" --version >"$tmp/v" || fail "locsweep --version exited $?"
@@ -35,18 +39,22 @@ grep -Eq '^LibTorch: [0-9]' "$tmp/tv" && grep -Eq '^BLAS: .' "$tmp/tv" || fail "
 
 echo "== overrides: plan"
 "$LOCSWEEP" plan "$src/sweeps/demo.yaml" --json >"$tmp/plain.json"
-"$LOCSWEEP" plan "$src/sweeps/demo.yaml" train.lr=1e-3 --json >"$tmp/lr.json"
-"$LOCSWEEP" plan "$src/sweeps/demo.yaml" train.lr=1e-3 train.lr=1e-3 --json >"$tmp/lr2.json"
-[[ $(hashes "$tmp/plain.json" | wc -l) == 16 && $(hashes "$tmp/lr.json" | wc -l) == 16 ]] ||
-  fail "the demo does not plan 16 trials"
-[[ -z $(comm -12 <(hashes "$tmp/plain.json" | sort) <(hashes "$tmp/lr.json" | sort)) ]] ||
-  fail "train.lr=1e-3 left some hashes unchanged"
+# (the demo trains at lr 1e-3: an override to 5e-4 changes every trial that starts from its base)
+"$LOCSWEEP" plan "$src/sweeps/demo.yaml" train.lr=5e-4 --json >"$tmp/lr.json"
+"$LOCSWEEP" plan "$src/sweeps/demo.yaml" train.lr=5e-4 train.lr=5e-4 --json >"$tmp/lr2.json"
+[[ $(hashes "$tmp/plain.json" | wc -l) == 13 && $(hashes "$tmp/lr.json" | wc -l) == 13 ]] ||
+  fail "the demo does not plan 13 trials"
+[[ $(grid_hashes "$tmp/lr.json" | wc -l) == 12 ]] || fail "the demo's trials from its base are not 12"
+[[ -z $(comm -12 <(grid_hashes "$tmp/plain.json" | sort) <(grid_hashes "$tmp/lr.json" | sort)) ]] ||
+  fail "train.lr=5e-4 left some hashes unchanged"
+cmp -s <(base_hashes "$tmp/plain.json") <(base_hashes "$tmp/lr.json") ||
+  fail "train.lr=5e-4 changed the base, whose own block sets train.lr"
 cmp -s "$tmp/lr.json" "$tmp/lr2.json" || fail "the same override twice plans differently"
 python3 - "$tmp/lr.json" <<'PY' || fail "the override is not in the trial configs"
 import json, sys
-assert all(t["config"]["train"]["lr"] == 1e-3 for t in json.load(open(sys.argv[1]))["trials"])
+assert all(t["config"]["train"]["lr"] == 5e-4 for t in json.load(open(sys.argv[1]))["trials"] if t.get("base"))
 PY
-"$LOCSWEEP" plan train.lr=1e-3 --json >"$tmp/embedded.json"  # no SWEEP: the embedded demo
+"$LOCSWEEP" plan train.lr=5e-4 --json >"$tmp/embedded.json"  # no SWEEP: the embedded demo
 cmp -s <(hashes "$tmp/lr.json") <(hashes "$tmp/embedded.json") || fail "plan KEY=VALUE is not the demo"
 n=$("$LOCSWEEP" plan "$src/sweeps/beyond-quintic.yaml" 'grid.locality.schedule=[linear, cubic]' 'seeds=[0]' --json |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["trials"]))')
