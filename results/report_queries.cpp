@@ -26,7 +26,7 @@ SweepInfo read_sweep_info(Database& db, const std::string& name) {
   return info;
 }
 
-// The done trials of each table row (the same row_configuration),
+// The done trials of each table row (the same RowConfigurations::of),
 // lowest seed first.
 std::vector<std::vector<TrialRef>> trials_of_rows(Database& db, const ResultsTable& table) {
   std::map<std::string, size_t> row_of;
@@ -37,9 +37,10 @@ std::vector<std::vector<TrialRef>> trials_of_rows(Database& db, const ResultsTab
       "st.sweep_id JOIN trials t ON t.hash = st.trial_hash WHERE s.name = ? AND t.status = "
       "'done' ORDER BY t.seed, st.position");
   stmt.bind(1, table.sweep);
+  RowConfigurations configurations(db);
   while (stmt.step()) {
     const json canonical = parse_stored_json(db, stmt.text(2), "trials.canonical_json");
-    if (const auto it = row_of.find(row_configuration(db, canonical).dump()); it != row_of.end())
+    if (const auto it = row_of.find(configurations.of(canonical).dump()); it != row_of.end())
       out[it->second].push_back({stmt.text(0), static_cast<int>(stmt.integer(1))});
   }
   return out;

@@ -25,10 +25,10 @@ struct Trial {
   double ppl = 0;  // validation perplexity; 0 when none was measured
   json canonical;
   ConfigName name;
-  std::string base;              // the label of the trial it starts from; empty: none
-  json configuration;            // row_configuration: canonical without the seed, bases by config
-  std::string group;             // configuration.dump(): the trials of one row
-  std::string baseline;          // canonical without seed and locality: same data, model, training
+  std::string base;      // the label of the trial it starts from; empty: none
+  json configuration;    // RowConfigurations::of: canonical without the seed, bases by config
+  std::string group;     // configuration.dump(): the trials of one row
+  std::string baseline;  // canonical without seed and locality: same data, model, training
   std::vector<LayerRow> layers;  // per layer, averaged over heads
 };
 
@@ -131,6 +131,7 @@ std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
       "WHERE s.name = ? ORDER BY st.position");
   stmt.bind(1, sweep);
   std::vector<Trial> trials;
+  RowConfigurations configurations(db);
   while (stmt.step()) {
     Trial t;
     t.hash = stmt.text(0);
@@ -143,7 +144,7 @@ std::vector<Trial> load_trials(Database& db, const std::string& sweep) {
     t.name = config_name(t.canonical,
                          parse_stored_json(db, stmt.text(7), "sweep_trials.assignment_json"));
     t.base = stmt.text(8);
-    t.configuration = row_configuration(db, t.canonical);
+    t.configuration = configurations.of(t.canonical);
     t.group = t.configuration.dump();
     json base = without(t.canonical, {"seed", "locality"});
     base["seed"] = t.seed;
@@ -411,18 +412,24 @@ std::string fmt_opt(const std::optional<double>& v, const char* spec) {
 
 }  // namespace
 
-json row_configuration(Database& db, const json& canonical) {
+json RowConfigurations::of(const json& canonical) {
   json out = without(canonical, {"seed"});
   const json* init = nullptr;
   if (const auto model = out.find("model"); model != out.end() && model->is_object())
     if (const auto it = model->find("init"); it != model->end() && it->is_string()) init = &*it;
   const std::string prefix = "trial:";
   if (!init || init->get<std::string>().rfind(prefix, 0) != 0) return out;
-  auto stmt = db.prepare("SELECT canonical_json FROM trials WHERE hash = ?");
-  stmt.bind(1, init->get<std::string>().substr(prefix.size()));
-  if (!stmt.step()) return out;  // a base this database does not hold: the trial's own init
-  const json base = parse_stored_json(db, stmt.text(0), "trials.canonical_json");
-  out["model"]["init"] = json{{"base", row_configuration(db, base)}};
+  const std::string base_hash = init->get<std::string>().substr(prefix.size());
+  auto known = of_base_.find(base_hash);
+  if (known == of_base_.end()) {
+    auto stmt = db_.prepare("SELECT canonical_json FROM trials WHERE hash = ?");
+    stmt.bind(1, base_hash);
+    json base_configuration;  // null: a base this database does not hold (the trial's own init)
+    if (stmt.step())
+      base_configuration = of(parse_stored_json(db_, stmt.text(0), "trials.canonical_json"));
+    known = of_base_.emplace(base_hash, std::move(base_configuration)).first;
+  }
+  if (!known->second.is_null()) out["model"]["init"] = json{{"base", known->second}};
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "results/sqlite.hpp"
@@ -31,10 +32,19 @@ ConfigName config_name(const nlohmann::json& canonical, const nlohmann::json& as
 
 // The configuration a row aggregates over seeds: the canonical configuration without its seed,
 // where an init from a base trial (model.init "trial:<hash>", staged sweeps) is replaced by
-// {"base": the base's row_configuration} when the database holds the base, so the per-seed bases
-// of one base configuration give one row, not one per seed. (The ratio's baseline still pairs
-// trials of the same seed, hence the same base trial.)
-nlohmann::json row_configuration(Database& db, const nlohmann::json& canonical);
+// {"base": the base's own row configuration} when the database holds the base, so the per-seed
+// bases of one base configuration give one row, not one per seed. (The ratio's baseline still pairs
+// trials of the same seed, hence the same base trial.) Each base is read from the database
+// once per RowConfigurations, however many trials start from it.
+class RowConfigurations {
+ public:
+  explicit RowConfigurations(Database& db) : db_(db) {}
+  nlohmann::json of(const nlohmann::json& canonical);
+
+ private:
+  Database& db_;
+  std::unordered_map<std::string, nlohmann::json> of_base_;  // base hash -> its configuration
+};
 
 struct ConfigRow {
   std::string config;  // ConfigName::full: "block quintic" plus other grid axes ("lr=0.001")
@@ -55,7 +65,7 @@ struct ConfigRow {
   double entropy_first = 0, entropy_last = 0;  // bits, mean over heads (and seeds)
   double in_block_mass = 0;                    // mean over layers, heads, seeds
   int position = 0;                            // first appearance in the plan
-  nlohmann::json canonical;                    // row_configuration of its trials
+  nlohmann::json canonical;                    // RowConfigurations::of its trials
   std::vector<LayerRow> layers;                // per layer, means over heads and seeds
 };
 
