@@ -112,6 +112,17 @@ void Coordinator::release_dependents(size_t base_index) {
 }
 
 // Fails trial `index`, which never started: its base (`base_label`) failed for good.
+void Coordinator::note_failed_unstarted(const TrialRecord& t, Outcome outcome,
+                                        const std::string& message) {
+  display_.note("trial_ended",
+                {{"trial", t.label},
+                 {"hash", t.hash},
+                 {"outcome", to_string(outcome)},
+                 {"status", to_string(TrialStatus::failed)},
+                 {"message", message}},
+                t.label + " failed: " + message);
+}
+
 void Coordinator::fail_for_base(size_t index, const std::string& base_label) {
   TrialRecord& t = trials_[index];
   const std::string message = fmt::format(
@@ -121,13 +132,7 @@ void Coordinator::fail_for_base(size_t index, const std::string& base_label) {
   write_began();
   store_.fail_unstarted_trial(t.hash, message);
   set_status(t, TrialStatus::failed);
-  display_.note("trial_ended",
-                {{"trial", t.label},
-                 {"hash", t.hash},
-                 {"outcome", to_string(Outcome::error)},
-                 {"status", to_string(TrialStatus::failed)},
-                 {"message", message}},
-                t.label + " failed: " + message);
+  note_failed_unstarted(t, Outcome::error, message);
   release_dependents(index);  // its own dependents (a chain of bases) fail too
 }
 
@@ -196,13 +201,7 @@ void Coordinator::apply_preemption_budget() {
     write_began();
     store_.fail_preempted_trial(t.hash, message);
     set_status(t, TrialStatus::failed);
-    display_.note("trial_ended",
-                  {{"trial", t.label},
-                   {"hash", t.hash},
-                   {"outcome", to_string(Outcome::preempted)},
-                   {"status", to_string(TrialStatus::failed)},
-                   {"message", message}},
-                  t.label + " failed: " + message);
+    note_failed_unstarted(t, Outcome::preempted, message);
   }
   commit_if_due(true);
 }

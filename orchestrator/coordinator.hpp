@@ -102,6 +102,9 @@ class Coordinator {
   void wait_for_base(size_t index);
   void release_dependents(size_t base_index);
   void fail_for_base(size_t index, const std::string& why);
+  // The display's trial_ended event of a trial failed without an attempt of this run
+  // (a failed base, a preemption budget spent before it was dispatched again).
+  void note_failed_unstarted(const TrialRecord& t, Outcome outcome, const std::string& message);
   void adopt_finished_results();
   void adopt_finished_result(size_t index);
   void handle(int worker, const nlohmann::json& message);
