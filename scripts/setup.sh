@@ -35,7 +35,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-openmp libjemalloc2
   libopenmpi-dev openmpi-bin
-  libhdf5-dev hdf5-tools libssl-dev help2man
+  libhdf5-dev hdf5-tools libssl-dev help2man libdlib-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev

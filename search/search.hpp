@@ -1,0 +1,103 @@
+// Searching one numeric trial key (the schedule exponent beta, kappa, lambda_max, ...) on a
+// bracketed interval, instead of a grid. A search is a pure function of what is known: it is
+// replayed from its first point every time, each point it asks for looked up with
+// `value_of`, and it stops at the first point whose value is not known yet. So its state is
+// derived from the results database (every evaluated point is an ordinary content-addressed
+// trial), survives kill -9, and extending its budget reuses every point already evaluated:
+// the first N points asked never depend on the budget.
+//
+// Methods (maintained optimisers from dlib, not our own):
+//   brent  dlib::find_min_single_variable: bracketing + Brent on [lo, hi]; one point in flight;
+//          assumes one minimum in the interval (golden-section steps when parabolic ones fail)
+//   lipo   dlib::global_function_search (MaxLIPO + trust region): global on [lo, hi], up to
+//          `parallel` points in flight, so parallel ranks stay busy; values are told in the
+//          order the points were asked (not the order they finished), which keeps a replay
+//          identical to the run it replays
+// Both minimise; a maximised objective is negated by the caller (objective_value()).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace locsweep {
+
+enum class SearchMethod { brent, lipo };
+std::string_view to_string(SearchMethod method);
+std::optional<SearchMethod> search_method_from_string(std::string_view text);
+inline constexpr std::string_view kSearchMethodChoices = "brent or lipo";
+
+// What a point's trials are judged by (per seed, then averaged over the seeds).
+enum class SearchMetric {
+  val_loss,       // the trial's final validation loss
+  val_ppl,        // exp(val_loss)
+  ratio,          // val_ppl / the distributed baseline's val_ppl (same seed, same shared keys)
+  mean_lambda,    // the mean over layers of the schedule's lambda_l (from the configuration)
+  last_in_block,  // the last layer's in-block attention mass, mean over heads (head metrics)
+};
+std::string_view to_string(SearchMetric metric);
+std::optional<SearchMetric> search_metric_from_string(std::string_view text);
+inline constexpr std::string_view kSearchMetricChoices =
+    "val_loss, val_ppl, ratio, mean_lambda or last_in_block";
+
+// minimize: METRIC, or maximize: METRIC (subject_to: {ratio: R}: only points whose ratio is
+// at most R count; the others are penalised, see objective_value()).
+struct SearchObjective {
+  SearchMetric metric = SearchMetric::val_ppl;
+  bool maximize = false;
+  std::optional<double> max_ratio;  // the constraint ratio <= max_ratio
+  bool needs_baseline() const;      // ratio as metric or constraint: baseline trials are run
+};
+
+struct SearchSpec {
+  std::string key;  // dotted trial key; locality.schedule.beta is the polynomial's exponent
+  double lo = 0, hi = 1;
+  SearchMethod method = SearchMethod::brent;
+  SearchObjective objective;
+  int budget = 20;          // points at most (each runs once per seed)
+  double tolerance = 0.01;  // brent: stop once the bracket is this narrow (in the key's units)
+  int parallel = 1;         // lipo: points in flight (brent: always 1)
+};
+
+// One seed's figures of an evaluated point (and of its baseline, when the objective needs it).
+struct SeedFigures {
+  double val_loss = 0;
+  std::optional<double> baseline_val_loss;  // the distributed baseline of the same seed
+  double mean_lambda = 0;
+  std::optional<double> last_in_block;  // absent when the trial recorded no head metrics
+};
+
+// The value the search minimises for a point from its seeds' figures: the metric's mean over
+// seeds, negated when maximised; with a constraint, a point whose mean ratio exceeds
+// max_ratio gets a value worse than any feasible point could (a penalty growing with the
+// excess), so the search moves back into the feasible region. Nothing for no seeds.
+std::optional<double> objective_value(const SearchObjective& objective,
+                                      const std::vector<SeedFigures>& seeds);
+
+// What the search knows of a point: a value, or that one of its trials failed for good (told
+// to the method as worse than every value seen so far).
+struct PointValue {
+  bool failed = false;
+  double value = 0;  // objective_value(); meaningless when failed
+};
+
+struct SearchState {
+  std::vector<double> asked;    // every point asked so far, in order (rounded_point())
+  std::vector<double> pending;  // asked but not known yet: the trials to run now
+  bool finished = false;        // converged or budget spent, and nothing pending
+  std::string why;              // "converged (bracket 0.0093 wide)", "budget of 20 points spent"
+  std::optional<size_t> best;   // index into `asked` of the best known value (not failed)
+};
+
+// Replays the search from its start (see the header comment). `value_of(x)`: what is known
+// of point x, nothing while its trials have not all ended.
+SearchState replay_search(const SearchSpec& spec,
+                          const std::function<std::optional<PointValue>(double x)>& value_of);
+
+// A point as trials record it: rounded to 6 significant digits, so it prints, hashes and
+// compares stably (the methods are told the value at the rounded point).
+double rounded_point(double x);
+
+}  // namespace locsweep
