@@ -108,7 +108,9 @@ grep -qF '"$locsweep" run "$sweep" ${overrides[@]+"${overrides[@]}"}' "$tmp/job.
 unset LOCSWEEP_DB
 
 echo "== trial: overrides and --device auto"
-"$LOCSWEEP" trial --help | grep -Eq -- '--device TEXT=auto' || fail "trial --device does not default to auto"
+# CLI11 2.3 (Debian 12) prints a default as 'TEXT=auto', CLI11 2.4 (Debian 13) as 'TEXT [auto]'.
+"$LOCSWEEP" trial --help | grep -Eq -- '--device TEXT( \[auto\]|=auto)' ||
+  fail "trial --device does not default to auto: $("$LOCSWEEP" trial --help | grep -- --device)"
 python3 -c "print(' '.join(['the whale swam on.'] * 200))" >"$tmp/corpus.txt"
 cat >"$tmp/trial.yaml" <<YAML
 model: {n_layer: 1, n_head: 1, n_embd: 16, block_size: 16}

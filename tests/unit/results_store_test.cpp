@@ -269,9 +269,15 @@ TEST_P(RunLease, LiveHolderIsNeverDisplacedDeadOneIsTakenOver) {
   first.process = process_identity(coordinator.pid());
   first.slurm_job_id = "4711";
   switch (c.holder) {
-    case Holder::stopped:
+    case Holder::stopped: {
+      // A stop signal is delivered asynchronously: wait until the holder is really stopped
+      // (on a loaded machine it may still be running when the newcomer looks).
       ::kill(coordinator.pid(), SIGSTOP);
+      int status = 0;
+      ASSERT_EQ(::waitpid(coordinator.pid(), &status, WUNTRACED), coordinator.pid());
+      ASSERT_TRUE(WIFSTOPPED(status));
       break;
+    }
     case Holder::dead:
       first.pid = dead_pid();
       break;
