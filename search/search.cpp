@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <deque>
+#include <stdexcept>
 #include <utility>
 
 #include <dlib/global_optimization.h>
@@ -184,7 +185,7 @@ class Ledger {
         ++repeats_;
         return i;
       }
-    if (asked_.size() >= static_cast<size_t>(std::max(spec_.budget, 0))) throw BudgetSpent{};
+    if (asked_.size() >= static_cast<size_t>(spec_.budget)) throw BudgetSpent{};
     asked_.push_back(x);
     known_.push_back(value_of_(x));
     told_.push_back(false);
@@ -286,7 +287,7 @@ SearchState replay_lipo(const SearchSpec& spec, Ledger& ledger) {
     size_t index;
   };
   std::deque<Outstanding> outstanding;
-  const size_t parallel = static_cast<size_t>(std::max(spec.parallel, 1));
+  const auto parallel = static_cast<size_t>(spec.parallel);
   std::string why;
   for (;;) {
     while (why.empty() && outstanding.size() < parallel) {
@@ -326,6 +327,13 @@ SearchState replay_lipo(const SearchSpec& spec, Ledger& ledger) {
 
 SearchState replay_search(const SearchSpec& spec,
                           const std::function<std::optional<PointValue>(double x)>& value_of) {
+  if (!(std::isfinite(spec.lo) && std::isfinite(spec.hi) && spec.lo < spec.hi) ||
+      !(spec.tolerance > 0) || spec.budget < 1 || spec.parallel < 1)
+    throw std::invalid_argument(
+        "replay_search: a search of " + spec.key + " on [" + number(spec.lo) + ", " +
+        number(spec.hi) + "], budget " + std::to_string(spec.budget) + ", tolerance " +
+        number(spec.tolerance) + ", parallel " + std::to_string(spec.parallel) +
+        " (the sweep spec's validation lets none of these through)");
   Ledger ledger(spec, value_of);
   switch (spec.method) {
     case SearchMethod::brent:

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -308,6 +309,28 @@ TEST(Search, NothingKnownAsksTheFirstPoint) {
   EXPECT_FALSE(brent.finished);
   EXPECT_FALSE(brent.best.has_value());
   EXPECT_TRUE(brent.why.empty());
+}
+
+TEST(Search, AnInvalidSpecThrows) {
+  const auto f = from(quadratic(7.3));
+  for (const auto method : both_methods) {
+    auto spec = spec_of(method);
+    EXPECT_NO_THROW(replay_search(spec, f));
+    spec.hi = spec.lo;
+    EXPECT_THROW(replay_search(spec, f), std::invalid_argument);
+    spec = spec_of(method);
+    spec.lo = std::nan("");
+    EXPECT_THROW(replay_search(spec, f), std::invalid_argument);
+    spec = spec_of(method);
+    spec.tolerance = 0;
+    EXPECT_THROW(replay_search(spec, f), std::invalid_argument);
+    spec = spec_of(method);
+    spec.budget = 0;
+    EXPECT_THROW(replay_search(spec, f), std::invalid_argument);
+    spec = spec_of(method);
+    spec.parallel = 0;
+    EXPECT_THROW(replay_search(spec, f), std::invalid_argument);
+  }
 }
 
 TEST(Search, NamesRoundTrip) {
