@@ -478,5 +478,25 @@ TEST(SearchObjective, AnyFeasiblePointBeatsAnyInfeasibleOne) {
     }
 }
 
+// The trade-off searched for: the largest locality whose ratio stays within 10 % of the
+// baseline. Locality x / 20 grows with x, the ratio 1 + 0.01 (x - 1) too: the optimum is
+// the constraint's boundary, x = 11, where the objective jumps from -0.55 to the penalty.
+TEST(SearchObjective, TheConstrainedOptimumIsFoundAtTheBoundary) {
+  const auto o = objective(SearchMetric::mean_lambda, true, 1.1);
+  const auto value_of = [&](double x) {
+    const auto figures = seed(3 + std::log(1 + 0.01 * (x - 1)), 3, x / 20);
+    return std::optional<PointValue>(PointValue{false, *objective_value(o, {figures})});
+  };
+  for (const auto method : both_methods) {
+    SCOPED_TRACE(std::string(to_string(method)));
+    auto spec = spec_of(method);
+    spec.objective = o;
+    const auto state = replay_search(spec, value_of);
+    EXPECT_EQ(state.asked.size(), 20u);
+    EXPECT_LE(best_x(state), 11);
+    EXPECT_NEAR(best_x(state), 11, 0.05);
+  }
+}
+
 }  // namespace
 }  // namespace locsweep
