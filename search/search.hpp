@@ -7,12 +7,19 @@
 // the first N points asked never depend on the budget.
 //
 // Methods (maintained optimisers from dlib, not our own):
-//   brent  dlib::find_min_single_variable: bracketing + Brent on [lo, hi]; one point in flight;
-//          assumes one minimum in the interval (golden-section steps when parabolic ones fail)
+//   brent  dlib::find_min_single_variable on [lo, hi] from the middle, its first points lo, hi
+//          and the middle: it brackets the minimum (halving towards an end when the minimum
+//          is there), then takes safeguarded parabolic steps (never nearer than a tenth of a
+//          side to a known point; bisecting a side ten times longer than the other) until the
+//          bracket is narrower than `tolerance`. One point in flight; assumes one minimum.
 //   lipo   dlib::global_function_search (MaxLIPO + trust region): global on [lo, hi], up to
 //          `parallel` points in flight, so parallel ranks stay busy; values are told in the
 //          order the points were asked (not the order they finished), which keeps a replay
-//          identical to the run it replays
+//          identical to the run it replays. It never converges: it runs its budget.
+// Points are rounded (rounded_point()) before they are looked up; a point asked again after
+// rounding is looked up once and costs no budget. A replay costs next to nothing for brent
+// and O(points^2) for lipo (0.2 s at 100 points). The points asked depend on dlib's code:
+// a dlib upgrade may ask other points after the first, so a search replayed then re-runs.
 // Both minimise; a maximised objective is negated by the caller (objective_value()).
 #pragma once
 
@@ -70,14 +77,26 @@ struct SeedFigures {
 };
 
 // The value the search minimises for a point from its seeds' figures: the metric's mean over
-// seeds, negated when maximised; with a constraint, a point whose mean ratio exceeds
-// max_ratio gets a value worse than any feasible point could (a penalty growing with the
-// excess), so the search moves back into the feasible region. Nothing for no seeds.
+// seeds m, negated when maximised (v = m or v = -m; ratio_s = exp(val_loss_s -
+// baseline_val_loss_s)). With the constraint, a point whose mean ratio R exceeds max_ratio r
+// gets a value worse than any feasible point (R <= r) could have, growing with the excess:
+//   v = B + (R - r), where B bounds every feasible value (the same for every point, whose
+//   seeds and so baselines are shared; b_s = baseline_val_loss_s):
+//     maximize anything                 B = 0    (every metric is >= 0, so -m <= 0)
+//     minimize mean_lambda/last_in_block B = 1    (both lie in [0, 1])
+//     minimize ratio                    B = r    (so v = R: the ratio itself)
+//     minimize val_ppl                  B = r * max_s exp(b_s)
+//     minimize val_loss                 B = log(r) + mean_s b_s   (Jensen)
+// so the search moves back into the feasible region. Nothing for no seeds, or when a seed
+// lacks a figure the objective needs (its baseline; head metrics for last_in_block): such a
+// point cannot be judged.
 std::optional<double> objective_value(const SearchObjective& objective,
                                       const std::vector<SeedFigures>& seeds);
 
-// What the search knows of a point: a value, or that one of its trials failed for good (told
-// to the method as worse than every value seen so far).
+// What the search knows of a point: a value, or that one of its trials failed for good. A
+// failed point (or a non-finite value: a diverged trial) is told to the method as worse than
+// every value told before it: worst + max(1, worst - best) over the values told so far, or
+// 1e30 when none was told yet. It is never `best`.
 struct PointValue {
   bool failed = false;
   double value = 0;  // objective_value(); meaningless when failed
@@ -92,7 +111,9 @@ struct SearchState {
 };
 
 // Replays the search from its start (see the header comment). `value_of(x)`: what is known
-// of point x, nothing while its trials have not all ended.
+// of point x, nothing while its trials have not all ended; it is asked once per point, in
+// the order the points are asked. `spec` as the sweep spec validates it (finite lo < hi,
+// budget >= 1, tolerance > 0, parallel >= 1); std::invalid_argument otherwise.
 SearchState replay_search(const SearchSpec& spec,
                           const std::function<std::optional<PointValue>(double x)>& value_of);
 
