@@ -31,11 +31,15 @@ case "$release" in
   *) echo "setup.sh: warning: tested on Debian 12 and 13 only, this is '$release'; trying anyway" >&2 ;;
 esac
 
+# libblas-dev, liblapack-dev: dlib's CMake file links libblas.so and liblapack.so by path, and
+# libdlib-dev does not depend on them (a fresh Debian 13 lacks both). The BLAS LibTorch calls
+# at run time is still chosen below (libblas.so.3), not by these.
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-openmp libjemalloc2
   libopenmpi-dev openmpi-bin
-  libhdf5-dev hdf5-tools libssl-dev help2man libdlib-dev
+  libhdf5-dev hdf5-tools libssl-dev help2man
+  libdlib-dev libblas-dev liblapack-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
