@@ -70,14 +70,26 @@ struct SeedFigures {
 };
 
 // The value the search minimises for a point from its seeds' figures: the metric's mean over
-// seeds, negated when maximised; with a constraint, a point whose mean ratio exceeds
-// max_ratio gets a value worse than any feasible point could (a penalty growing with the
-// excess), so the search moves back into the feasible region. Nothing for no seeds.
+// seeds m, negated when maximised (v = m or v = -m; ratio_s = exp(val_loss_s -
+// baseline_val_loss_s)). With the constraint, a point whose mean ratio R exceeds max_ratio r
+// gets a value worse than any feasible point (R <= r) could have, growing with the excess:
+//   v = B + (R - r), where B bounds every feasible value (the same for every point, whose
+//   seeds and so baselines are shared; b_s = baseline_val_loss_s):
+//     maximize anything                 B = 0    (every metric is >= 0, so -m <= 0)
+//     minimize mean_lambda/last_in_block B = 1    (both lie in [0, 1])
+//     minimize ratio                    B = r    (so v = R: the ratio itself)
+//     minimize val_ppl                  B = r * max_s exp(b_s)
+//     minimize val_loss                 B = log(r) + mean_s b_s   (Jensen)
+// so the search moves back into the feasible region. Nothing for no seeds, or when a seed
+// lacks a figure the objective needs (its baseline; head metrics for last_in_block): such a
+// point cannot be judged.
 std::optional<double> objective_value(const SearchObjective& objective,
                                       const std::vector<SeedFigures>& seeds);
 
-// What the search knows of a point: a value, or that one of its trials failed for good (told
-// to the method as worse than every value seen so far).
+// What the search knows of a point: a value, or that one of its trials failed for good. A
+// failed point (or a non-finite value: a diverged trial) is told to the method as worse than
+// every value told before it: worst + max(1, worst - best) over the values told so far, or
+// 1e30 when none was told yet. It is never `best`.
 struct PointValue {
   bool failed = false;
   double value = 0;  // objective_value(); meaningless when failed
