@@ -8,12 +8,17 @@ Asha::Asha(AshaSpec spec) : spec_(std::move(spec)), rungs_(spec_.rungs.size() + 
 
 void Asha::reached(const std::string& id, size_t rung, double loss) {
   if (rung >= rungs_.size()) return;
+  const auto holds = [&](const std::vector<Entry>& entries) {
+    return std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
+  };
   auto& entries = rungs_[rung];
-  const bool known =
-      std::any_of(entries.begin(), entries.end(), [&](const Entry& e) { return e.id == id; });
-  if (!known) entries.push_back({id, loss});
-  // Being at rung k means it was promoted from every rung below (a replay may tell them in
-  // any order).
+  if (!holds(entries)) {
+    // Already at a higher rung (a replay told that first): it went on from this one.
+    bool above = false;
+    for (size_t k = rung + 1; k < rungs_.size(); ++k) above = above || holds(rungs_[k]);
+    entries.push_back({id, loss, above});
+  }
+  // Being at rung k means it was promoted from every rung below.
   for (size_t below = 0; below < rung; ++below)
     for (auto& e : rungs_[below])
       if (e.id == id) e.promoted = true;
@@ -27,9 +32,11 @@ std::optional<std::string> Asha::promote() {
     if (top == 0) continue;
     std::vector<const Entry*> ranked;
     for (const auto& e : entries) ranked.push_back(&e);
-    // Ties go to the earlier arrival: stable, so a replay decides as the run did.
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const Entry* a, const Entry* b) { return a->loss < b->loss; });
+    // Ties go to the smaller id: a replay that tells the trials in another order decides as
+    // the run did.
+    std::sort(ranked.begin(), ranked.end(), [](const Entry* a, const Entry* b) {
+      return a->loss != b->loss ? a->loss < b->loss : a->id < b->id;
+    });
     for (size_t i = 0; i < top; ++i)
       if (!ranked[i]->promoted) {
         const std::string id = ranked[i]->id;

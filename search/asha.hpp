@@ -30,12 +30,14 @@ class Asha {
   explicit Asha(AshaSpec spec);
 
   // Trial `id` reached rung `rung` (index into spec.rungs; spec.rungs.size() means it
-  // finished train.steps) with this validation loss there. Reaching a rung again (a
-  // replay) keeps the first loss.
+  // finished train.steps) with this validation loss there. Tell every rung a trial reached;
+  // a replay may tell them in any order (reaching rung k means it was promoted from every
+  // rung below). Reaching a rung again keeps the first loss.
   void reached(const std::string& id, size_t rung, double loss);
   // The trial to promote now, if any: the best-loss trial parked at the highest rung that
   // is among the best floor(n_k / reduction) of the n_k trials that reached that rung, and
-  // not promoted yet. Marks it promoted.
+  // not promoted yet. Equal losses rank by id (so the order trials were told in never
+  // matters). Marks it promoted.
   std::optional<std::string> promote();
   // The step count trial `id` should train to next: its next rung's steps, or nothing (train
   // to train.steps) once it is past the last rung.
@@ -52,7 +54,7 @@ class Asha {
     bool promoted = false;
   };
   AshaSpec spec_;
-  std::vector<std::vector<Entry>> rungs_;  // per rung, in arrival order
+  std::vector<std::vector<Entry>> rungs_;  // per rung (and finished), in arrival order
 };
 
 }  // namespace locsweep

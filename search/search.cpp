@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <deque>
+#include <stdexcept>
 #include <utility>
 
 #include <dlib/global_optimization.h>
@@ -184,18 +185,21 @@ class Ledger {
         ++repeats_;
         return i;
       }
-    if (asked_.size() >= static_cast<size_t>(std::max(spec_.budget, 0))) throw BudgetSpent{};
+    if (asked_.size() >= static_cast<size_t>(spec_.budget)) throw BudgetSpent{};
     asked_.push_back(x);
     known_.push_back(value_of_(x));
+    told_.push_back(false);
     return asked_.size() - 1;
   }
 
   bool known(size_t i) const { return known_[i].has_value(); }
+  bool told(size_t i) const { return told_[i]; }
 
   // The value told to the method for point i (known): its value, or for a failed point (or a
   // non-finite value) the worst value told so far plus the larger of 1 and the spread of the
   // values told so far (kFirstFailureValue before any).
   double tell(size_t i) {
+    told_[i] = true;
     const PointValue& v = *known_[i];
     if (v.failed || !std::isfinite(v.value)) {
       if (!worst_told_) return kFirstFailureValue;
@@ -225,6 +229,7 @@ class Ledger {
   const std::function<std::optional<PointValue>(double x)>& value_of_;
   std::vector<double> asked_;
   std::vector<std::optional<PointValue>> known_;  // per asked_ point, looked up once
+  std::vector<bool> told_;                        // per asked_ point: told to the method
   std::optional<double> worst_told_, best_told_;  // over the non-failed values told
   int repeats_ = 0;
 };
@@ -268,7 +273,9 @@ SearchState replay_brent(const SearchSpec& spec, Ledger& ledger) {
 }
 
 // dlib::global_function_search (it maximises: told -value), seeded, up to spec.parallel
-// requests outstanding, told strictly in the order they were asked.
+// requests outstanding, told strictly in the order they were asked. A point asked again
+// after it was told is told again at once (it costs no budget and no slot); asked again
+// while still outstanding, it waits its turn behind the first ask.
 SearchState replay_lipo(const SearchSpec& spec, Ledger& ledger) {
   dlib::matrix<double, 0, 1> lower(1), upper(1);
   lower(0) = spec.lo;
@@ -280,7 +287,7 @@ SearchState replay_lipo(const SearchSpec& spec, Ledger& ledger) {
     size_t index;
   };
   std::deque<Outstanding> outstanding;
-  const size_t parallel = static_cast<size_t>(std::max(spec.parallel, 1));
+  const auto parallel = static_cast<size_t>(spec.parallel);
   std::string why;
   for (;;) {
     while (why.empty() && outstanding.size() < parallel) {
@@ -292,7 +299,10 @@ SearchState replay_lipo(const SearchSpec& spec, Ledger& ledger) {
       auto request = search.get_next_x();
       try {
         const size_t i = ledger.ask(request.x()(0));
-        outstanding.push_back({std::move(request), i});
+        if (ledger.told(i))  // asked again: its value is the method's already
+          request.set(-ledger.tell(i));
+        else  // new, or asked again while outstanding: told in its turn
+          outstanding.push_back({std::move(request), i});
       } catch (const BudgetSpent&) {
         why = budget_spent(spec);  // the request is dropped: as if never issued
       }
@@ -317,6 +327,13 @@ SearchState replay_lipo(const SearchSpec& spec, Ledger& ledger) {
 
 SearchState replay_search(const SearchSpec& spec,
                           const std::function<std::optional<PointValue>(double x)>& value_of) {
+  if (!(std::isfinite(spec.lo) && std::isfinite(spec.hi) && spec.lo < spec.hi) ||
+      !(spec.tolerance > 0) || spec.budget < 1 || spec.parallel < 1)
+    throw std::invalid_argument(
+        "replay_search: a search of " + spec.key + " on [" + number(spec.lo) + ", " +
+        number(spec.hi) + "], budget " + std::to_string(spec.budget) + ", tolerance " +
+        number(spec.tolerance) + ", parallel " + std::to_string(spec.parallel) +
+        " (the sweep spec's validation lets none of these through)");
   Ledger ledger(spec, value_of);
   switch (spec.method) {
     case SearchMethod::brent:

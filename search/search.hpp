@@ -7,12 +7,19 @@
 // the first N points asked never depend on the budget.
 //
 // Methods (maintained optimisers from dlib, not our own):
-//   brent  dlib::find_min_single_variable: bracketing + Brent on [lo, hi]; one point in flight;
-//          assumes one minimum in the interval (golden-section steps when parabolic ones fail)
+//   brent  dlib::find_min_single_variable on [lo, hi] from the middle, its first points lo, hi
+//          and the middle: it brackets the minimum (halving towards an end when the minimum
+//          is there), then takes safeguarded parabolic steps (never nearer than a tenth of a
+//          side to a known point; bisecting a side ten times longer than the other) until the
+//          bracket is narrower than `tolerance`. One point in flight; assumes one minimum.
 //   lipo   dlib::global_function_search (MaxLIPO + trust region): global on [lo, hi], up to
 //          `parallel` points in flight, so parallel ranks stay busy; values are told in the
 //          order the points were asked (not the order they finished), which keeps a replay
-//          identical to the run it replays
+//          identical to the run it replays. It never converges: it runs its budget.
+// Points are rounded (rounded_point()) before they are looked up; a point asked again after
+// rounding is looked up once and costs no budget. A replay costs next to nothing for brent
+// and O(points^2) for lipo (0.2 s at 100 points). The points asked depend on dlib's code:
+// a dlib upgrade may ask other points after the first, so a search replayed then re-runs.
 // Both minimise; a maximised objective is negated by the caller (objective_value()).
 #pragma once
 
@@ -104,7 +111,9 @@ struct SearchState {
 };
 
 // Replays the search from its start (see the header comment). `value_of(x)`: what is known
-// of point x, nothing while its trials have not all ended.
+// of point x, nothing while its trials have not all ended; it is asked once per point, in
+// the order the points are asked. `spec` as the sweep spec validates it (finite lo < hi,
+// budget >= 1, tolerance > 0, parallel >= 1); std::invalid_argument otherwise.
 SearchState replay_search(const SearchSpec& spec,
                           const std::function<std::optional<PointValue>(double x)>& value_of);
 
