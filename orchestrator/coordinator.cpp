@@ -60,22 +60,41 @@ void Coordinator::queue_pending() {
   std::stable_partition(pending.begin(), pending.end(),
                         [&](size_t i) { return trials_[i].last_step > 0; });
   queue_.clear();
-  for (size_t i : pending) {
-    switch (base_state(i)) {
-      case BaseState::none:
-      case BaseState::done:
-        queue_.push_back(i);
-        break;
-      case BaseState::waiting:
-        wait_for_base(i);
-        break;
-      case BaseState::failed:
-        fail_for_base(i, trials_[i].base_label.empty() ? trials_[i].base.substr(0, 12)
-                                                       : trials_[i].base_label);
-        break;
-    }
-  }
+  for (size_t i : pending) enqueue(i);
   commit_if_due(true);
+}
+
+void Coordinator::enqueue(size_t i) {
+  switch (base_state(i)) {
+    case BaseState::none:
+    case BaseState::done:
+      queue_.push_back(i);
+      break;
+    case BaseState::waiting:
+      wait_for_base(i);
+      break;
+    case BaseState::failed:
+      fail_for_base(
+          i, trials_[i].base_label.empty() ? trials_[i].base.substr(0, 12) : trials_[i].base_label);
+      break;
+  }
+}
+
+// New trials join the per-trial state and the back of the queue (a search asks its points
+// in order).
+void Coordinator::take_more_trials() {
+  if (!options_.more_trials || stopping_ || paused_) return;
+  write_began();  // the hook writes the trials it registers into this run's batch
+  for (TrialRecord& t : options_.more_trials()) {
+    if (index_of_.count(t.hash)) continue;
+    const size_t index = trials_.size();
+    index_of_.emplace(t.hash, index);
+    execution_.push_back(execution_config_from_json(t.config));
+    preemptions_.push_back(0);
+    count(t.status, +1);
+    trials_.push_back(std::move(t));
+    if (trials_[index].status == TrialStatus::pending) enqueue(index);
+  }
 }
 
 Coordinator::BaseState Coordinator::base_state(size_t index) const {
@@ -393,6 +412,7 @@ void Coordinator::close_attempt(int64_t attempt_id, const TrialResult& result) {
                  {"message", r.message}},
                 t.label + " " + verdict.text);
   release_dependents(index);
+  if (verdict.next == TrialStatus::done || verdict.next == TrialStatus::failed) take_more_trials();
 }
 
 void Coordinator::handle_finished(int w, const protocol::Finished& finished) {
@@ -576,6 +596,7 @@ bool Coordinator::stop_grace_expired() {
 
 Coordinator::Ending Coordinator::run() {
   bool shutdown_sent = false;
+  take_more_trials();
   display_.update(counts(), true);
   for (;;) {
     if (options_.stop && options_.stop->load()) request_stop();

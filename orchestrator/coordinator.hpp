@@ -55,6 +55,12 @@ struct CoordinatorOptions {
   // What the coordinator reads the time from (silence, stop grace, commit interval, the run
   // heartbeat); empty: std::chrono::steady_clock. Tests drive it by hand.
   std::function<std::chrono::steady_clock::time_point()> clock;
+  // Trials that appear while the sweep runs (a search's next points:
+  // orchestrator/search_feed.hpp), already registered with the sweep: asked at the start and
+  // after every trial that settles (done or failed for good), except while stopping or
+  // paused. What it returns is scheduled like the other trials (a hash the coordinator holds
+  // already is ignored); the sweep is settled only once it returned nothing more.
+  std::function<std::vector<TrialRecord>()> more_trials;
 };
 
 class Coordinator {
@@ -96,6 +102,8 @@ class Coordinator {
 
   Clock::time_point now() const;
   void queue_pending();
+  void enqueue(size_t index);  // pending trial `index`: queued, waiting for its base, or failed
+  void take_more_trials();     // options_.more_trials's trials join the sweep
   // Staged sweeps: where trial `index`'s base stands (none: it has none).
   enum class BaseState { none, done, waiting, failed };
   BaseState base_state(size_t index) const;

@@ -17,11 +17,14 @@
 #include "orchestrator/coordinator.hpp"
 #include "orchestrator/mpi_link.hpp"
 #include "orchestrator/protocol.hpp"
+#include "orchestrator/search_feed.hpp"
 #include "orchestrator/status_snapshot.hpp"
 #include "orchestrator/version.hpp"
 #include "results/lease.hpp"
+#include "results/search_progress.hpp"
 #include "results/store.hpp"
 #include "sweeps/plan.hpp"
+#include "sweeps/search_plan.hpp"
 #include "trial/child_protocol.hpp"
 
 namespace locsweep {
@@ -163,11 +166,22 @@ struct Registration {
 // Registers the sweep and begins the run holding the lease: all or nothing. Refused while
 // another run lives, before any write (this may watch a stopped or remote holder's heartbeat
 // for its lease).
+// Where the trials' folders go (absolute).
+std::string artifacts_root(const RunOptions& o) {
+  return fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
+}
+
+// What `run` registers: the sweep's plan, and with a search every point it has asked so far
+// (replayed from the database), so a rerun registers the trials the last run linked.
+Plan registered_plan(const SweepSpec& spec, Plan plan, ResultsStore& store) {
+  if (!spec.search) return plan;
+  return with_search_points(spec, std::move(plan), search_progress(spec, &store.db()).state.asked);
+}
+
 Registration register_run(ResultsStore& store, const SweepSpec& spec, const Plan& plan,
                           const RunOptions& o, const RunInfo& info) {
   const LeaseCheck lease = store.check_no_live_run(info);
-  const std::string artifacts =
-      fs::absolute(o.artifacts.empty() ? default_artifacts_dir(o.db_path) : o.artifacts);
+  const std::string artifacts = artifacts_root(o);
   Registration r;
   Transaction tx(store.db());
   r.sync = store.sync_sweep(spec, plan, artifacts, o.allow_spec_change);
@@ -307,8 +321,9 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
   Coordinator::Ending ending = Coordinator::Ending::complete;
   try {
     const SweepSpec spec = load_spec(o);
-    const Plan plan = plan_sweep(spec);
+    Plan planned = plan_sweep(spec);  // a bad spec is refused before the DB is opened
     store.emplace(ResultsStore::open_for_writing(o.db_path));
+    const Plan plan = registered_plan(spec, std::move(planned), *store);
     const RunInfo info = run_info(ranks, command);
     const Registration registration = register_run(*store, spec, plan, o, info);
     run_id = registration.run_id;
@@ -326,6 +341,11 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
                                   info);
     CoordinatorOptions options = coordinator_options(o, spec, info, run_id, mpi_version, stop);
     options.snapshot = &snapshot;
+    std::optional<SearchFeed> feed;  // a search's next points, while the sweep runs
+    if (spec.search) {
+      feed.emplace(*store, spec, registration.sync.sweep_id, artifacts_root(o));
+      options.more_trials = [&feed] { return (*feed)(); };
+    }
     coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display,
                         std::move(options));
     ending = coordinator->run();

@@ -326,6 +326,40 @@ ResultsStore::SyncResult ResultsStore::sync_sweep(const SweepSpec& spec, const P
   return out;
 }
 
+std::vector<TrialRecord> ResultsStore::add_trials(int64_t sweep_id,
+                                                  const std::vector<PlannedTrial>& trials,
+                                                  const std::string& artifacts_root) {
+  Transaction tx(db_);
+  auto linked = db_.prepare("SELECT 1 FROM sweep_trials WHERE sweep_id = ? AND trial_hash = ?");
+  auto last =
+      db_.prepare("SELECT COALESCE(MAX(position), -1) FROM sweep_trials WHERE sweep_id = ?");
+  last.bind(1, sweep_id);
+  int64_t position = last.step() ? last.integer(0) : -1;
+  TrialRegistrar registrar(db_, sweep_id, artifacts_root, utc_now());
+  std::vector<std::string> added;
+  for (const PlannedTrial& t : trials) {
+    linked.bind(1, sweep_id).bind(2, t.hash);
+    const bool known = linked.step();
+    linked.reset();
+    if (known) continue;
+    registrar.insert(t);  // false: recorded already (by another sweep, or this one's plan)
+    registrar.link(t.hash, ++position, t.assignment.dump());
+    added.push_back(t.hash);
+  }
+  std::vector<TrialRecord> out;
+  auto record = db_.prepare(std::string("SELECT ") + kTrialRecordColumns +
+                            " FROM trials t JOIN sweep_trials st ON st.sweep_id = ? AND "
+                            "st.trial_hash = t.hash LEFT JOIN trials b ON b.hash = t.base_hash "
+                            "WHERE t.hash = ? AND t.status = 'pending'");
+  for (const std::string& hash : added) {
+    record.bind(1, sweep_id).bind(2, hash);
+    if (record.step()) out.push_back(trial_record(db_, record));
+    record.reset();
+  }
+  tx.commit();
+  return out;
+}
+
 std::vector<ResultsStore::RecordedRun> ResultsStore::running_runs() {
   auto stmt = db_.prepare(
       "SELECT id, host, pid, COALESCE(slurm_job_id, ''), COALESCE(process, ''), "

@@ -99,6 +99,14 @@ class ResultsStore {
   SyncResult sync_sweep(const SweepSpec& spec, const Plan& plan, const std::string& artifacts_root,
                         bool allow_spec_change);
 
+  // Registers trials planned while the sweep runs (a search's next points,
+  // orchestrator/search_feed.hpp) as sync_sweep does new ones: each recorded unless known and
+  // linked to the sweep after its last trial unless linked already. Returns the records of the
+  // trials it linked that may still run (pending), in the order given. Inside the caller's
+  // batch, if one is open (its writes then commit with it).
+  std::vector<TrialRecord> add_trials(int64_t sweep_id, const std::vector<PlannedTrial>& trials,
+                                      const std::string& artifacts_root);
+
   // Makes the sweep's failed trials pending again with a fresh retry budget (their attempts
   // stay recorded); returns how many.
   size_t retry_failed(int64_t sweep_id);

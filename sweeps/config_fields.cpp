@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "sweeps/numeric_keys.hpp"
 #include "sweeps/spec_error.hpp"
 
 namespace locsweep {
@@ -203,6 +204,17 @@ Field bool_field(std::string path, bool hashed, S TrialConfig::*section, bool S:
           std::nullopt};
 }
 
+// A number of noop.loss (NoopLoss).
+Field loss_field(std::string path, double NoopLoss::*member, NumericRange range, std::string doc) {
+  return {path,
+          with_range(doc, range),
+          true,
+          false,
+          [=](const TrialConfig& c) { return json(c.noop.loss.*member); },
+          [=](TrialConfig& c, const YAML::Node& n) { c.noop.loss.*member = read_double(n, range); },
+          range};
+}
+
 std::vector<Field> make_fields() {
   using C = TrialConfig;
   std::vector<Field> f;
@@ -335,6 +347,24 @@ std::vector<Field> make_fields() {
                std::nullopt});
   f.push_back(int_field("noop.fail_attempts", true, &C::noop, &NoopConfig::fail_attempts, -1,
                         1000000, "noop: fail only in the first N attempts; -1: always"));
+  f.push_back({"noop.loss.key",
+               "noop: the numeric key whose value v gives a done trial the synthetic val_loss "
+               "floor + curvature * (v - center)^2 (e.g. locality.schedule.beta); unset: none",
+               true, false, [](const C& c) { return json(c.noop.loss.key); },
+               [](C& c, const YAML::Node& n) {
+                 const std::string key = scalar(n, "a numeric trial key");
+                 if (!key.empty())  // empty: none (what to_json writes for none)
+                   if (const auto problem = numeric_key_problem(key))
+                     throw FieldError(*problem, FieldError::Hint::lists_valid);
+                 c.noop.loss.key = key;
+               },
+               std::nullopt});
+  f.push_back(loss_field("noop.loss.center", &NoopLoss::center, {-1e9, 1e9},
+                         "noop: where the synthetic loss is least"));
+  f.push_back(loss_field("noop.loss.curvature", &NoopLoss::curvature, {0.0, 1e9},
+                         "noop: the synthetic loss's curvature"));
+  f.push_back(loss_field("noop.loss.floor", &NoopLoss::floor, {0.0, 1e6},
+                         "noop: the synthetic loss at its center"));
   return f;
 }
 

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_set>
 
 #include "common/sha256.hpp"
 #include "sweeps/config_fields.hpp"
 #include "sweeps/content_identity.hpp"
+#include "sweeps/search_plan.hpp"
 #include "sweeps/spec_error.hpp"
 
 namespace locsweep {
@@ -174,8 +176,86 @@ class BasePlanner {
 
 }  // namespace
 
+struct TrialPlanner::State {
+  explicit State(const SweepSpec& spec, InputIdentity identity)
+      : spec(spec),
+        seeds(spec.seeds.empty() ? std::vector<int>{spec.base.seed} : spec.seeds),
+        base_names(spec.base_names()) {
+    if (identity == InputIdentity::content) {
+      digests.emplace(DigestCache::default_file());
+      inputs.emplace(*digests);
+    }
+    bases.emplace(spec, inputs ? &*inputs : nullptr);
+  }
+  const SweepSpec& spec;
+  std::vector<int> seeds;
+  std::vector<std::string> base_names;
+  std::optional<DigestCache> digests;
+  std::optional<InputResolver> inputs;
+  std::optional<BasePlanner> bases;
+};
+
+TrialPlanner::TrialPlanner(const SweepSpec& spec, InputIdentity identity)
+    : state_(std::make_unique<State>(spec, identity)) {}
+
+TrialPlanner::~TrialPlanner() = default;
+
+std::vector<PlannedTrial> TrialPlanner::plan(const std::vector<Assignment>& combo) {
+  State& s = *state_;
+  const SweepSpec& spec = s.spec;
+  std::vector<PlannedTrial> trials;
+  for (int seed : s.seeds) {
+    TrialConfig config = spec.base;
+    if (!spec.seeds.empty()) config.seed = seed;
+    nlohmann::json assignment = nlohmann::json::object();
+    for (const Assignment& a : combo) {
+      apply_field(config, a.path, a.value, spec.file, a.mark);
+      assignment[a.path] = find_field(a.path)->get(config);
+    }
+    // Blame the axis value that set the key, else where the shared key was written.
+    const MarkOf mark_of = [&](const std::string& path) {
+      YAML::Mark mark = find_mark(spec.root, path);
+      for (const Assignment& a : combo)
+        if (a.path == path) mark = a.value.Mark();
+      return mark;
+    };
+    if (const auto problem = checked(config, s.base_names, s.inputs ? &*s.inputs : nullptr))
+      throw SpecError(spec.file, mark_of(problem->path), problem->text());
+    std::string base = s.bases->resolve(config, mark_of);
+    trials.push_back(planned_trial(std::move(config), assignment, std::move(base)));
+  }
+  return trials;
+}
+
+const std::vector<PlannedTrial>& TrialPlanner::bases() const {
+  return state_->bases->trials();
+}
+
+void TrialPlanner::save_digests() {
+  if (state_->digests) state_->digests->save();
+}
+
+size_t append_trials(Plan& plan, std::vector<PlannedTrial> trials) {
+  if (trials.empty()) return 0;
+  std::unordered_set<std::string> seen;
+  for (const PlannedTrial& t : plan.trials) seen.insert(t.hash);
+  size_t merged = 0;
+  for (PlannedTrial& t : trials) {
+    if (!seen.insert(t.hash).second) {
+      ++merged;
+      continue;
+    }
+    plan.trials.push_back(std::move(t));
+  }
+  return merged;
+}
+
 Plan plan_sweep(const SweepSpec& spec, InputIdentity identity) {
   // Combinations of assignments: grid (cartesian) x zip (element-wise), then the points.
+  // A search without axes plans no trial of the shared keys alone: its points are the
+  // search's (sweeps/search_plan.hpp); the shared keys are still checked here, where their
+  // problems are blamed on the keys written.
+  const bool axes = !spec.grid.empty() || !spec.zip.empty() || !spec.points.empty();
   std::vector<std::vector<Assignment>> combos;
   if (!spec.grid.empty() || !spec.zip.empty() || spec.points.empty()) combos.push_back({});
   for (const Axis& axis : spec.grid) {
@@ -199,50 +279,25 @@ Plan plan_sweep(const SweepSpec& spec, InputIdentity identity) {
   }
   for (const auto& point : spec.points) combos.push_back(point);
 
-  const std::vector<int> seeds = spec.seeds.empty() ? std::vector<int>{spec.base.seed} : spec.seeds;
-  std::optional<DigestCache> digests;
-  if (identity == InputIdentity::content) digests.emplace(DigestCache::default_file());
-  std::optional<InputResolver> inputs;
-  if (digests) inputs.emplace(*digests);
-  const std::vector<std::string> base_names = spec.base_names();
-  BasePlanner bases(spec, inputs ? &*inputs : nullptr);
+  TrialPlanner planner(spec, identity);
   std::vector<PlannedTrial> grid_trials;
   for (const auto& combo : combos) {
-    for (int seed : seeds) {
-      TrialConfig config = spec.base;
-      if (!spec.seeds.empty()) config.seed = seed;
-      nlohmann::json assignment = nlohmann::json::object();
-      for (const Assignment& a : combo) {
-        apply_field(config, a.path, a.value, spec.file, a.mark);
-        assignment[a.path] = find_field(a.path)->get(config);
-      }
-      // Blame the axis value that set the key, else where the shared key was written.
-      const MarkOf mark_of = [&](const std::string& path) {
-        YAML::Mark mark = find_mark(spec.root, path);
-        for (const Assignment& a : combo)
-          if (a.path == path) mark = a.value.Mark();
-        return mark;
-      };
-      if (const auto problem = checked(config, base_names, inputs ? &*inputs : nullptr))
-        throw SpecError(spec.file, mark_of(problem->path), problem->text());
-      std::string base = bases.resolve(config, mark_of);
-      grid_trials.push_back(planned_trial(std::move(config), assignment, std::move(base)));
-    }
+    std::vector<PlannedTrial> trials = planner.plan(combo);
+    if (spec.search && !axes) continue;  // only checked
+    for (auto& t : trials) grid_trials.push_back(std::move(t));
   }
 
-  // Bases first (each after its own base), then the grid; duplicates merged.
+  std::vector<PlannedTrial> baselines;
+  if (spec.search) baselines = plan_search_baselines(spec, planner);
+
+  // Bases first (each after its own base), then the grid, then a search's baselines;
+  // duplicates merged.
   Plan plan;
   plan.sweep = spec.name;
-  std::unordered_set<std::string> seen;
-  for (auto* trials : {&bases.trials(), &grid_trials})
-    for (auto& trial : *trials) {
-      if (!seen.insert(trial.hash).second) {
-        ++plan.merged_duplicates;
-        continue;
-      }
-      plan.trials.push_back(std::move(trial));
-    }
-  if (digests) digests->save();
+  plan.merged_duplicates += append_trials(plan, planner.bases());
+  plan.merged_duplicates += append_trials(plan, std::move(grid_trials));
+  plan.merged_duplicates += append_trials(plan, std::move(baselines));
+  planner.save_digests();
   return plan;
 }
 

@@ -6,6 +6,7 @@
 // (config.inputs.init = "trial:<base hash>").
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -38,6 +39,35 @@ enum class InputIdentity { content, as_written };
 // Throws SpecError at the grid value (or shared key, or base key) that makes a trial
 // invalid: a problem of find_problem(), an input that cannot be read, an unknown base, a base
 // whose model shape differs from its dependent's, a cycle of bases.
+// A sweep with a `search:` plans here its grid, zip and points (none when it has none: the
+// shared keys alone are then only checked); its points and baselines are
+// sweeps/search_plan.hpp's.
 Plan plan_sweep(const SweepSpec& spec, InputIdentity identity = InputIdentity::content);
+
+// Appends to plan.trials those of `trials` whose hash it does not hold yet; returns how many
+// were merged into one it holds (Plan::merged_duplicates does not count them).
+size_t append_trials(Plan& plan, std::vector<PlannedTrial> trials);
+
+// The planner's steps, for trials a sweep plans beyond its grid (a search's points): each
+// combination of assignments over the shared keys becomes one trial per seed of the sweep,
+// exactly as a grid's (checked, identified by content, its base planned and resolved).
+class TrialPlanner {
+ public:
+  TrialPlanner(const SweepSpec& spec, InputIdentity identity);  // `spec` must outlive it
+  ~TrialPlanner();
+  TrialPlanner(const TrialPlanner&) = delete;
+  TrialPlanner& operator=(const TrialPlanner&) = delete;
+  // The trials of `combo`, in the sweep's seed order; the assignment records each path's
+  // value. Throws SpecError at the assignment's value, or the shared key, to blame.
+  std::vector<PlannedTrial> plan(const std::vector<Assignment>& combo);
+  // The bases the trials planned so far start from, each after its own base.
+  const std::vector<PlannedTrial>& bases() const;
+  // Writes the digest cache when it gained entries (content identity).
+  void save_digests();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace locsweep

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <set>
 
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "sweeps/config_fields.hpp"
+#include "sweeps/numeric_keys.hpp"
 #include "sweeps/spec_error.hpp"
 
 namespace locsweep {
@@ -15,8 +17,8 @@ namespace {
 
 constexpr std::int64_t kMaxSeed = 2147483647;  // the range of the 'seed' key
 
-const std::vector<std::string> kSweepKeys = {"name",   "description", "grid",  "zip",
-                                             "points", "seeds",       "order", "bases"};
+const std::vector<std::string> kSweepKeys = {"name",  "description", "grid",  "zip",   "points",
+                                             "seeds", "order",       "bases", "search"};
 
 // Offset of the first byte of `s` that is not valid UTF-8 (overlong forms, surrogates and
 // code points past U+10FFFF included), or npos.
@@ -198,7 +200,7 @@ std::vector<BaseSpec> read_bases(const YAML::Node& node, const std::string& file
                         "base '" + base.name +
                             "' must be a mapping of trial keys (those it changes from the "
                             "sweep's), e.g. {data: {corpus: sotu}, train: {steps: 1500}}");
-      for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "name", "order"})
+      for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "name", "order", "search"})
         if (base.block[key])
           throw SpecError(file, base.block[key].Mark(),
                           std::string("'") + key + "' cannot be set in a base (base '" + base.name +
@@ -254,6 +256,220 @@ void check_size(const SweepSpec& spec) {
           std::to_string(kMaxTrialsPerSweep) +
           " trials per sweep; split it into several sweeps (each with its own name) "
           "or shorten the lists");
+}
+
+// ---- search: (docs/sweep-spec.md, "Search") ----
+
+constexpr int kMaxSearchBudget = 1000;  // points; a longer search is a grid in disguise
+constexpr int kMaxSearchParallel = 256;
+
+double search_number(const YAML::Node& node, const std::string& file, const std::string& what) {
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !std::isfinite(value))
+    throw SpecError(
+        file, node.Mark(),
+        what + " must be a finite number, got " +
+            (node.IsScalar() ? "'" + node.Scalar() + "'" : std::string("not a number")));
+  return value;
+}
+
+int search_count(const YAML::Node& node, const std::string& file, const std::string& what, int hi) {
+  const double value = search_number(node, file, what);
+  if (value != std::floor(value) || value < 1 || value > hi)
+    throw SpecError(file, node.Mark(),
+                    what + " must be a whole number from 1 to " + std::to_string(hi) + ", got '" +
+                        node.Scalar() + "'");
+  return static_cast<int>(value);
+}
+
+// search.key: a continuous numeric trial key the shared keys can vary.
+std::string read_search_key(const YAML::Node& node, const std::string& file,
+                            const TrialConfig& shared) {
+  const std::string key = scalar_or_throw(node, file, "search.key");
+  if (const auto problem = numeric_key_problem(key))
+    throw SpecError(file, node.Mark(), "search.key: " + *problem);
+  if (is_schedule_parameter(key) && shared.locality.schedule.kind() != Schedule::Kind::polynomial)
+    throw SpecError(file, node.Mark(),
+                    "search.key: " + key +
+                        " is a parameter of a polynomial schedule, but the "
+                        "shared locality.schedule is '" +
+                        shared.locality.schedule.canonical() +
+                        "'; write a polynomial one (e.g. 'locality.schedule: quintic' or "
+                        "'{type: polynomial, beta: 5, lambda_min: 0, lambda_max: 1}'), whose "
+                        "lambda_min and lambda_max every point keeps");
+  if (shared.kind == TrialKind::noop && shared.noop.loss.key != key)
+    throw SpecError(file, node.Mark(),
+                    "search.key: noop trials differ only in their noop keys, so searching '" + key +
+                        "' needs 'noop.loss.key: " + key +
+                        "' (a synthetic loss of it; docs/sweep-spec.md, \"Synthetic loss\")");
+  return key;
+}
+
+// search.objective: a metric to minimise, or {maximize|minimize: METRIC, subject_to: {ratio: R}}.
+SearchObjective read_search_objective(const YAML::Node& node, const std::string& file) {
+  const auto metric_of = [&](const YAML::Node& n) {
+    const std::string text = scalar_or_throw(n, file, "search.objective's metric");
+    const auto metric = search_metric_from_string(text);
+    if (!metric)
+      throw SpecError(file, n.Mark(),
+                      "search.objective: unknown metric '" + text +
+                          "' (valid: " + std::string(kSearchMetricChoices) + ")");
+    return *metric;
+  };
+  SearchObjective objective;
+  if (node.IsScalar()) {
+    objective.metric = metric_of(node);
+    if (objective.metric == SearchMetric::mean_lambda ||
+        objective.metric == SearchMetric::last_in_block)
+      throw SpecError(file, node.Mark(),
+                      "search.objective: " + node.Scalar() +
+                          " is a locality measure, which a "
+                          "search maximises: write {maximize: " +
+                          node.Scalar() + ", subject_to: {ratio: 1.02}}");
+    return objective;
+  }
+  if (!node.IsMap())
+    throw SpecError(file, node.Mark(),
+                    "search.objective must be a metric (val_loss, val_ppl or ratio, minimised) "
+                    "or {maximize: METRIC, subject_to: {ratio: R}}");
+  reject_duplicate_keys(node, file);
+  for (const auto& kv : node) {
+    const std::string k = scalar_or_throw(kv.first, file, "a search.objective key");
+    if (k != "minimize" && k != "maximize" && k != "subject_to")
+      throw SpecError(file, kv.first.Mark(),
+                      "search.objective: unknown key '" + k +
+                          "' (valid: minimize or maximize, and subject_to)");
+  }
+  if (node["minimize"] && node["maximize"])
+    throw SpecError(file, node["maximize"].Mark(),
+                    "search.objective: give one of minimize and maximize, not both");
+  if (!node["minimize"] && !node["maximize"])
+    throw SpecError(file, node.Mark(),
+                    "search.objective needs 'minimize: METRIC' or 'maximize: METRIC' (" +
+                        std::string(kSearchMetricChoices) + ")");
+  objective.maximize = static_cast<bool>(node["maximize"]);
+  objective.metric = metric_of(objective.maximize ? node["maximize"] : node["minimize"]);
+  if (const YAML::Node subject = node["subject_to"]) {
+    if (!subject.IsMap() || subject.size() != 1 || !subject["ratio"])
+      throw SpecError(file, subject.Mark(),
+                      "search.objective.subject_to must be {ratio: R}: val_ppl at most R times "
+                      "the distributed baseline's");
+    const double ratio = search_number(subject["ratio"], file, "subject_to.ratio");
+    if (ratio <= 0)
+      throw SpecError(file, subject["ratio"].Mark(),
+                      "subject_to.ratio must be > 0 (e.g. 1.02: within 2 % of the baseline)");
+    objective.max_ratio = ratio;
+  }
+  return objective;
+}
+
+// The shared keys with `key` at x: SpecError at `where` if x makes them invalid.
+void check_search_end(const SweepSpec& spec, const std::string& key, double x,
+                      const YAML::Node& where) {
+  // The shared keys' own problem is blamed on them, where plan_sweep() finds it.
+  if (find_problem(spec.base, spec.base_names())) return;
+  TrialConfig config = spec.base;
+  const NumericKeyValue value = numeric_key_yaml(config, key, x);
+  try {
+    apply_field(config, value.path, YAML::Load(value.yaml), spec.file, where.Mark());
+  } catch (const SpecError& e) {
+    throw SpecError(spec.file, where.Mark(),
+                    "search.interval: " + format_number(x) + ": " + e.message());
+  }
+  if (const auto problem = find_problem(config, spec.base_names()))
+    throw SpecError(spec.file, where.Mark(),
+                    "search.interval: at " + key + " = " + format_number(x) +
+                        " the trial is invalid: " + problem->text());
+}
+
+void read_search_interval(const YAML::Node& node, const SweepSpec& spec, SearchSpec& search) {
+  if (!node.IsSequence() || node.size() != 2)
+    throw SpecError(spec.file, node.Mark(),
+                    "search.interval must be [lo, hi], two numbers with lo < hi");
+  search.lo = search_number(node[0], spec.file, "search.interval's lo");
+  search.hi = search_number(node[1], spec.file, "search.interval's hi");
+  if (search.lo >= search.hi)
+    throw SpecError(spec.file, node.Mark(),
+                    "search.interval [" + format_number(search.lo) + ", " +
+                        format_number(search.hi) + "]: lo must be less than hi");
+  check_search_end(spec, search.key, search.lo, node[0]);
+  check_search_end(spec, search.key, search.hi, node[1]);
+}
+
+// No grid or zip axis may vary the searched key (a schedule parameter: locality.schedule).
+void reject_axis_over(const SweepSpec& spec, const std::string& key) {
+  const std::string varied = is_schedule_parameter(key) ? "locality.schedule" : key;
+  for (const auto* axes : {&spec.grid, &spec.zip})
+    for (const Axis& axis : *axes)
+      if (axis.path == varied)
+        throw SpecError(spec.file, axis.mark,
+                        "'" + axis.path + "' is varied here and searched (search.key: " + key +
+                            "); search it, or list its values, not both");
+}
+
+SearchSpec read_search(const YAML::Node& node, const SweepSpec& spec) {
+  const std::string& file = spec.file;
+  if (!node.IsMap())
+    throw SpecError(file, node.Mark(),
+                    "search must be a mapping, e.g. {key: locality.schedule.beta, interval: [1, "
+                    "20], method: brent, objective: val_ppl, budget: 20}");
+  reject_duplicate_keys(node, file);
+  static const std::set<std::string> known = {"key",    "interval",  "method",  "objective",
+                                              "budget", "tolerance", "parallel"};
+  for (const auto& kv : node) {
+    const std::string k = scalar_or_throw(kv.first, file, "a search key");
+    if (!known.count(k))
+      throw SpecError(file, kv.first.Mark(),
+                      "search: unknown key '" + k +
+                          "' (valid: key, interval, method, objective, budget, tolerance, "
+                          "parallel)");
+  }
+  for (const char* required : {"key", "interval"})
+    if (!node[required])
+      throw SpecError(file, node.Mark(),
+                      std::string("search needs '") + required +
+                          "' (e.g. key: locality.schedule.beta, interval: [1, 20])");
+  SearchSpec search;
+  search.key = read_search_key(node["key"], file, spec.base);
+  reject_axis_over(spec, search.key);
+  read_search_interval(node["interval"], spec, search);
+  if (node["method"]) {
+    const std::string text = scalar_or_throw(node["method"], file, "search.method");
+    const auto method = search_method_from_string(text);
+    if (!method)
+      throw SpecError(
+          file, node["method"].Mark(),
+          "search.method must be " + std::string(kSearchMethodChoices) + ", got '" + text + "'");
+    search.method = *method;
+  }
+  if (node["objective"]) search.objective = read_search_objective(node["objective"], file);
+  if (node["budget"])
+    search.budget = search_count(node["budget"], file, "search.budget", kMaxSearchBudget);
+  const std::uint64_t seeds = std::max<std::uint64_t>(1, spec.seeds.size());
+  if (static_cast<std::uint64_t>(search.budget) * seeds > kMaxTrialsPerSweep)
+    throw SpecError(file, node["budget"] ? node["budget"].Mark() : node.Mark(),
+                    "search: " + std::to_string(search.budget) + " points x " +
+                        std::to_string(seeds) + " seeds is more than the limit of " +
+                        std::to_string(kMaxTrialsPerSweep) + " trials per sweep");
+  const bool brent = search.method == SearchMethod::brent;
+  if (node["tolerance"]) {
+    if (!brent)
+      throw SpecError(file, node["tolerance"].Mark(),
+                      "search.tolerance is brent's (the bracket width it stops at); lipo stops "
+                      "when its budget is spent");
+    search.tolerance = search_number(node["tolerance"], file, "search.tolerance");
+    if (search.tolerance <= 0 || search.tolerance >= search.hi - search.lo)
+      throw SpecError(file, node["tolerance"].Mark(),
+                      "search.tolerance must be > 0 and less than the interval's width " +
+                          format_number(search.hi - search.lo));
+  }
+  if (node["parallel"]) {
+    if (brent)
+      throw SpecError(file, node["parallel"].Mark(),
+                      "search.parallel needs method: lipo; brent asks one point at a time");
+    search.parallel = search_count(node["parallel"], file, "search.parallel", kMaxSearchParallel);
+  }
+  return search;
 }
 
 }  // namespace
@@ -374,6 +590,7 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
           "order must be " + std::string(kDispatchOrderChoices) + ", got '" + order + "'");
     spec.order = *parsed;
   }
+  if (root["search"]) spec.search = read_search(root["search"], spec);
   return spec;
 }
 
@@ -389,7 +606,7 @@ TrialConfig parse_trial_config(const std::string& text, const std::string& file,
   YAML::Node root = load_yaml(text, file);
   apply_overrides(root, overrides);  // the command line's key=value (sweeps/overrides.hpp)
   if (root.IsMap())
-    for (const auto& key : {"grid", "zip", "points", "seeds", "bases"})
+    for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "search"})
       if (root[key])
         throw SpecError(file, root[key].Mark(),
                         std::string("'") + key +

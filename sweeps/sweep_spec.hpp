@@ -15,6 +15,9 @@
 //   bases:                              # named base trials (staged sweeps); a trial with
 //     pretrained: {data: {corpus: sotu}}   # model.init: base:pretrained starts from the
 //                                       # final weights of that base
+//   search:                             # a search of one numeric key (search/search.hpp)
+//     {key: locality.schedule.beta, interval: [1, 20], method: brent, objective: val_ppl,
+//      budget: 20}                      # its points: sweeps/search_plan.hpp
 //
 // See docs/sweep-spec.md for every key.
 #pragma once
@@ -27,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "search/search.hpp"
 #include "sweeps/overrides.hpp"
 #include "sweeps/trial_config.hpp"
 
@@ -81,6 +85,9 @@ struct SweepSpec {
   YAML::Mark seeds_mark;   // where 'seeds' was written
   DispatchOrder order = DispatchOrder::longest_first;
   std::vector<BaseSpec> bases;  // in the order written
+  // `search:`: its points are planned by sweeps/search_plan.hpp, where the search stands is
+  // results/search_progress.hpp; the spec's place of each of its keys is root["search"].
+  std::optional<SearchSpec> search;
   // The base named `name`, or nullptr.
   const BaseSpec* find_base(const std::string& name) const;
   std::vector<std::string> base_names() const;

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/sha256.hpp"
 #include "sweeps/config_fields.hpp"
+#include "sweeps/numeric_keys.hpp"
 
 namespace locsweep {
 
@@ -229,8 +230,12 @@ json canonical_json(const TrialConfig& config) {
   out["kind"] = to_string(config.kind);
   out["seed"] = config.seed;
   if (config.kind == TrialKind::noop) {
+    const bool loss = !config.noop.loss.key.empty();
     for (const auto& field : trial_fields())
-      if (field.path.rfind("noop.", 0) == 0) set_path(out, field.path, field.get(config));
+      if (field.path.rfind("noop.", 0) == 0 && (loss || field.path.rfind("noop.loss.", 0) != 0))
+        set_path(out, field.path, field.get(config));
+    // The synthetic loss depends on a key a noop trial does not hash otherwise: its value.
+    if (loss) out["noop"]["loss"]["at"] = numeric_key_value(config, config.noop.loss.key);
     if (!config.inputs.init.empty()) out["init"] = config.inputs.init;  // a noop base's trial
     return out;
   }
@@ -289,6 +294,13 @@ json canonical_json(const TrialConfig& config) {
 
 std::string trial_hash(const TrialConfig& config) {
   return sha256_hex(canonical_json(config).dump());
+}
+
+std::optional<double> noop_synthetic_loss(const TrialConfig& config) {
+  const NoopLoss& loss = config.noop.loss;
+  if (loss.key.empty()) return std::nullopt;
+  const double d = numeric_key_value(config, loss.key) - loss.center;
+  return loss.floor + loss.curvature * d * d;
 }
 
 std::string trial_label(const TrialConfig& config) {

@@ -96,13 +96,26 @@ struct ExecutionConfig {
   int checkpoint_every = 50;  // steps between checkpoints
 };
 
+// noop.loss: a synthetic final validation loss, so searches are checked fast and exactly:
+// floor + curvature * (v - center)^2, v the configuration's value of the numeric key `key`
+// (sweeps/numeric_keys.hpp: beta of a polynomial schedule, 0 for a uniform one). Empty key:
+// none (the trial reports no validation figures), and no noop.loss key is hashed.
+struct NoopLoss {
+  std::string key;
+  double center = 0.0;
+  double curvature = 1.0;
+  double floor = 0.0;
+};
+
 // The no-op trial kind, for benchmarks and fault-containment tests: it sleeps, then succeeds
 // or fails in the chosen way (crash, abort, hang, nan, oom, error).
 struct NoopConfig {
   double duration_s = 0.0;
   std::string fail = "none";
   int fail_attempts = -1;  // fail only in the first N attempts; -1: always
+  NoopLoss loss;
 };
+
 
 // What a trial reads, by content: filled in by the planner (not written by users, not read
 // from YAML). When a digest is set, the canonical JSON hashes it instead of the key as
@@ -178,5 +191,8 @@ std::string trial_label_from_canonical(const nlohmann::json& canonical);
 int model_vocab_size(const TrialConfig& config);
 // A relative cost estimate (FLOPs, or seconds for noop), for longest-first ordering.
 double estimated_cost(const TrialConfig& config);
+
+// A done noop trial's synthetic val_loss (NoopLoss); nothing without noop.loss.key.
+std::optional<double> noop_synthetic_loss(const TrialConfig& config);
 
 }  // namespace locsweep

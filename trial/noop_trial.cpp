@@ -4,12 +4,14 @@
 // blocks forever ignoring SIGTERM, oom allocates under an address-space limit until
 // allocation fails, kill_parent SIGKILLs the worker process that started this trial child
 // (in one-process mode the coordinator: a job killed by its own trial) and then waits to be
-// stopped.
+// stopped. With noop.loss a done trial reports its synthetic loss as val_loss (and
+// val_ppl = exp(val_loss)).
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <memory>
 #include <new>
@@ -79,6 +81,12 @@ TrialResult run_noop_trial(const TrialConfig& config, const TrialRunOptions& opt
     }
   }
   result.steps_done = 1;
+  if (const auto loss = noop_synthetic_loss(config)) {  // noop.loss: recorded like a trained one
+    result.val_loss = *loss;
+    result.val_ppl = std::exp(*loss);
+    result.train_loss = *loss;
+    result.val_tokens = 1;  // store.cpp records validation figures of trials that predicted tokens
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
