@@ -2,9 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
+#include "common/error.hpp"
+#include "results/report_queries.hpp"
 #include "results/text_table.hpp"
 
 namespace locsweep {
@@ -140,21 +145,20 @@ std::string search_state_text(const SearchView& view) {
   return text;
 }
 
-std::string search_points_text(const SearchView& view) {
-  if (view.rows.empty()) return "";
+SearchTable search_points_table(const SearchView& view) {
   const SearchObjective& objective = view.spec.objective;
   const std::string metric(to_string(objective.metric));
   const bool metric_column =
       objective.metric != SearchMetric::val_ppl && objective.metric != SearchMetric::ratio;
   const bool ratio_column = objective.needs_baseline();
   const bool value_column = value_differs_from_metric(objective);
-  std::vector<std::string> header = {"", "#", view.spec.key};
-  if (metric_column) header.push_back(metric);
-  header.push_back("val_ppl");
-  if (ratio_column) header.push_back("ratio");
-  if (value_column) header.push_back("objective");
-  header.push_back("trials");
-  std::vector<std::vector<std::string>> cells;
+  SearchTable table;
+  table.header = {"", "#", view.spec.key};
+  if (metric_column) table.header.push_back(metric);
+  table.header.push_back("val_ppl");
+  if (ratio_column) table.header.push_back("ratio");
+  if (value_column) table.header.push_back("objective");
+  table.header.push_back("trials");
   for (const SearchRow& row : view.rows) {
     std::vector<std::string> line = {row.best ? "*" : "", std::to_string(row.order), number(row.x)};
     if (metric_column) line.push_back(number(row.metric));
@@ -162,9 +166,15 @@ std::string search_points_text(const SearchView& view) {
     if (ratio_column) line.push_back(number(row.ratio) + (row.infeasible ? " (over)" : ""));
     if (value_column) line.push_back(row.failed ? "failed" : number(row.value));
     line.push_back(statuses_text(row));
-    cells.push_back(std::move(line));
+    table.cells.push_back(std::move(line));
   }
-  return render_text_table(header, cells, TextTableFormat::aligned) +
+  return table;
+}
+
+std::string search_points_text(const SearchView& view) {
+  if (view.rows.empty()) return "";
+  const SearchTable table = search_points_table(view);
+  return render_text_table(table.header, table.cells, TextTableFormat::aligned) +
          "(* the best point; #: the order the search asked for them)\n";
 }
 
@@ -263,6 +273,40 @@ json search_json(const SearchView& view) {
           {"best", std::move(best)},
           {"points", std::move(points)},
           {"baselines", std::move(baselines)}};
+}
+
+namespace {
+
+// The stored spec names a search (a top-level `search:`): checked before the whole spec is
+// parsed, so a sweep without one never depends on its stored spec still parsing.
+bool names_a_search(const std::string& yaml) {
+  try {
+    const YAML::Node root = YAML::Load(yaml);
+    return root.IsMap() && root["search"];
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+std::optional<SearchProgress> recorded_search(Database& db, const std::string& sweep) {
+  const report::SweepInfo info = report::read_sweep_info(db, sweep);
+  if (!names_a_search(info.spec_yaml)) return std::nullopt;
+  namespace fs = std::filesystem;
+  const std::string file = info.spec_file.empty() ? "<recorded spec>" : info.spec_file;
+  const std::string dir = info.spec_file.empty()
+                              ? fs::current_path().string()
+                              : fs::absolute(info.spec_file).parent_path().string();
+  try {
+    const SweepSpec spec = parse_sweep(info.spec_yaml, file, dir);
+    if (!spec.search) return std::nullopt;
+    return search_progress(spec, &db);
+  } catch (const InputError& e) {
+    throw InputError("sweep '" + sweep + "' in '" + db.path() +
+                     "': its search cannot be replayed from the spec recorded with it (" +
+                     e.what() + "); `locsweep plan SPEC --db` replays it from a spec file instead");
+  }
 }
 
 }  // namespace locsweep

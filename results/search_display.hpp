@@ -73,7 +73,17 @@ std::string objective_text(const SearchObjective& objective);
 std::string search_spec_text(const SearchSpec& spec, size_t seeds);
 // Finished or not (and why), points evaluated and pending, the best so far.
 std::string search_state_text(const SearchView& view);
-// The points table (sorted by x, the best marked with '*'); "" when nothing was asked yet.
+// The points table's cells, one row per view.rows (in its order): a "*" for the best, the
+// order asked, x, the metric when it is neither val_ppl nor ratio, val_ppl, ratio (with a
+// baseline; "(over)" past a constraint), the objective's value (when maximised or
+// constrained), and the trials' statuses. Missing figures are "-".
+struct SearchTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> cells;
+};
+SearchTable search_points_table(const SearchView& view);
+// The points table as aligned text (sorted by x, the best marked with '*'); "" when nothing was
+// asked yet.
 std::string search_points_text(const SearchView& view);
 // The objective's metric over the key as an ASCII plot (`width` x `height` characters of
 // plot area): 'o' a point, '@' the best, 'x' an infeasible point; "" with fewer than two

@@ -10,6 +10,11 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/error.hpp"
+#include "results/store.hpp"
+#include "support/temp_dir.hpp"
+#include "sweeps/plan.hpp"
+
 namespace locsweep {
 namespace {
 
@@ -292,6 +297,60 @@ TEST(SearchDisplay, FailedPointIsShownFailedWithoutAValue) {
   EXPECT_NE(lines[2].find("failed"), std::string::npos) << lines[2];
   EXPECT_NE(search_text(view).find("maximise val_ppl"), std::string::npos);
   EXPECT_TRUE(search_json(view)["points"][0]["failed"].get<bool>());
+}
+
+// recorded_search: the search of a sweep in a database, replayed from the spec stored with it.
+constexpr const char* kNoopSearch = R"(name: s
+kind: noop
+locality: {schedule: quintic}
+noop: {loss: {key: locality.schedule.beta, center: 7.3, curvature: 0.05, floor: 3.0}}
+search: {key: locality.schedule.beta, interval: [1, 20], objective: val_loss, budget: 7}
+)";
+
+class RecordedSearch : public testing::Test {
+ protected:
+  // Registers the sweep of `yaml` (its fixed trials) in a fresh database.
+  ResultsStore registered(const std::string& yaml) {
+    const SweepSpec spec = parse_sweep(yaml, "s.yaml", dir_.path().string());
+    ResultsStore store = ResultsStore::open_for_writing((dir_.path() / "r.sqlite").string());
+    store.sync_sweep(spec, plan_sweep(spec), (dir_.path() / "art").string(), false);
+    return store;
+  }
+  test_support::TempDir dir_;
+};
+
+TEST_F(RecordedSearch, ReplaysTheSpecStoredWithTheSweep) {
+  ResultsStore store = registered(kNoopSearch);
+  const auto progress = recorded_search(store.db(), "s");
+  ASSERT_TRUE(progress.has_value());
+  EXPECT_EQ(progress->spec.key, kBeta);
+  EXPECT_EQ(progress->spec.budget, 7);
+  EXPECT_FALSE(progress->state.finished);
+  ASSERT_EQ(progress->state.pending.size(), 1u);  // nothing ran: the first point
+  EXPECT_NE(search_text(search_view(*progress)).find("0 points evaluated, 1 pending"),
+            std::string::npos);
+}
+
+TEST_F(RecordedSearch, NothingForASweepWithoutASearch) {
+  ResultsStore store = registered("name: s\nkind: noop\ngrid: {noop.duration_s: [0, 0.1]}\n");
+  EXPECT_FALSE(recorded_search(store.db(), "s").has_value());
+}
+
+TEST_F(RecordedSearch, AStoredSpecThatCannotBeReplayedIsAnInputErrorSayingSo) {
+  ResultsStore store = registered(kNoopSearch);
+  store.db().exec(
+      "UPDATE sweeps SET spec_yaml = 'name: s\nkind: noop\nsearch: {key: no.such.key, "
+      "interval: [1, 2]}\n'");
+  try {
+    recorded_search(store.db(), "s");
+    FAIL() << "a stored search that does not parse was replayed";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("sweep 's'"), std::string::npos) << what;
+    EXPECT_NE(what.find("cannot be replayed from the spec recorded with it"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("no.such.key"), std::string::npos) << what;
+  }
 }
 
 }  // namespace
