@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
+#include <string_view>
 
 #include "results/gnuplot.hpp"
 #include "results/report.hpp"
@@ -202,7 +204,12 @@ std::string search_section(const SearchSection& search) {
   const SearchView& view = *search.view;
   h +=
       "<p class=\"search-spec\">" + html_escape(search_spec_text(view.spec, view.seeds)) + "</p>\n";
-  h += "<p class=\"search-state\">" + html_escape(search_state_text(view)) + "</p>\n";
+  const std::string state = search_state_text(view);
+  for (std::string_view rest = state; !rest.empty();) {  // one <p> a line
+    const size_t end = std::min(rest.find('\n'), rest.size());
+    h += "<p class=\"search-state\">" + html_escape(rest.substr(0, end)) + "</p>\n";
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+  }
   if (view.rows.empty()) {
     h += "<p class=\"note\">No point asked yet.</p>\n";
   } else {
