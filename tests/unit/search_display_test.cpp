@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "results/report_html.hpp"
 #include "results/store.hpp"
 #include "support/temp_dir.hpp"
 #include "sweeps/plan.hpp"
@@ -297,6 +298,55 @@ TEST(SearchDisplay, FailedPointIsShownFailedWithoutAValue) {
   EXPECT_NE(lines[2].find("failed"), std::string::npos) << lines[2];
   EXPECT_NE(search_text(view).find("maximise val_ppl"), std::string::npos);
   EXPECT_TRUE(search_json(view)["points"][0]["failed"].get<bool>());
+}
+
+// The report's Search section (results/report_html.hpp) from the same view.
+std::string page_with(const report::SearchSection& search) {
+  static const report::SweepInfo info{"s", "name: s", "", "t", "t", ""};
+  static const ResultsTable table;
+  static const std::vector<report::Figure> figures;
+  static const std::vector<std::vector<std::string>> runs;
+  return report::render_page({info, table, figures, runs, "r.sqlite", "", "t"}, search);
+}
+
+TEST(SearchReport, SectionHasTheStateAndOneRowPerPointInXOrderWithTheBestMarked) {
+  const SearchView view = search_view(finished_search());
+  report::Figure figure{"plot-search", "Search: val_ppl", "caption"};
+  figure.svg = "<svg id=\"x\"></svg>";
+  const std::string html = page_with({&view, &figure, ""});
+  EXPECT_NE(html.find("<a href=\"#search\">Search</a>"), std::string::npos);
+  const size_t section = html.find("<section id=\"search\">");
+  ASSERT_NE(section, std::string::npos) << html;
+  EXPECT_LT(section, html.find("<section id=\"plots\">"));
+  EXPECT_NE(html.find("<p class=\"search-state\">finished: converged (bracket 0.0093 wide); 5 "
+                      "points evaluated, 0 pending</p>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<p class=\"search-state\">best locality.schedule.beta = 7.3 (val_ppl "
+                      "20.0855)</p>"),
+            std::string::npos);
+  // Rows in x order, the best one (7.3) marked; the figure is Figure 1 of the page.
+  std::vector<std::string> xs;
+  for (size_t at = html.find("<tr class=\"search-point"); at != std::string::npos;
+       at = html.find("<tr class=\"search-point", at + 1)) {
+    const bool best = html.compare(at, 29, "<tr class=\"search-point best\"") == 0;
+    size_t cell = at;
+    for (int i = 0; i < 3; ++i) cell = html.find("<td>", cell + 1);
+    const std::string x = html.substr(cell + 4, html.find("</td>", cell) - cell - 4);
+    xs.push_back(x + (best ? "*" : ""));
+  }
+  EXPECT_EQ(xs, (std::vector<std::string>{"1", "6", "7.3*", "10.5", "20"}));
+  EXPECT_NE(html.find("<h3>Figure 1. Search: val_ppl</h3>"), std::string::npos);
+}
+
+TEST(SearchReport, NoSectionWithoutASearchAndANoteWhenItCannotBeReplayed) {
+  const std::string plain = page_with({});
+  EXPECT_EQ(plain.find("id=\"search\""), std::string::npos);
+  EXPECT_EQ(plain.find("#search"), std::string::npos);
+  const std::string noted = page_with({nullptr, nullptr, "sweep 's': cannot be <replayed>"});
+  EXPECT_NE(noted.find("<p class=\"note\">sweep &#39;s&#39;: cannot be &lt;replayed&gt;</p>"),
+            std::string::npos)
+      << noted;
 }
 
 // recorded_search: the search of a sweep in a database, replayed from the spec stored with it.
