@@ -116,7 +116,6 @@ struct NoopConfig {
   NoopLoss loss;
 };
 
-
 // What a trial reads, by content: filled in by the planner (not written by users, not read
 // from YAML). When a digest is set, the canonical JSON hashes it instead of the key as
 // written, so the same data under another path is the same trial and edited data is not.

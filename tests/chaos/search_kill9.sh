@@ -102,13 +102,13 @@ timeout -k 5 240 "${MPIRUN[@]}" -n 3 "$LOCSWEEP" run "$tmp/c.yaml" --db "$tmp/c.
   --threads 1 >"$tmp/c.out" 2>&1 || { rc=$?; cat "$tmp/c.out" >&2; fail "mpirun exited $rc"; }
 db=$tmp/c.sqlite
 n=$(trials_of "$db")
-[[ $n == 6 ]] || fail "lipo ran $n trials, want its budget of 6: $(sql "$db" "SELECT x, status FROM ($POINTS)")"
-[[ $(done_of "$db") == 6 ]] || fail "not every lipo trial is done"
-[[ $(sql "$db" "SELECT count(*) FROM attempts") == 6 ]] || fail "a lipo trial ran twice"
+((n >= 3 && n <= 6)) || fail "lipo ran $n trials, want 3 to its budget of 6: $(sql "$db" "SELECT x, status FROM ($POINTS)")"
+[[ $(done_of "$db") == "$n" ]] || fail "not every lipo trial is done"
+[[ $(sql "$db" "SELECT count(*) FROM attempts") == "$n" ]] || fail "a lipo trial ran twice"
 [[ $(sql "$db" "SELECT count(DISTINCT worker_rank) FROM attempts") == 2 ]] ||
   fail "the trials did not run on both workers"
 overlap=$(sql "$db" "SELECT count(*) FROM attempts a JOIN attempts b ON a.id < b.id
                      AND a.started_at < b.ended_at AND b.started_at < a.ended_at")
 ((overlap > 0)) || fail "no two points were in flight at once"
 no_running_rows "$db"
-echo "ok: lipo ran 6 points on 2 workers, $overlap pairs in flight together"
+echo "ok: lipo ran $n points on 2 workers, $overlap pairs in flight together"

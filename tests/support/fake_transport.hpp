@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/transport.hpp"
+#include "sweeps/trial_config.hpp"
 #include "trial/trial_result.hpp"
 
 namespace locsweep::test_support {
@@ -180,9 +182,21 @@ class FakeTransport : public Transport {
         answer.outcome == Outcome::done ? "" : "scripted " + std::string(to_string(r.outcome));
     r.resumed_from = answer.resumed_from;
     r.steps_done = std::max(answer.checkpoint, answer.resumed_from);
+    if (r.outcome == Outcome::done) report_noop_loss(a.config, r);
     const nlohmann::json finished = protocol::to_json(protocol::Finished{a.attempt_id, r});
     deliver(w, answer.after_s, finished, a.attempt_id);
     if (answer.duplicate) deliver(w, answer.after_s + 0.01, finished, a.attempt_id);
+  }
+
+  // A done noop trial with a synthetic loss (noop.loss) reports it, as the noop kind does.
+  static void report_noop_loss(const nlohmann::json& config, TrialResult& r) {
+    const nlohmann::json noop = config.value("noop", nlohmann::json::object());
+    if (!noop.contains("loss") || noop["loss"].value("key", "").empty()) return;
+    if (const auto loss = noop_synthetic_loss(trial_config_from_json(config))) {
+      r.val_loss = *loss;
+      r.val_ppl = std::exp(*loss);
+      r.val_tokens = 1;
+    }
   }
 
   void on_stop(int w) {

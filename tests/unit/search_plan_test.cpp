@@ -110,6 +110,24 @@ TEST(SearchSpec, ErrorsAreAtTheKeyToBlame) {
   }
 }
 
+TEST(SearchSpec, BelongsToASweepNotToABaseOrATrialConfig) {
+  try {
+    parse("name: s\nbases:\n  b: {search: {key: train.lr, interval: [1e-4, 1e-3]}}\n");
+    ADD_FAILURE() << "a base with a search was accepted";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("'search' cannot be set in a base"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.line(), 3);
+  }
+  try {
+    parse_trial_config("search: {key: train.lr, interval: [1e-4, 1e-3]}\n", "<t>", "/");
+    ADD_FAILURE() << "a trial config with a search was accepted";
+  } catch (const SpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("'search' belongs in a sweep spec"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(SearchSpec, ReadsEveryKey) {
   const SweepSpec spec =
       parse(gpt2_spec("{key: locality.schedule.beta, interval: [1, 20], method: lipo, budget: 12, "
