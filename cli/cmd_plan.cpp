@@ -1,17 +1,24 @@
 // `locsweep plan [SWEEP.yaml] [KEY=VALUE...] [--db FILE] [--json]`: the trials a sweep expands
 // into (without SWEEP, the embedded demo sweep's); with --db, their recorded states and which
-// input changed since the database's trials were recorded.
+// input changed since the database's trials were recorded. A sweep with a `search:` also shows
+// the search (results/search_display.hpp): as specified, and where it stands in the database
+// (its points, the pending ones, the best so far), or without one its first points; its
+// points' trials are listed with the others.
 #include <fmt/format.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/embedded.hpp"
 #include "results/queries.hpp"
+#include "results/search_display.hpp"
+#include "results/search_progress.hpp"
 #include "sweeps/content_identity.hpp"
 #include "sweeps/overrides.hpp"
 #include "sweeps/plan.hpp"
+#include "sweeps/search_plan.hpp"
 
 #include <filesystem>
 #include <map>
@@ -88,8 +95,11 @@ void print_input_changes(const Plan& plan, Database& db,
 
 }  // namespace
 
-// `states` (hash -> recorded state) is empty without --db: then no status column.
-void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialState>* states) {
+// `states` (hash -> recorded state) is empty without --db: then no status column. `search`:
+// the sweep's search (its points are in `plan`), shown after the trials and as "search" in
+// the JSON.
+void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialState>* states,
+                const SearchView* search) {
   auto status_of = [&](const PlannedTrial& t) -> std::string {
     if (!states) return "";
     const auto it = states->find(t.hash);
@@ -112,6 +122,7 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
       if (states) row["status"] = status_of(t);
       out["trials"].push_back(row);
     }
+    if (search) out["search"] = search_json(*search);
     fmt::print("{}\n", out.dump(2));
     return;
   }
@@ -138,6 +149,7 @@ void print_plan(const Plan& plan, bool json, const std::map<std::string, TrialSt
                status_of(t), base, base_width, bases.empty() ? "" : "  ",
                short_assignment(t.assignment));
   }
+  if (search) fmt::print("\n{}", search_text(*search));
 }
 
 void add_plan_command(CLI::App& app) {
@@ -161,17 +173,28 @@ void add_plan_command(CLI::App& app) {
     const SweepSpec spec = opt->sweep.empty()
                                ? embedded_demo_sweep(opt->overrides)
                                : load_sweep_with_overrides(opt->sweep, opt->overrides);
-    const Plan plan = plan_sweep(spec);
-    if (opt->db.empty()) return print_plan(plan, opt->json, nullptr);
+    Plan plan = plan_sweep(spec);
+    std::optional<Database> db;  // no database yet: every trial is new
+    if (!opt->db.empty() && std::filesystem::exists(opt->db))
+      db.emplace(open_results_read_only(opt->db));
+    // A search: where it stands in the database (without one: its first points), and the
+    // trials of every point it asked, as `run` registers them.
+    std::optional<SearchView> search;
+    if (spec.search) {
+      const SearchProgress progress = search_progress(spec, db ? &*db : nullptr);
+      plan = with_search_points(spec, std::move(plan), progress.state.asked);
+      search = search_view(progress);
+    }
+    const SearchView* shown = search ? &*search : nullptr;
+    if (opt->db.empty()) return print_plan(plan, opt->json, nullptr, shown);
     std::map<std::string, TrialState> states;
-    if (std::filesystem::exists(opt->db)) {  // no database yet: every trial is new
-      Database db = open_results_read_only(opt->db);
+    if (db) {
       std::vector<std::string> hashes;
       for (const auto& t : plan.trials) hashes.push_back(t.hash);
-      states = trial_states(db, hashes);
-      print_input_changes(plan, db, states);
+      states = trial_states(*db, hashes);
+      print_input_changes(plan, *db, states);
     }
-    print_plan(plan, opt->json, &states);
+    print_plan(plan, opt->json, &states, shown);
   });
 }
 

@@ -1,19 +1,40 @@
 // `locsweep results --db FILE [--sweep NAME] [--where key=value]... [--sort COL] [--per-layer]
-//   [--format table|csv|json|markdown]`: the paper-style table of a sweep.
+//   [--format table|csv|json|markdown]`: the paper-style table of a sweep; for a sweep with a
+//   search, its points (sorted by the key, the best marked) and the objective's curve
+//   (table, markdown), or "search" in the JSON (results/search_display.hpp).
 // `locsweep results --db FILE --sql "SELECT ..."`: a read-only query of the database.
 // `locsweep results --db FILE --curves [--format csv|json]`: the loss curves, long format.
 // csv and json are pandas-ready (full precision, missing values empty or null): table.hpp.
 #include <fmt/format.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "results/curves.hpp"
 #include "results/queries.hpp"
+#include "results/search_display.hpp"
 #include "results/sql_query.hpp"
 #include "results/table.hpp"
 
 namespace locsweep::cli {
+
+namespace {
+
+// The sweep's search for the table and JSON formats (csv stays one table); a recorded spec
+// that cannot be replayed is said on stderr, and the table is still printed.
+std::optional<SearchView> search_of(Database& db, const std::string& sweep, TableFormat format) {
+  if (format == TableFormat::csv) return std::nullopt;
+  try {
+    if (const auto progress = recorded_search(db, sweep)) return search_view(*progress);
+  } catch (const InputError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 void add_results_command(CLI::App& app) {
   struct Options {
@@ -68,7 +89,18 @@ void add_results_command(CLI::App& app) {
       write_curves(db, q, format, stdout);
       return;
     }
-    fmt::print("{}", render_results(build_results_table(db, q), format, o->per_layer));
+    const ResultsTable table = build_results_table(db, q);
+    const std::string rendered = render_results(table, format, o->per_layer);
+    const std::optional<SearchView> search = search_of(db, table.sweep, format);
+    if (!search) return fmt::print("{}", rendered);
+    if (format == TableFormat::json) {
+      auto out = nlohmann::ordered_json::parse(rendered);
+      out["search"] = search_json(*search);
+      return fmt::print("{}\n", out.dump(2));
+    }
+    const std::string shown = search_text(*search) + "\n" + search_curve_text(*search);
+    if (format == TableFormat::markdown) return fmt::print("{}\n```\n{}```\n", rendered, shown);
+    fmt::print("{}\n{}", rendered, shown);
   });
 }
 

@@ -2,6 +2,7 @@
 // plots (report_plots), renders the page (report_html) and writes the files.
 #include "results/report.hpp"
 
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "results/report_html.hpp"
 #include "results/report_plots.hpp"
 #include "results/report_queries.hpp"
+#include "results/search_display.hpp"
 #include "results/table.hpp"
 
 namespace locsweep {
@@ -35,6 +37,27 @@ std::vector<Figure> draw_figures(Gnuplot& gp, Database& db, const ResultsTable& 
   for (const size_t i : heatmap_rows(table))
     figures.push_back(plot_attention(gp, table.rows[i], load_attention(db, members[i]), ++number));
   return figures;
+}
+
+// The sweep's search and its plot; nothing (and no note) for a sweep without one, a note
+// when its recorded spec cannot be replayed.
+struct SearchDrawn {
+  std::optional<SearchView> view;
+  Figure figure{"plot-search", "", ""};
+  std::string note;
+};
+SearchDrawn draw_search(Gnuplot& gp, Database& db, const std::string& sweep) {
+  SearchDrawn drawn;
+  try {
+    const std::optional<SearchProgress> progress = recorded_search(db, sweep);
+    if (!progress) return drawn;
+    drawn.view = search_view(*progress);
+  } catch (const InputError& e) {
+    drawn.note = e.what();
+    return drawn;
+  }
+  drawn.figure = plot_search(gp, *drawn.view);
+  return drawn;
 }
 
 // Writes `files` (name, contents) into `folder` and removes the files of an earlier report
@@ -78,11 +101,21 @@ fs::path write_report(Database& db, const std::string& sweep, const fs::path& ou
   const SweepInfo info = read_sweep_info(db, table.sweep);
   Gnuplot gp;  // Error (install gnuplot-nox) when gnuplot cannot run
   const std::vector<Figure> figures = draw_figures(gp, db, table);
-  write_plot_files(out_dir, figures);
+  const SearchDrawn search = draw_search(gp, db, table.sweep);
+  std::vector<Figure> files = figures;
+  if (search.view) files.push_back(search.figure);
+  write_plot_files(out_dir, files);
   const auto runs = read_runs(db, info.name);
+  SearchSection section;
+  if (search.view) {
+    section.view = &*search.view;
+    section.figure = &search.figure;
+  }
+  section.note = search.note;
   const fs::path index = out_dir / "index.html";
-  write_file_atomic(index,
-                    render_page({info, table, figures, runs, db.path(), gp.version(), utc_now()}));
+  write_file_atomic(
+      index,
+      render_page({info, table, figures, runs, db.path(), gp.version(), utc_now()}, section));
   return index;
 }
 

@@ -2,9 +2,10 @@
 // sweep's name, description, spec and trial counts, the paper-style table
 // (build_results_table), and plots drawn by gnuplot: PPL ratio vs beta, lambda, attention
 // entropy and in-block mass per layer, training curves, and attention heatmaps read from the
-// recorded attention.h5 files. One self-contained index.html (every plot inlined as SVG, no
-// scripts, no network) plus each plot as plots/<id>.svg, and the gnuplot data it was drawn
-// from as data/<id>-<part>.dat.
+// recorded attention.h5 files; for a sweep with a search, a Search section (its points, the
+// best marked, and the objective over the key: results/search_display.hpp). One self-contained
+// index.html (every plot inlined as SVG, no scripts, no network) plus each plot as plots/<id>.svg,
+// and the gnuplot data it was drawn from as data/<id>-<part>.dat.
 #pragma once
 
 #include <filesystem>

@@ -1,6 +1,6 @@
 // The HTML of the report (results/report.hpp): the page skeleton, its CSS, the results,
-// per-layer and runs tables, and each figure with its caption and notes. Pure text
-// rendering from data already read; every piece of text from the database or a spec is
+// per-layer and runs tables, a search's points table, and each figure with its caption and notes.
+// Pure text rendering from data already read; every piece of text from the database or a spec is
 // escaped (html_escape, declared in results/report.hpp).
 #pragma once
 
@@ -22,7 +22,16 @@ struct Page {
   std::string db_path, gnuplot_version, generated_at;
 };
 
+// The Search section of a sweep with a search (results/search_display.hpp): its view and
+// plot (plot_search), or a note saying why it cannot be shown (its recorded spec cannot be
+// replayed). Neither: the sweep has no search, and the page no Search section.
+struct SearchSection {
+  const SearchView* view = nullptr;
+  const Figure* figure = nullptr;
+  std::string note;
+};
+
 // The whole index.html: self-contained (CSS inline, every plot inlined as SVG, no scripts).
-std::string render_page(const Page& page);
+std::string render_page(const Page& page, const SearchSection& search = {});
 
 }  // namespace locsweep::report

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace locsweep::report {
@@ -367,6 +368,52 @@ Figure plot_attention(Gnuplot& gp, const ConfigRow& row, const AttentionSource& 
   }
   script += "unset multiplot\n";
   render(gp, f, script, 980, 500);
+  return f;
+}
+
+Figure plot_search(Gnuplot& gp, const SearchView& view) {
+  const std::string metric(to_string(view.spec.objective.metric));
+  Figure f{"plot-search", fmt::format("Search: {} over {}", metric, view.spec.key),
+           fmt::format("Each point the search evaluated: {} (mean over the point's seeds) at "
+                       "{} = x, over the searched interval [{:g}, {:g}]; the large point is the "
+                       "best ({}).{}",
+                       metric, view.spec.key, view.spec.lo, view.spec.hi,
+                       objective_text(view.spec.objective),
+                       view.spec.objective.max_ratio
+                           ? " Crosses: points whose ratio exceeds the constraint."
+                           : "")};
+  std::string feasible = "# " + view.spec.key + " " + metric + "\n", infeasible = feasible,
+              best = feasible;
+  size_t drawn = 0, over = 0;
+  for (const SearchRow& row : view.rows) {
+    if (!row.metric || !std::isfinite(*row.metric)) continue;
+    const std::string line = fmt::format("{:.9g} {:.9g}\n", row.x, *row.metric);
+    (row.infeasible ? infeasible : feasible) += line;
+    if (row.best) best += line;
+    ++drawn;
+    over += row.infeasible;
+  }
+  if (drawn == 0) {
+    f.notes.push_back("Not drawn: no point of the search has a value yet.");
+    return f;
+  }
+  std::vector<std::string> plots;
+  if (drawn > over)
+    plots.push_back(keep_data(gp, f, "points", feasible) +
+                    " using 1:2 with linespoints lt 1 title 'evaluated points'");
+  if (over > 0)
+    plots.push_back(keep_data(gp, f, "infeasible", infeasible) +
+                    " using 1:2 with points pt 2 ps 1.4 lc rgb '#d55e00' title 'over the ratio "
+                    "bound'");
+  if (view.best && view.rows[*view.best].metric)
+    plots.push_back(keep_data(gp, f, "best", best) +
+                    fmt::format(" using 1:2 with points pt 7 ps 2.2 lc rgb '#009e73' title {}",
+                                gp_quote(fmt::format("best: {:g}", view.rows[*view.best].x))));
+  const std::string script = fmt::format(
+      "set xlabel {}\nset ylabel {}\nset xrange [{:.9g}:{:.9g}]\n"
+      "set offsets 0, 0, graph 0.05, graph 0.05\n",
+      gp_quote(view.spec.key), gp_quote(metric), view.spec.lo, view.spec.hi);
+  render(gp, f, script + plot_command(plots));
   return f;
 }
 

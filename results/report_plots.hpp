@@ -1,8 +1,9 @@
 // The plots of the HTML report, as gnuplot scripts over data the report has already read
 // (the results table, loss curves, attention slices): (a) PPL ratio vs beta, (b) lambda per
 // layer, (c) attention entropy and (d) in-block mass per layer, (e) training curves, (f)
-// attention heatmaps. Each function returns a Figure: drawn (svg set) or skipped (notes say
-// why). No SQL and no file reading here; gnuplot runs through results/gnuplot.hpp.
+// attention heatmaps; and a search's objective over its key. Each function returns a Figure: drawn
+// (svg set) or skipped (notes say why). No SQL and no file reading here; gnuplot runs through
+// results/gnuplot.hpp.
 #pragma once
 
 #include <string>
@@ -12,6 +13,7 @@
 #include "results/gnuplot.hpp"
 #include "results/report_attention.hpp"
 #include "results/report_queries.hpp"
+#include "results/search_display.hpp"
 #include "results/table.hpp"
 
 namespace locsweep::report {
@@ -47,6 +49,10 @@ struct TrainingCurves {
 // (e) training curves: train loss per step, validation points; `curves[i]` is table.rows[i]'s.
 Figure plot_training(Gnuplot& gp, const ResultsTable& table,
                      const std::vector<TrainingCurves>& curves);
+
+// The search's objective over its key (results/search_display.hpp): every point with a
+// metric, the best marked, infeasible points (over a ratio constraint) apart.
+Figure plot_search(Gnuplot& gp, const SearchView& view);
 
 // The rows whose attention is drawn: distributed, localist, steepest polynomial.
 std::vector<size_t> heatmap_rows(const ResultsTable& table);

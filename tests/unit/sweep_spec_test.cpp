@@ -49,7 +49,9 @@ INSTANTIATE_TEST_SUITE_P(
                     // mechanisms (13), + 2 points, x 2 seeds.
                     ShippedCase{"mechanisms.yaml", 30},
                     // one base, 3 schedules x 3 seeds, 3 zero-shot rows
-                    ShippedCase{"demo.yaml", 13}));
+                    ShippedCase{"demo.yaml", 13},
+                    // the demo's base, the ratio's distributed baseline, the first point
+                    ShippedCase{"search-demo.yaml", 2}));
 
 TEST(Plan, PaperV1HasItsBasesThenTheSevenConfigurationsInOrder) {
   const Plan plan = plan_sweep(load_sweep(kSource + "/sweeps/paper-v1.yaml"));
