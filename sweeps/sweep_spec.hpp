@@ -15,6 +15,8 @@
 //   bases:                              # named base trials (staged sweeps); a trial with
 //     pretrained: {data: {corpus: sotu}}   # model.init: base:pretrained starts from the
 //                                       # final weights of that base
+//   early_stopping: {rungs: [20, 40], reduction: 3}   # ASHA over the sweep's own trials
+//                                       # (not its bases): docs/early-stopping.md
 //
 // See docs/sweep-spec.md for every key.
 #pragma once
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "search/asha.hpp"
 #include "sweeps/overrides.hpp"
 #include "sweeps/trial_config.hpp"
 
@@ -81,6 +84,9 @@ struct SweepSpec {
   YAML::Mark seeds_mark;   // where 'seeds' was written
   DispatchOrder order = DispatchOrder::longest_first;
   std::vector<BaseSpec> bases;  // in the order written
+  // `early_stopping:` (ASHA, search/asha.hpp): its rungs are below every trial's train.steps;
+  // it applies to the sweep's own trials, not to its bases.
+  std::optional<AshaSpec> early_stopping;
   // The base named `name`, or nullptr.
   const BaseSpec* find_base(const std::string& name) const;
   std::vector<std::string> base_names() const;
