@@ -340,14 +340,15 @@ TEST(EarlyStoppingSpec, ReadsRungsAndReduction) {
 TEST(EarlyStoppingSpec, ErrorsAreAtTheKey) {
   const std::string head = "name: s\nkind: noop\ntrain: {steps: 60}\n";
   EXPECT_NE(spec_error(head + "early_stopping: {rungs: [40, 20]}\n")
-                .find("s.yaml:4:28: early_stopping.rungs must increase: 20 follows 40"),
+                .find("s.yaml:4:30: error: early_stopping.rungs must increase: 20 follows 40"),
             std::string::npos)
       << spec_error(head + "early_stopping: {rungs: [40, 20]}\n");
   EXPECT_NE(spec_error(head + "early_stopping: {rungs: [0, 20]}\n")
-                .find("s.yaml:4:25: a rung (early_stopping.rungs) must be a whole number >= 1"),
+                .find("s.yaml:4:26: error: a rung (early_stopping.rungs) must be a whole number >= "
+                      "1, got '0'"),
             std::string::npos);
   EXPECT_NE(spec_error(head + "early_stopping: {rungs: [20, 60]}\n")
-                .find("s.yaml:4:29: early_stopping.rungs: the last rung 60 is not below "
+                .find("s.yaml:4:30: error: early_stopping.rungs: the last rung 60 is not below "
                       "train.steps 60 (line 3)"),
             std::string::npos)
       << spec_error(head + "early_stopping: {rungs: [20, 60]}\n");
@@ -355,9 +356,11 @@ TEST(EarlyStoppingSpec, ErrorsAreAtTheKey) {
   EXPECT_NE(spec_error(head + "grid: {train.steps: [100, 30]}\nearly_stopping: {rungs: [40]}\n")
                 .find("the last rung 40 is not below train.steps 30 (line 4)"),
             std::string::npos);
-  EXPECT_NE(spec_error(head + "early_stopping: {rungs: [20], reduction: 1}\n")
-                .find("s.yaml:4:40: early_stopping.reduction must be a whole number >= 2"),
-            std::string::npos);
+  EXPECT_NE(
+      spec_error(head + "early_stopping: {rungs: [20], reduction: 1}\n")
+          .find(
+              "s.yaml:4:42: error: early_stopping.reduction must be a whole number >= 2, got '1'"),
+      std::string::npos);
   EXPECT_NE(spec_error(head + "early_stopping: {rungs: [20], eta: 2}\n")
                 .find("early_stopping: unknown key 'eta'"),
             std::string::npos);
