@@ -148,13 +148,13 @@ class RungWorkers : public Transport {
   std::deque<Queued> queue_;
 };
 
-std::string sweep_yaml(const std::string& early_stopping) {
+std::string sweep_yaml(const std::string& early_stopping, const std::string& extra) {
   std::string points;
   for (double d : kDurations)
     points +=
         (points.empty() ? "" : ", ") + std::string("{noop.duration_s: ") + std::to_string(d) + "}";
   return "name: asha\nkind: noop\ntrain: {steps: " + std::to_string(kSteps) + "}\n" +
-         "execution: {checkpoint_every: 20}\npoints: [" + points + "]\n" + early_stopping;
+         "execution: {checkpoint_every: 20}\npoints: [" + points + "]\n" + early_stopping + extra;
 }
 
 struct Sweep {
@@ -168,10 +168,10 @@ struct Sweep {
   std::atomic<bool> stop{false};
   StatusDisplay display{"asha", true};
 
-  explicit Sweep(const std::string& early_stopping =
-                     "early_stopping: {rungs: [20, 40], "
-                     "reduction: 2}\n") {
-    spec = parse_sweep(sweep_yaml(early_stopping), "<test>", dir.path().string());
+  explicit Sweep(
+      const std::string& early_stopping = "early_stopping: {rungs: [20, 40], reduction: 2}\n",
+      const std::string& extra = "") {
+    spec = parse_sweep(sweep_yaml(early_stopping, extra), "<test>", dir.path().string());
     plan = plan_sweep(spec);
     store.emplace(ResultsStore::open_for_writing(db));
     sweep_id = store->sync_sweep(spec, plan, (dir / "artifacts").string(), false).sweep_id;
@@ -301,9 +301,24 @@ TEST(AshaCoordinator, SeveralWorkersSettleEveryTrialWithTheBestDone) {
   EXPECT_EQ(s.statuses()[1], "done done 60") << "the best trial (d = 0.1) finishes";
 }
 
+// A staged sweep: the base trains to train.steps, told nothing; ASHA ranks its dependents only.
+TEST(AshaCoordinator, ABaseIsNotUnderEarlyStopping) {
+  Sweep s("early_stopping: {rungs: [20, 40], reduction: 2}\n",
+          "model: {init: 'base:pre'}\nbases: {pre: {noop: {duration_s: 0.05}}}\n");
+  ASSERT_EQ(s.plan.trials.size(), kDurations.size() + 1);
+  RungWorkers workers(s.clock, 1);
+  EXPECT_EQ(s.run(workers), Coordinator::Ending::complete);
+  ASSERT_FALSE(workers.assigned.empty());
+  EXPECT_EQ(workers.assigned[0].position, -1) << "the base runs first";
+  EXPECT_EQ(workers.assigned[0].stop_at, 0);
+  std::vector<std::string> expected = {"done done 60"};
+  expected.insert(expected.end(), kFinal.begin(), kFinal.end());
+  EXPECT_EQ(s.statuses(), expected);
+}
+
 // Without early_stopping every trial trains to train.steps in one attempt, told nothing.
 TEST(AshaCoordinator, WithoutEarlyStoppingNothingStopsAtARung) {
-  Sweep s("");
+  Sweep s("", "");
   RungWorkers workers(s.clock, 1);
   EXPECT_EQ(s.run(workers), Coordinator::Ending::complete);
   for (const auto& a : workers.assigned) EXPECT_EQ(a.stop_at, 0);
