@@ -479,9 +479,15 @@ std::optional<size_t> Coordinator::rung_at(int step) const {
   return static_cast<size_t>(it - rungs.begin());
 }
 
+// ASHA's next rung for the trial, or the first rung past its last checkpoint when that is
+// later (its rungs changed since it was parked), or 0 (train.steps).
 int Coordinator::stop_at_step_of(size_t index) const {
   if (!under_asha(index)) return 0;
-  return asha_->next_stop(trials_[index].hash).value_or(0);
+  const int next = asha_->next_stop(trials_[index].hash).value_or(0);
+  if (next == 0 || next > trials_[index].last_step) return next;
+  for (int rung : asha_->spec().rungs)
+    if (rung > trials_[index].last_step) return rung;
+  return 0;
 }
 
 // A parked trial that ASHA promotes now (it resumes from its rung checkpoint), if any.
@@ -593,8 +599,9 @@ void Coordinator::start_attempt(size_t w, size_t index) {
   assign.hash = t.hash;
   assign.number = number;
   assign.config = t.config;
-  if (under_asha(index))  // trains to its next rung and stops there (0: to train.steps)
-    assign.config["execution"]["stop_at_step"] = stop_at_step_of(index);
+  // Under early stopping it trains to its next rung and stops there; any other trial of a
+  // sweep trains to train.steps (0), whatever its execution block says.
+  assign.config["execution"]["stop_at_step"] = stop_at_step_of(index);
   if (!t.base.empty())  // starts from its base's final weights, loaded as checkpoint: is
     assign.config["model"]["init"] =
         "checkpoint:" + fs::absolute(trial_checkpoint_file(t.base_out_dir)).string();

@@ -148,13 +148,15 @@ class RungWorkers : public Transport {
   std::deque<Queued> queue_;
 };
 
-std::string sweep_yaml(const std::string& early_stopping, const std::string& extra) {
+std::string sweep_yaml(const std::string& early_stopping, const std::string& extra,
+                       const std::string& execution) {
   std::string points;
   for (double d : kDurations)
     points +=
         (points.empty() ? "" : ", ") + std::string("{noop.duration_s: ") + std::to_string(d) + "}";
   return "name: asha\nkind: noop\ntrain: {steps: " + std::to_string(kSteps) + "}\n" +
-         "execution: {checkpoint_every: 20}\npoints: [" + points + "]\n" + early_stopping + extra;
+         "execution: {checkpoint_every: 20" + execution + "}\npoints: [" + points + "]\n" +
+         early_stopping + extra;
 }
 
 struct Sweep {
@@ -170,8 +172,8 @@ struct Sweep {
 
   explicit Sweep(
       const std::string& early_stopping = "early_stopping: {rungs: [20, 40], reduction: 2}\n",
-      const std::string& extra = "") {
-    spec = parse_sweep(sweep_yaml(early_stopping, extra), "<test>", dir.path().string());
+      const std::string& extra = "", const std::string& execution = "") {
+    spec = parse_sweep(sweep_yaml(early_stopping, extra, execution), "<test>", dir.path().string());
     plan = plan_sweep(spec);
     store.emplace(ResultsStore::open_for_writing(db));
     sweep_id = store->sync_sweep(spec, plan, (dir / "artifacts").string(), false).sweep_id;
@@ -316,9 +318,10 @@ TEST(AshaCoordinator, ABaseIsNotUnderEarlyStopping) {
   EXPECT_EQ(s.statuses(), expected);
 }
 
-// Without early_stopping every trial trains to train.steps in one attempt, told nothing.
+// Without early_stopping every trial trains to train.steps in one attempt (told stop_at_step 0,
+// even when its execution block asks for a stop: in a sweep only early stopping parks trials).
 TEST(AshaCoordinator, WithoutEarlyStoppingNothingStopsAtARung) {
-  Sweep s("", "");
+  Sweep s("", "", ", stop_at_step: 20");
   RungWorkers workers(s.clock, 1);
   EXPECT_EQ(s.run(workers), Coordinator::Ending::complete);
   for (const auto& a : workers.assigned) EXPECT_EQ(a.stop_at, 0);
