@@ -20,7 +20,7 @@ shared_keys() {
   cat <<EOF
 model: {n_layer: 2, n_head: 2, n_embd: 32, block_size: 32}
 data: {corpus: moby-dick, tokenizer: bytes}
-train: {steps: 60, batch_size: 4, lr: 1.0e-3, min_lr: 1.0e-4, warmup_steps: 5}
+train: {steps: 60, batch_size: 4, lr: 1.0e-3, min_lr: 1.0e-5, warmup_steps: 5}
 locality: {mechanism: block, schedule: quintic}
 eval: {every: 20, windows: 4}
 record: {attention_windows: 1}
@@ -126,7 +126,10 @@ kill -9 $victims 2>/dev/null || true
 wait "$job" 2>/dev/null || true
 wait_for 60 no_process_left || fail "processes outlived the kill by a minute"
 before=$(sql "$db2" "SELECT hash || ' ' || last_step FROM trials WHERE status = 'pending' AND outcome = 'rung'")
+[[ -n $before ]] || fail "no trial was parked when the run was killed"
 run_sweep "$db2" "$tmp/rerun.out"
+rerun_attempts=$(sql "$db2" "SELECT count(*) FROM attempts WHERE run_id = (SELECT max(id) FROM runs)")
+((rerun_attempts > 0)) || fail "the kill came after the sweep ended: the rerun had nothing to do"
 [[ $(statuses "$db2") == "$(statuses "$db")" ]] ||
   fail "after the kill: $(statuses "$db2" | tr '\n' ';') instead of $(statuses "$db" | tr '\n' ';')"
 # A trial parked before the kill never trained to that rung again.
@@ -139,4 +142,4 @@ no_running_rows "$db2"
 run_sweep "$db2" "$tmp/third.out"
 [[ $(sql "$db2" "SELECT count(*) FROM attempts") == "$(sql "$db2" "SELECT count(*) FROM attempts WHERE run_id < (SELECT max(id) FROM runs)")" ]] ||
   fail "a third run started attempts"
-echo "ok: the rerun ended as the uninterrupted run did"
+echo "ok: killed with $(echo "$before" | wc -l) trials parked; the rerun ($rerun_attempts attempts) ended as the uninterrupted run did"
