@@ -163,7 +163,8 @@ void add_plan_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("plan", "Expand a sweep spec into its trials");
   cmd->add_option("SWEEP", opt->sweep, "Sweep YAML (default: the embedded demo sweep)");
   add_overrides_option(cmd, opt->overrides);
-  add_db_option(cmd, opt->db, "Results database: show which trials are new, done, failed", false);
+  add_db_option(cmd, opt->db, "Results database: show which trials are new, done, failed, stopped",
+                false);
   cmd->add_flag("--json", opt->json, "Print JSON");
   cmd->callback([opt] {
     if (looks_like_override(opt->sweep) && !std::filesystem::exists(opt->sweep)) {

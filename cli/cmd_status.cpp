@@ -59,16 +59,22 @@ nlohmann::json sweep_json(const SweepProgress& p, const JobStates& jobs) {
   for (const auto& id : p.slurm_jobs) slurm.push_back(job_json(jobs.at(id)));
   nlohmann::json running = nlohmann::json::array();
   for (const auto& r : p.running_trials) running.push_back(running_json(r));
-  return {{"sweep", p.name},      {"done", p.done},
-          {"running", p.running}, {"failed", p.failed},
-          {"pending", p.pending}, {"last_run_status", p.last_run_status.value_or("")},
-          {"slurm_jobs", slurm},  {"running_trials", running}};
+  return {{"sweep", p.name},
+          {"done", p.done},
+          {"running", p.running},
+          {"failed", p.failed},
+          {"pending", p.pending},
+          {"stopped", p.stopped},
+          {"last_run_status", p.last_run_status.value_or("")},
+          {"slurm_jobs", slurm},
+          {"running_trials", running}};
 }
 
 void print_sweep(const SweepProgress& p, const JobStates& jobs) {
-  const int total = p.done + p.running + p.failed + p.pending;
+  const int total = p.done + p.running + p.failed + p.pending + p.stopped;
   fmt::print("{}: {}/{} done, {} running, {} failed, {} pending", p.name, p.done, total, p.running,
              p.failed, p.pending);
+  if (p.stopped > 0) fmt::print(", {} stopped early", p.stopped);
   if (p.last_run_status)
     fmt::print("; last run {} on {} (started {}, heartbeat {})", *p.last_run_status,
                p.last_run_host.value_or("?"), p.last_run_started.value_or("?"),

@@ -130,6 +130,13 @@ void add_trial_command(CLI::App& app) {
                trial_label(config), blas_description());
     const TrialResult result = run_trial(config, options);
     fmt::print("{}\n", to_json(result).dump(2));
+    if (result.outcome == Outcome::rung) {  // asked for: not a failure
+      fmt::print(stderr,
+                 "stopped at step {} as execution.stop_at_step asked, checkpointed; run again "
+                 "with --resume and a larger execution.stop_at_step (or 0) to continue\n",
+                 result.steps_done);
+      return;
+    }
     if (result.outcome == Outcome::preempted)
       throw Error("interrupted: checkpointed at step " + std::to_string(result.steps_done) +
                   "; run again with --resume to continue");

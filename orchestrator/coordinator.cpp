@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 
 #include "common/disk_space.hpp"
@@ -37,6 +38,7 @@ Coordinator::Coordinator(ResultsStore& store, int64_t run_id, std::vector<TrialR
   }
   adopt_finished_results();
   apply_preemption_budget();
+  rebuild_asha();
   queue_pending();
   last_run_heartbeat_ = last_silence_check_ = now();
   for (auto& w : workers_)
@@ -52,7 +54,7 @@ Coordinator::Clock::time_point Coordinator::now() const {
 void Coordinator::queue_pending() {
   std::vector<size_t> pending;
   for (size_t i = 0; i < trials_.size(); ++i)
-    if (trials_[i].status == TrialStatus::pending) pending.push_back(i);
+    if (trials_[i].status == TrialStatus::pending && !parked_.count(i)) pending.push_back(i);
   if (options_.order == DispatchOrder::longest_first)
     std::stable_sort(pending.begin(), pending.end(),
                      [&](size_t a, size_t b) { return trials_[a].cost > trials_[b].cost; });
@@ -174,6 +176,9 @@ void Coordinator::count(TrialStatus status, int delta) {
       break;
     case TrialStatus::pending:
       counts_.pending += delta;
+      break;
+    case TrialStatus::stopped:
+      counts_.stopped += delta;
       break;
   }
 }
@@ -382,6 +387,8 @@ Coordinator::Verdict Coordinator::decide(size_t index, TrialResult& r) {
                             r.message, t.retries_used, max_retries_of(index))};
       }
       break;
+    case CoordinatorAction::park:
+      return park(index, r);
     case CoordinatorAction::fail:
       break;
   }
@@ -423,13 +430,157 @@ void Coordinator::handle_finished(int w, const protocol::Finished& finished) {
 
 void Coordinator::dispatch() {
   if (stopping_ || paused_) return;
-  for (size_t w = 0; w < workers_.size() && !queue_.empty(); ++w) {
+  for (size_t w = 0; w < workers_.size(); ++w) {
     const Worker& worker = workers_[w];
     if (!worker.ready || worker.done || worker.lost || worker.attempt_id >= 0) continue;
+    const std::optional<size_t> index = next_to_start();
+    if (!index) break;
+    start_attempt(w, *index);
+  }
+}
+
+std::optional<size_t> Coordinator::next_to_start() {
+  if (const auto promoted = take_promotion()) return promoted;
+  while (!queue_.empty()) {
     const size_t index = queue_.front();
     queue_.pop_front();
-    if (trials_[index].status == TrialStatus::pending) start_attempt(w, index);
+    if (trials_[index].status == TrialStatus::pending) return index;
   }
+  return std::nullopt;
+}
+
+void Coordinator::rebuild_asha() {
+  if (!options_.early_stopping) return;
+  asha_.emplace(*options_.early_stopping);
+  const std::vector<int>& rungs = asha_->spec().rungs;
+  rung_losses_.assign(rungs.size() + 1, {});
+  for (const TrialRecord& t : trials_)
+    if (!t.base.empty()) bases_.insert(t.base);
+  if (options_.sweep_id >= 0) {
+    for (const auto& h : store_.rung_history(options_.sweep_id, rungs)) {
+      if (h.is_base) bases_.insert(h.hash);
+      if (h.is_base || h.status == TrialStatus::failed) continue;
+      // How far it trained: a done trial passed every rung; a stopped one its own; a pending
+      // or running one (running: its run died) to its last checkpoint.
+      const int trained = h.status == TrialStatus::done      ? INT_MAX
+                          : h.status == TrialStatus::stopped ? h.steps_done
+                                                             : h.last_step;
+      for (size_t k = 0; k < rungs.size(); ++k)
+        if (const auto v = h.val_at.find(rungs[k]); v != h.val_at.end() && rungs[k] <= trained)
+          asha_reached(h.hash, k, v->second);
+      if (h.status == TrialStatus::done && h.val_loss)
+        asha_reached(h.hash, rungs.size(), *h.val_loss);
+    }
+  }
+  // A pending trial resting at a rung it reached is parked there.
+  for (size_t i = 0; i < trials_.size(); ++i) {
+    const TrialRecord& t = trials_[i];
+    if (t.status != TrialStatus::pending || !under_asha(i)) continue;
+    const std::optional<size_t> k = rung_at(t.last_step);
+    if (!k) continue;
+    const auto loss = rung_losses_[*k].find(t.hash);
+    if (loss != rung_losses_[*k].end()) parked_[i] = {*k, t.last_step, loss->second};
+  }
+}
+
+bool Coordinator::under_asha(size_t index) const {
+  return asha_ && !bases_.count(trials_[index].hash);
+}
+
+void Coordinator::asha_reached(const std::string& hash, size_t rung, double loss) {
+  asha_->reached(hash, rung, loss);
+  rung_losses_[rung].emplace(hash, loss);
+}
+
+std::optional<size_t> Coordinator::rung_at(int step) const {
+  const std::vector<int>& rungs = asha_->spec().rungs;
+  const auto it = std::find(rungs.begin(), rungs.end(), step);
+  if (it == rungs.end()) return std::nullopt;
+  return static_cast<size_t>(it - rungs.begin());
+}
+
+// ASHA's next rung for the trial, or the first rung past its last checkpoint when that is
+// later (its rungs changed since it was parked), or 0 (train.steps).
+int Coordinator::stop_at_step_of(size_t index) const {
+  if (!under_asha(index)) return 0;
+  const int next = asha_->next_stop(trials_[index].hash).value_or(0);
+  if (next == 0 || next > trials_[index].last_step) return next;
+  for (int rung : asha_->spec().rungs)
+    if (rung > trials_[index].last_step) return rung;
+  return 0;
+}
+
+// A parked trial that ASHA promotes now (it resumes from its rung checkpoint), if any.
+// Promotions of trials that are not parked here are passed over: a trial stopped by an earlier
+// run stays stopped, and one already past that rung (a replay) is on its way.
+std::optional<size_t> Coordinator::take_promotion() {
+  if (!promoted_.empty()) {
+    const size_t index = promoted_.front();
+    promoted_.pop_front();
+    return index;
+  }
+  if (!asha_) return std::nullopt;
+  while (const std::optional<std::string> id = asha_->promote()) {
+    const auto it = index_of_.find(*id);
+    if (it == index_of_.end()) continue;
+    const auto parked = parked_.find(it->second);
+    if (parked == parked_.end()) continue;
+    const TrialRecord& t = trials_[it->second];
+    display_.note("trial_promoted",
+                  {{"trial", t.label}, {"hash", t.hash}, {"rung", parked->second.rung + 1}},
+                  fmt::format("{} promoted from rung {} (step {}, val loss {:.4f})", t.label,
+                              parked->second.rung + 1, parked->second.step, parked->second.loss));
+    parked_.erase(parked);
+    return it->second;
+  }
+  return std::nullopt;
+}
+
+// An attempt ended at the step it was asked to stop at: ASHA learns its loss there, and the
+// trial waits (pending, not queued) to be promoted or stopped.
+Coordinator::Verdict Coordinator::park(size_t index, const TrialResult& r) {
+  const std::optional<size_t> k =
+      under_asha(index) ? rung_at(static_cast<int>(r.steps_done)) : std::nullopt;
+  if (!k)  // not a rung of this sweep (its early_stopping changed): it simply trains on
+    return {
+        TrialStatus::pending, !stopping_,
+        fmt::format("stopped at step {}, not an early-stopping rung (will resume)", r.steps_done)};
+  asha_reached(trials_[index].hash, *k, r.val_loss);
+  parked_[index] = {*k, static_cast<int>(r.steps_done), r.val_loss};
+  return {TrialStatus::pending, false,
+          fmt::format("reached rung {} (step {}): val loss {:.4f}; parked", *k + 1, r.steps_done,
+                      r.val_loss)};
+}
+
+// Nothing runs, nothing is queued and nothing can be promoted: the parked trials are stopped.
+void Coordinator::stop_parked_when_idle() {
+  if (parked_.empty() || stopping_ || paused_ || !attempts_.empty() || !promoted_.empty()) return;
+  for (size_t index : queue_)
+    if (trials_[index].status == TrialStatus::pending) return;
+  if (const auto promoted = take_promotion()) {  // no worker was free when it became promotable
+    promoted_.push_back(*promoted);
+    return;
+  }
+  write_began();
+  for (const auto& [index, p] : parked_) {
+    TrialRecord& t = trials_[index];
+    const std::string message = fmt::format(
+        "stopped early at rung {} (step {}): val loss {:.4f}, not among the best 1/{} of {}",
+        p.rung + 1, p.step, p.loss, asha_->spec().reduction, rung_losses_[p.rung].size());
+    store_.stop_trial(t.hash, p.step, message);
+    set_status(t, TrialStatus::stopped);
+    display_.note("trial_stopped",
+                  {{"trial", t.label},
+                   {"hash", t.hash},
+                   {"status", to_string(TrialStatus::stopped)},
+                   {"rung", p.rung + 1},
+                   {"step", p.step},
+                   {"val_loss", p.loss},
+                   {"message", message}},
+                  t.label + " " + message);
+  }
+  parked_.clear();
+  commit_if_due(true);
 }
 
 // What the attempts table records about where an attempt of `t` runs on worker w.
@@ -468,6 +619,9 @@ void Coordinator::start_attempt(size_t w, size_t index) {
   assign.hash = t.hash;
   assign.number = number;
   assign.config = t.config;
+  // Under early stopping it trains to its next rung and stops there; any other trial of a
+  // sweep trains to train.steps (0), whatever its execution block says.
+  assign.config["execution"]["stop_at_step"] = stop_at_step_of(index);
   if (!t.base.empty())  // starts from its base's final weights, loaded as checkpoint: is
     assign.config["model"]["init"] =
         "checkpoint:" + fs::absolute(trial_checkpoint_file(t.base_out_dir)).string();
@@ -603,6 +757,7 @@ Coordinator::Ending Coordinator::run() {
     // Drain what has arrived, then dispatch, then look after time-based duties.
     const bool backlog = drain_messages();
     dispatch();
+    stop_parked_when_idle();
     if (!backlog) check_silent_workers();
     commit_if_due();
     keep_lease();

@@ -15,6 +15,16 @@
 // model.init becomes checkpoint:<base folder>/checkpoint.h5; its identity, inputs.init
 // "trial:<base hash>", stays). A base that fails for good fails its dependents (and theirs),
 // each with a message naming it; --retry-failed makes them all pending again.
+//
+// Early stopping (CoordinatorOptions::early_stopping, docs/early-stopping.md): ASHA
+// (search/asha.hpp) over the trials that are not bases. Each attempt of such a trial is
+// assigned execution.stop_at_step = its next rung; an attempt that ends there (outcome rung,
+// action park) leaves the trial parked: pending in the database, not queued. A free worker
+// takes a promoted trial first (it resumes from its rung checkpoint), else the queue's front.
+// Once nothing runs, nothing is queued and nothing can be promoted, the parked trials are
+// recorded stopped. On a restart ASHA's state is rebuilt from the database (rung_history): a
+// pending trial whose last checkpoint is at a rung step with a validation loss there is parked
+// at that rung; done and stopped trials count at the rungs they reached.
 #pragma once
 
 #include <atomic>
@@ -25,12 +35,14 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "orchestrator/protocol.hpp"
 #include "orchestrator/status_display.hpp"
 #include "orchestrator/transport.hpp"
 #include "results/store.hpp"
+#include "search/asha.hpp"
 #include "sweeps/sweep_spec.hpp"
 #include "sweeps/trial_config.hpp"
 
@@ -61,6 +73,10 @@ struct CoordinatorOptions {
   // paused. What it returns is scheduled like the other trials (a hash the coordinator holds
   // already is ignored); the sweep is settled only once it returned nothing more.
   std::function<std::vector<TrialRecord>()> more_trials;
+  // The sweep's early_stopping: block (ASHA); none: every trial trains to train.steps. Its
+  // state is rebuilt from what the store recorded for sweep `sweep_id` (-1: nothing recorded).
+  std::optional<AshaSpec> early_stopping;
+  int64_t sweep_id = -1;
 };
 
 class Coordinator {
@@ -98,6 +114,12 @@ class Coordinator {
   struct Attempt {
     size_t trial;
     int worker;
+  };
+  // A trial parked at an early-stopping rung (index into the rungs), with its step and loss.
+  struct Parked {
+    size_t rung = 0;
+    int step = 0;
+    double loss = 0;
   };
 
   Clock::time_point now() const;
@@ -143,6 +165,20 @@ class Coordinator {
   void apply_preemption_budget();
   std::string preemption_verdict(size_t index, int interruptions) const;
   void pause_for_disk_full(const TrialRecord& t);
+  // Early stopping (ASHA): its state from the store; whether trial `index` is under it (not a
+  // base); a rung reached (asha_ and rung_losses_); the rung at a step; the step an attempt
+  // stops at (0: train.steps); a parked trial ASHA promotes now; the next trial a free worker
+  // takes (a promoted one, else the queue's front); the verdict of an attempt that ended at a
+  // rung; the parked trials recorded stopped once nothing else can happen.
+  void rebuild_asha();
+  bool under_asha(size_t index) const;
+  void asha_reached(const std::string& hash, size_t rung, double loss);
+  std::optional<size_t> rung_at(int step) const;
+  int stop_at_step_of(size_t index) const;
+  std::optional<size_t> take_promotion();
+  std::optional<size_t> next_to_start();
+  Verdict park(size_t index, const TrialResult& r);
+  void stop_parked_when_idle();
   void count(TrialStatus status, int delta);
   void set_status(TrialRecord& t, TrialStatus status);  // every status change goes through here
 
@@ -163,6 +199,11 @@ class Coordinator {
   bool stopping_ = false;
   bool paused_ = false;  // a disk is full: dispatch nothing more
   std::string pause_message_;
+  std::optional<Asha> asha_;
+  std::vector<std::map<std::string, double>> rung_losses_;  // per rung: who reached it, loss
+  std::map<size_t, Parked> parked_;                         // trial index -> where it waits
+  std::deque<size_t> promoted_;            // promoted while no worker was free: started first
+  std::unordered_set<std::string> bases_;  // hashes of bases: ASHA leaves them alone
   Clock::time_point stop_at_{}, batch_began_{}, last_run_heartbeat_{}, last_silence_check_{};
 };
 

@@ -221,6 +221,7 @@ CoordinatorOptions coordinator_options(const RunOptions& o, const SweepSpec& spe
   co.worker_silence_s = o.worker_silence_s;
   co.run_heartbeat_s = std::min(co.run_heartbeat_s, o.lease_s / 3);  // a few per lease
   co.stop = &stop;
+  co.early_stopping = spec.early_stopping;
   co.manifest = {{"locsweep_version", kLocsweepVersion},
                  {"git_revision", kGitRevision},
                  {"sqlite", sqlite3_libversion()},
@@ -247,9 +248,12 @@ void record_end(ResultsStore& store, int64_t run_id, Coordinator::Ending ending,
                 {"status", status},
                 {"done", c.done},
                 {"failed", c.failed},
+                {"stopped", c.stopped},
                 {"pending", c.pending + c.running}},
-               fmt::format("run {} {}: {} done, {} failed, {} left (results in {})", run_id, status,
-                           c.done, c.failed, c.pending + c.running, db_path));
+               fmt::format("run {} {}: {} done, {} failed, {}{} left (results in {})", run_id,
+                           status, c.done, c.failed,
+                           c.stopped > 0 ? fmt::format("{} stopped early, ", c.stopped) : "",
+                           c.pending + c.running, db_path));
 }
 
 // After `error`: releases the workers (stop, then wait for their bye), ends the run row if
@@ -337,6 +341,7 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
     SweepCounts settled;
     settled.done = open.done;
     settled.failed = open.failed;
+    settled.stopped = open.stopped;
     StatusSnapshotWriter snapshot(*store, o.db_path, registration.sync.sweep_id, spec.name, run_id,
                                   info);
     CoordinatorOptions options = coordinator_options(o, spec, info, run_id, mpi_version, stop);
@@ -346,6 +351,7 @@ int coordinate(const RunOptions& o, Transport& transport, int ranks, const std::
       feed.emplace(*store, spec, registration.sync.sweep_id, artifacts_root(o));
       options.more_trials = [&feed] { return (*feed)(); };
     }
+    options.sweep_id = registration.sync.sweep_id;
     coordinator.emplace(*store, run_id, std::move(open.trials), settled, transport, *display,
                         std::move(options));
     ending = coordinator->run();

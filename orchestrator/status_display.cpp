@@ -54,12 +54,12 @@ void StatusDisplay::note(const std::string& kind, const nlohmann::json& fields,
 
 void StatusDisplay::update(const SweepCounts& c, bool force) {
   const auto now = Clock::now();
-  if (done_at_start_ < 0) done_at_start_ = c.done + c.failed;
+  if (done_at_start_ < 0) done_at_start_ = c.done + c.failed + c.stopped;
   const double interval = tty_ ? 1.0 : 15.0;
   if (!force && std::chrono::duration<double>(now - last_print_).count() < interval) return;
   last_print_ = now;
   const double hours = std::chrono::duration<double>(now - start_).count() / 3600.0;
-  const int finished_here = c.done + c.failed - done_at_start_;
+  const int finished_here = c.done + c.failed + c.stopped - done_at_start_;
   const double per_hour = hours > 0 ? finished_here / hours : 0.0;
   const int left = c.pending + c.running;
   std::string eta = "?";
@@ -78,13 +78,15 @@ void StatusDisplay::update(const SweepCounts& c, bool force) {
                               {"running", c.running},
                               {"failed", c.failed},
                               {"pending", c.pending},
+                              {"stopped", c.stopped},
                               {"trials_per_hour", per_hour}}
                    .dump());
     return;
   }
-  std::string line =
-      fmt::format("{}: done {}/{} · running {} · failed {} · pending {} · {:.0f} trials/h · ETA {}",
-                  sweep_, c.done, c.total(), c.running, c.failed, c.pending, per_hour, eta);
+  std::string line = fmt::format(
+      "{}: done {}/{} · running {} · failed {} · pending {}{} · {:.0f} trials/h · ETA {}", sweep_,
+      c.done, c.total(), c.running, c.failed, c.pending,
+      c.stopped > 0 ? fmt::format(" · stopped {}", c.stopped) : "", per_hour, eta);
   if (left_out_ > 0) {
     line += fmt::format(" · {} trial lines not shown (over {}/s)", left_out_, kTrialLinesPerSecond);
     left_out_ = 0;

@@ -14,7 +14,8 @@ namespace locsweep {
 
 struct SweepCounts {
   int done = 0, running = 0, failed = 0, pending = 0;
-  int total() const { return done + running + failed + pending; }
+  int stopped = 0;  // stopped early by ASHA (early_stopping:): settled, not failed
+  int total() const { return done + running + failed + pending + stopped; }
 };
 
 class StatusDisplay {

@@ -74,6 +74,7 @@ json to_json(const StatusSnapshot& s) {
             {"running", s.counts.running},
             {"failed", s.counts.failed},
             {"pending", s.counts.pending},
+            {"stopped", s.counts.stopped},
             {"total", s.counts.total()}}},
           {"running", running}};
 }
@@ -103,7 +104,7 @@ StatusSnapshot status_snapshot_from_json(const json& j, const std::string& where
     s.stale_after_s = j.value("stale_after_s", 30.0);
     const json& c = j.at("counts");
     s.counts = {c.at("done").get<int>(), c.at("running").get<int>(), c.at("failed").get<int>(),
-                c.at("pending").get<int>()};
+                c.at("pending").get<int>(), c.value("stopped", 0)};
     for (const auto& r : j.at("running")) s.running.push_back(running_from_json(r));
     return s;
   } catch (const json::exception& e) {
@@ -167,6 +168,7 @@ SweepProgress progress_from_snapshot(const StatusSnapshot& s, const std::string&
   p.running = s.counts.running;
   p.failed = s.counts.failed;
   p.pending = s.counts.pending;
+  p.stopped = s.counts.stopped;
   p.running_trials = s.running;
   p.last_run_status = s.run_status;
   p.last_run_host = s.host;

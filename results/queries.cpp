@@ -106,6 +106,8 @@ std::vector<SweepProgress> sweep_progress(Database& db, const std::string& only)
         p.running = n;
       else if (s == "failed")
         p.failed = n;
+      else if (s == "stopped")
+        p.stopped = n;
       else
         p.pending = n;
     }

@@ -40,6 +40,7 @@ std::vector<RunningTrial> running_trials(Database& db, int64_t sweep_id);
 struct SweepProgress {
   std::string name;
   int done = 0, running = 0, failed = 0, pending = 0;
+  int stopped = 0;  // stopped early by ASHA: settled, not failed
   std::vector<RunningTrial> running_trials;
   std::optional<std::string> last_run_status, last_run_started, last_run_heartbeat, last_run_host;
   std::vector<std::string> slurm_jobs;

@@ -156,9 +156,11 @@ std::string head_and_header(const Page& page, bool search) {
     h += "<p class=\"description\">" + html_escape(info.description) + "</p>\n";
   h += fmt::format(
       "<p class=\"counts\"><span>{} trials</span><span>{} done</span><span>{} "
-      "failed</span><span>{} running</span><span>{} pending</span><span>{} "
+      "failed</span><span>{} running</span><span>{} pending</span>{}<span>{} "
       "configurations</span></p>\n",
-      table.trials, table.done, table.failed, table.running, table.pending, table.rows.size());
+      table.trials, table.done, table.failed, table.running, table.pending,
+      table.stopped > 0 ? fmt::format("<span>{} stopped early</span>", table.stopped) : "",
+      table.rows.size());
   h += "<p class=\"meta\">Spec file " +
        html_escape(info.spec_file.empty() ? "(none)" : info.spec_file) + " · sweep created " +
        html_escape(info.created_at) + " · updated " + html_escape(info.updated_at) +

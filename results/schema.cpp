@@ -6,20 +6,11 @@
 
 namespace locsweep {
 
-std::string_view schema_sql() {
-  return R"sql(
-CREATE TABLE meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE sweeps (
-  id         INTEGER PRIMARY KEY,
-  name       TEXT NOT NULL UNIQUE,
-  spec_yaml  TEXT NOT NULL,
-  spec_file  TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
+namespace {
+
+// The trials table (version 4: status `stopped`, a trial that ASHA stopped early), kept apart
+// from the rest so that the upgrade from version 3 rebuilds it from the same text.
+constexpr std::string_view kTrialsTable = R"sql(
 CREATE TABLE trials (
   hash           TEXT PRIMARY KEY,
   label          TEXT NOT NULL,
@@ -34,7 +25,7 @@ CREATE TABLE trials (
   cost           REAL NOT NULL DEFAULT 0,
   out_dir        TEXT NOT NULL,
   status         TEXT NOT NULL DEFAULT 'pending'
-                 CHECK (status IN ('pending', 'running', 'done', 'failed')),
+                 CHECK (status IN ('pending', 'running', 'done', 'failed', 'stopped')),
   attempts       INTEGER NOT NULL DEFAULT 0,
   retries_used   INTEGER NOT NULL DEFAULT 0,
   last_step      INTEGER NOT NULL DEFAULT 0,
@@ -49,6 +40,35 @@ CREATE TABLE trials (
   created_at     TEXT NOT NULL,
   finished_at    TEXT,
   base_hash      TEXT
+);
+)sql";
+constexpr std::string_view kTrialsIndexes = R"sql(
+CREATE INDEX trials_by_status ON trials(status);
+CREATE INDEX trials_by_base ON trials(base_hash) WHERE base_hash IS NOT NULL;
+)sql";
+constexpr std::string_view kResultsView = R"sql(
+CREATE VIEW sweep_results AS
+  SELECT s.name AS sweep, t.hash, t.label, t.kind, t.mechanism, t.schedule, t.beta, t.seed,
+         t.status, t.attempts, t.val_loss, t.val_ppl, t.val_tokens, t.train_loss, t.steps_done,
+         t.seconds, t.outcome, t.finished_at, st.position
+  FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = st.trial_hash;
+)sql";
+
+}  // namespace
+
+std::string schema_sql() {
+  return std::string(R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE sweeps (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  spec_yaml  TEXT NOT NULL,
+  spec_file  TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
 );
 CREATE TABLE sweep_trials (
   sweep_id        INTEGER NOT NULL REFERENCES sweeps(id),
@@ -133,14 +153,8 @@ CREATE TABLE slurm_jobs (
 );
 CREATE INDEX attempts_by_trial ON attempts(trial_hash);
 CREATE INDEX sweep_trials_by_trial ON sweep_trials(trial_hash);
-CREATE INDEX trials_by_status ON trials(status);
-CREATE INDEX trials_by_base ON trials(base_hash) WHERE base_hash IS NOT NULL;
-CREATE VIEW sweep_results AS
-  SELECT s.name AS sweep, t.hash, t.label, t.kind, t.mechanism, t.schedule, t.beta, t.seed,
-         t.status, t.attempts, t.val_loss, t.val_ppl, t.val_tokens, t.train_loss, t.steps_done,
-         t.seconds, t.outcome, t.finished_at, st.position
-  FROM sweep_trials st JOIN sweeps s ON s.id = st.sweep_id JOIN trials t ON t.hash = st.trial_hash;
-)sql";
+)sql") + std::string(kTrialsTable) +
+         std::string(kTrialsIndexes) + std::string(kResultsView);
 }
 
 namespace {
@@ -163,6 +177,28 @@ constexpr const char* kUpgradeFrom1 =
 constexpr const char* kUpgradeFrom2 =
     "ALTER TABLE trials ADD COLUMN base_hash TEXT;"
     "CREATE INDEX trials_by_base ON trials(base_hash) WHERE base_hash IS NOT NULL;";
+
+// Version 3 -> 4: trial status `stopped` (ASHA stopped it early; not a failure). A CHECK
+// constraint cannot be altered, so the trials table is rebuilt from kTrialsTable with its rows
+// (column by column), and its indexes and the view that reads it are made again. Runs with
+// foreign keys off (the caller's connection has them off until open_for_writing turns them
+// on): dropping the old table must not touch the rows that refer to it.
+void upgrade_from_3(Database& db) {
+  std::string columns;
+  {
+    auto stmt = db.prepare("SELECT name FROM pragma_table_info('trials') ORDER BY cid");
+    while (stmt.step()) columns += (columns.empty() ? "" : ", ") + stmt.text(0);
+  }
+  std::string rebuilt(kTrialsTable);
+  const std::string_view create = "CREATE TABLE trials (";
+  rebuilt.replace(rebuilt.find(create), create.size(), "CREATE TABLE trials_v4 (");
+  db.exec("DROP VIEW IF EXISTS sweep_results;");
+  db.exec(rebuilt);
+  db.exec("INSERT INTO trials_v4 (" + columns + ") SELECT " + columns + " FROM trials;");
+  db.exec("DROP TABLE trials; ALTER TABLE trials_v4 RENAME TO trials;");
+  db.exec(std::string(kTrialsIndexes) + std::string(kResultsView));
+  db.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+}
 
 int count_tables(Database& db) {
   auto stmt = db.prepare("SELECT count(*) FROM sqlite_master");
@@ -229,6 +265,7 @@ void ensure_schema(Database& db, bool may_create) {
         std::to_string(kSchemaVersion) +
         ". Use a locsweep release that matches it, or start a new --db file (nothing was changed)");
   if (version < kSchemaVersion && may_create) {
+    db.exec("PRAGMA foreign_keys = OFF");  // outside the transaction, where it takes effect
     Transaction tx(db);
     // Read again inside the transaction: another run may have just upgraded it.
     if (schema_version(db) == 1) db.exec(kUpgradeFrom1);
@@ -236,6 +273,7 @@ void ensure_schema(Database& db, bool may_create) {
       if (!has_column(db, "trials", "base_hash")) db.exec(kUpgradeFrom2);
       db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     }
+    if (schema_version(db) == 3) upgrade_from_3(db);
     tx.commit();
   }
 }

@@ -9,20 +9,21 @@
 // An older database is read as it is and upgraded in place when a run opens it for writing.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "results/sqlite.hpp"
 
 namespace locsweep {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 inline constexpr int kOldestReadableSchema = 1;  // readers accept 1..kSchemaVersion
 
 // The DDL of a fresh database (tables, indexes, views).
-std::string_view schema_sql();
+std::string schema_sql();
 
 // Creates the schema in an empty database, or checks that an existing one is a locsweep
-// database this locsweep reads (may_create: and upgrades versions 1 and 2 to kSchemaVersion, in one
+// database this locsweep reads (may_create: and upgrades versions 1 to 3 to kSchemaVersion, in one
 // transaction). Never modifies a database it rejects: the checks run first, read-only.
 // Throws InputError (not SQLite, not locsweep, other version).
 void ensure_schema(Database& db, bool may_create);

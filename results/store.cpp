@@ -27,13 +27,15 @@ std::string_view to_string(TrialStatus s) {
       return "done";
     case TrialStatus::failed:
       return "failed";
+    case TrialStatus::stopped:
+      return "stopped";
   }
   return "?";
 }
 
 TrialStatus trial_status_from_string(std::string_view text) {
-  for (auto s :
-       {TrialStatus::pending, TrialStatus::running, TrialStatus::done, TrialStatus::failed})
+  for (auto s : {TrialStatus::pending, TrialStatus::running, TrialStatus::done, TrialStatus::failed,
+                 TrialStatus::stopped})
     if (to_string(s) == text) return s;
   throw StoreError("unknown trial status '" + std::string(text) + "'");
 }
@@ -604,11 +606,16 @@ ResultsStore::OpenTrials ResultsStore::open_trials(int64_t sweep_id) {
       "SELECT (SELECT count(*) FROM sweep_trials WHERE sweep_id = ?1), "
       "(SELECT count(*) FROM trials t CROSS JOIN sweep_trials st ON st.sweep_id = ?1 AND "
       "st.trial_hash = t.hash "
-      "WHERE t.status = 'failed')");
+      "WHERE t.status = 'failed'), "
+      "(SELECT count(*) FROM trials t CROSS JOIN sweep_trials st ON st.sweep_id = ?1 AND "
+      "st.trial_hash = t.hash "
+      "WHERE t.status = 'stopped')");
   counts.bind(1, sweep_id);
   counts.step();
   out.failed = static_cast<int>(counts.integer(1));
-  out.done = static_cast<int>(counts.integer(0)) - out.failed - static_cast<int>(out.trials.size());
+  out.stopped = static_cast<int>(counts.integer(2));
+  out.done = static_cast<int>(counts.integer(0)) - out.failed - out.stopped -
+             static_cast<int>(out.trials.size());
   return out;
 }
 
@@ -706,8 +713,10 @@ void ResultsStore::finish_attempt(int64_t attempt_id, const std::string& hash, c
 void ResultsStore::record_attempt_end(int64_t attempt_id, const TrialResult& r,
                                       TrialStatus trial_status, const std::string& now) {
   // Interrupted: it will resume (a trial failed for good ends its last attempt failed).
-  const bool resumes = (r.outcome == Outcome::preempted || r.outcome == Outcome::disk_full) &&
-                       trial_status == TrialStatus::pending;
+  // So is an attempt parked at an early-stopping rung (outcome rung), whatever ASHA decides.
+  const bool resumes = ((r.outcome == Outcome::preempted || r.outcome == Outcome::disk_full) &&
+                        trial_status == TrialStatus::pending) ||
+                       r.outcome == Outcome::rung;
   const char* attempt_status = r.outcome == Outcome::done ? "done"
                                : resumes                  ? "interrupted"
                                                           : "failed";
@@ -794,8 +803,8 @@ std::unordered_map<std::string, int> ResultsStore::preemption_streaks() {
     int streak = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& a = rows[i];
-      if (a.status == "done" || a.status == "failed") {
-        streak = 0;
+      if (a.status == "done" || a.status == "failed" || a.outcome == "rung") {
+        streak = 0;  // a rung reached is progress
       } else if (a.status == "interrupted" && a.outcome == "preempted") {
         const std::optional<int64_t> next_start =
             i + 1 < rows.size() ? rows[i + 1].resumed_from : std::optional<int64_t>(last_step);
@@ -841,6 +850,48 @@ void ResultsStore::fail_unstarted_trial(const std::string& hash, const std::stri
       "UPDATE trials SET status = 'failed', outcome = 'error', message = ?, finished_at = ? "
       "WHERE hash = ?");
   trial.bind(1, message).bind(2, utc_now()).bind(3, hash).run();
+}
+
+void ResultsStore::stop_trial(const std::string& hash, int step, const std::string& message) {
+  Statement& trial = cached(
+      "UPDATE trials SET status = 'stopped', outcome = 'rung', message = ?, finished_at = ?, "
+      "steps_done = ?, val_loss = NULL, val_ppl = NULL, val_tokens = NULL, train_loss = NULL "
+      "WHERE hash = ?");
+  trial.bind(1, message).bind(2, utc_now()).bind(3, step).bind(4, hash).run();
+}
+
+std::vector<ResultsStore::RungHistory> ResultsStore::rung_history(int64_t sweep_id,
+                                                                  const std::vector<int>& steps) {
+  std::vector<RungHistory> out;
+  std::unordered_map<std::string, size_t> index;
+  auto trials = db_.prepare(
+      "SELECT t.hash, t.status, t.last_step, COALESCE(t.steps_done, 0), t.val_loss, "
+      "EXISTS (SELECT 1 FROM trials d JOIN sweep_trials ds ON ds.trial_hash = d.hash AND "
+      "ds.sweep_id = ?1 WHERE d.base_hash = t.hash) "
+      "FROM sweep_trials st JOIN trials t ON t.hash = st.trial_hash WHERE st.sweep_id = ?1 "
+      "ORDER BY st.position");
+  trials.bind(1, sweep_id);
+  while (trials.step()) {
+    RungHistory h;
+    h.hash = trials.text(0);
+    h.status = trial_status_from_string(trials.text(1));
+    h.last_step = static_cast<int>(trials.integer(2));
+    h.steps_done = static_cast<int>(trials.integer(3));
+    if (!trials.is_null(4)) h.val_loss = trials.real(4);
+    h.is_base = trials.integer(5) != 0;
+    index.emplace(h.hash, out.size());
+    out.push_back(std::move(h));
+  }
+  auto vals = db_.prepare(
+      "SELECT sm.trial_hash, sm.step, sm.loss FROM sweep_trials st JOIN step_metrics sm ON "
+      "sm.trial_hash = st.trial_hash AND sm.split = 'val' WHERE st.sweep_id = ? AND "
+      "sm.loss IS NOT NULL AND sm.step IN (SELECT value FROM json_each(?))");
+  vals.bind(1, sweep_id).bind(2, nlohmann::json(steps).dump());
+  while (vals.step()) {
+    const auto it = index.find(vals.text(0));
+    if (it != index.end()) out[it->second].val_at[static_cast<int>(vals.integer(1))] = vals.real(2);
+  }
+  return out;
 }
 
 void ResultsStore::record_slurm_job(int64_t sweep_id, const std::string& job_id,

@@ -26,7 +26,9 @@
 
 namespace locsweep {
 
-enum class TrialStatus { pending, running, done, failed };
+// stopped: ASHA stopped it early at a rung (early_stopping:, docs/early-stopping.md); settled
+// like done and failed, but neither: not a failure, not in the results' means.
+enum class TrialStatus { pending, running, done, failed, stopped };
 std::string_view to_string(TrialStatus status);
 TrialStatus trial_status_from_string(std::string_view text);
 
@@ -139,7 +141,7 @@ class ResultsStore {
   // so restarting a sweep with 100,000 finished trials does not read them.
   struct OpenTrials {
     std::vector<TrialRecord> trials;
-    int done = 0, failed = 0;
+    int done = 0, failed = 0, stopped = 0;
   };
   OpenTrials open_trials(int64_t sweep_id);
 
@@ -175,6 +177,23 @@ class ResultsStore {
   // good: status failed, outcome error, `message` naming the base. --retry-failed makes it
   // pending again like any failed trial.
   void fail_unstarted_trial(const std::string& hash, const std::string& message);
+  // Records a trial that ASHA stopped early (early_stopping:): status stopped (settled, not
+  // failed), outcome rung, steps_done = the rung's step, `message` saying why (its rung, step
+  // and validation loss there, which step_metrics also holds). Its last attempt stays
+  // interrupted at the rung.
+  void stop_trial(const std::string& hash, int step, const std::string& message);
+  // What ASHA's state is rebuilt from on a restart (orchestrator/coordinator.cpp): each trial
+  // of the sweep in plan order, with its validation losses at the rung `steps` it recorded.
+  struct RungHistory {
+    std::string hash;
+    TrialStatus status = TrialStatus::pending;
+    int last_step = 0;               // latest checkpoint
+    int steps_done = 0;              // of its last attempt
+    std::optional<double> val_loss;  // a done trial's final validation loss
+    bool is_base = false;            // another trial of the sweep starts from it
+    std::map<int, double> val_at;    // step -> periodic validation loss, at rung steps only
+  };
+  std::vector<RungHistory> rung_history(int64_t sweep_id, const std::vector<int>& steps);
   void record_slurm_job(int64_t sweep_id, const std::string& job_id, const std::string& script_path,
                         const nlohmann::json& options);
   // The id of a sweep by name, if recorded.

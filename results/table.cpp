@@ -183,6 +183,8 @@ void count_statuses(ResultsTable& table, const std::vector<Trial>& trials) {
       ++table.running;
     else if (t.status == "failed")
       ++table.failed;
+    else if (t.status == "stopped")
+      ++table.stopped;
     else
       ++table.pending;
   }
@@ -609,9 +611,9 @@ nlohmann::ordered_json export_json(const ResultsTable& t, const Export& e) {
     for (size_t i = 0; i < e.columns.size(); ++i) record[e.columns[i]] = row[i];
     rows.push_back(std::move(record));
   }
-  return {{"sweep", t.sweep},           {"trials", t.trials},     {"done", t.done},
-          {"running", t.running},       {"failed", t.failed},     {"pending", t.pending},
-          {"unmeasured", t.unmeasured}, {"rows", std::move(rows)}};
+  return {{"sweep", t.sweep},     {"trials", t.trials},         {"done", t.done},
+          {"running", t.running}, {"failed", t.failed},         {"pending", t.pending},
+          {"stopped", t.stopped}, {"unmeasured", t.unmeasured}, {"rows", std::move(rows)}};
 }
 
 }  // namespace
@@ -632,8 +634,9 @@ std::string render_results(const ResultsTable& t, TableFormat format, bool per_l
   const auto header = column_names(per_layer, has_bases(t));
   const auto cells = text_cells(t, per_layer);
   const bool md = format == TableFormat::markdown;
-  return fmt::format("{}sweep {}: {} trials, {} done, {} running, {} failed, {} pending{}\n\n",
+  return fmt::format("{}sweep {}: {} trials, {} done, {} running, {} failed, {} pending{}{}\n\n",
                      md ? "**" : "", t.sweep, t.trials, t.done, t.running, t.failed, t.pending,
+                     t.stopped > 0 ? fmt::format(", {} stopped early", t.stopped) : "",
                      md ? "**" : "") +
          render_text_table(header, cells,
                            md ? TextTableFormat::markdown : TextTableFormat::aligned) +

@@ -72,6 +72,7 @@ struct ConfigRow {
 struct ResultsTable {
   std::string sweep;
   int trials = 0, done = 0, running = 0, failed = 0, pending = 0;  // as `locsweep status` counts
+  int stopped = 0;     // stopped early by ASHA: neither failed nor in the means (only done are)
   int unmeasured = 0;  // done trials without a validation perplexity (kind: noop): in no row
   std::vector<ConfigRow> rows;
 };

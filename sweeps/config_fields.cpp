@@ -335,6 +335,10 @@ std::vector<Field> make_fields() {
   f.push_back(int_field("execution.checkpoint_every", false, &C::execution,
                         &ExecutionConfig::checkpoint_every, 1, 100000000,
                         "steps between checkpoints"));
+  f.push_back(int_field("execution.stop_at_step", false, &C::execution,
+                        &ExecutionConfig::stop_at_step, 0, 100000000,
+                        "stop at this step (checkpointed, validated there; outcome rung) for "
+                        "early stopping to resume from; 0: train to train.steps"));
 
   f.push_back(double_field("noop.duration_s", true, &C::noop, &NoopConfig::duration_s, {0.0, 1e9},
                            "noop: seconds to sleep"));

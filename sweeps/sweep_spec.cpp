@@ -17,8 +17,9 @@ namespace {
 
 constexpr std::int64_t kMaxSeed = 2147483647;  // the range of the 'seed' key
 
-const std::vector<std::string> kSweepKeys = {"name",  "description", "grid",  "zip",   "points",
-                                             "seeds", "order",       "bases", "search"};
+const std::vector<std::string> kSweepKeys = {"name",   "description",   "grid",  "zip",
+                                             "points", "seeds",         "order", "bases",
+                                             "search", "early_stopping"};
 
 // Offset of the first byte of `s` that is not valid UTF-8 (overlong forms, surrogates and
 // code points past U+10FFFF included), or npos.
@@ -200,7 +201,8 @@ std::vector<BaseSpec> read_bases(const YAML::Node& node, const std::string& file
                         "base '" + base.name +
                             "' must be a mapping of trial keys (those it changes from the "
                             "sweep's), e.g. {data: {corpus: sotu}, train: {steps: 1500}}");
-      for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "name", "order", "search"})
+      for (const auto& key :
+           {"grid", "zip", "points", "seeds", "bases", "name", "order", "search", "early_stopping"})
         if (base.block[key])
           throw SpecError(file, base.block[key].Mark(),
                           std::string("'") + key + "' cannot be set in a base (base '" + base.name +
@@ -211,6 +213,102 @@ std::vector<BaseSpec> read_bases(const YAML::Node& node, const std::string& file
     bases.push_back(std::move(base));
   }
   return bases;
+}
+
+// A whole number >= `least` at `node` (early_stopping's rungs and reduction).
+int read_count(const YAML::Node& node, const std::string& file, const std::string& what,
+               int least) {
+  try {
+    if (node.IsScalar()) {
+      const long long v = std::stoll(node.Scalar());
+      if (std::to_string(v) == node.Scalar() && v >= least && v <= 2147483647)
+        return static_cast<int>(v);
+    }
+  } catch (const std::exception&) {
+  }
+  throw SpecError(file, node.Mark(),
+                  what + " must be a whole number >= " + std::to_string(least) + ", got " +
+                      (node.IsScalar() ? "'" + node.Scalar() + "'" : "not a number"));
+}
+
+// The train.steps values the sweep's own trials take, each with where it was written: a
+// grid/zip axis over train.steps replaces the shared value; each point has its own or the
+// shared one.
+std::vector<std::pair<int, YAML::Mark>> trial_steps(const SweepSpec& spec) {
+  std::vector<std::pair<int, YAML::Mark>> out;
+  const YAML::Mark shared_mark = spec.root["train"] && spec.root["train"]["steps"]
+                                     ? spec.root["train"]["steps"].Mark()
+                                     : YAML::Mark::null_mark();
+  auto value_of = [&](const YAML::Node& v) { return read_count(v, spec.file, "train.steps", 1); };
+  bool axis = false;
+  for (const auto* axes : {&spec.grid, &spec.zip})
+    for (const Axis& a : *axes)
+      if (a.path == "train.steps") {
+        axis = true;
+        for (const auto& v : a.values) out.emplace_back(value_of(v), v.Mark());
+      }
+  if (!axis && (!spec.grid.empty() || !spec.zip.empty() || spec.points.empty()))
+    out.emplace_back(spec.base.train.steps, shared_mark);
+  for (const auto& point : spec.points) {
+    const auto it = std::find_if(point.begin(), point.end(),
+                                 [](const Assignment& a) { return a.path == "train.steps"; });
+    if (it != point.end())
+      out.emplace_back(value_of(it->value), it->value.Mark());
+    else
+      out.emplace_back(spec.base.train.steps, shared_mark);
+  }
+  return out;
+}
+
+// `early_stopping: {rungs: [20, 40], reduction: 3}` (method asha, the only one, implied).
+AshaSpec read_early_stopping(const YAML::Node& node, const SweepSpec& spec) {
+  const std::string& file = spec.file;
+  const std::string example = " (write e.g. 'early_stopping: {rungs: [20, 40], reduction: 3}')";
+  if (!node.IsMap())
+    throw SpecError(file, node.Mark(), "early_stopping must be a mapping" + example);
+  reject_duplicate_keys(node, file);
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    if (key == "method") {
+      if (kv.second.IsScalar() && kv.second.Scalar() == "asha") continue;
+      throw SpecError(file, kv.second.Mark(),
+                      "early_stopping.method must be asha (the only method), got '" +
+                          (kv.second.IsScalar() ? kv.second.Scalar() : std::string("?")) + "'");
+    }
+    if (key != "rungs" && key != "reduction")
+      throw SpecError(
+          file, kv.first.Mark(),
+          "early_stopping: unknown key '" + key + "' (it takes rungs, reduction and method: asha)");
+  }
+  AshaSpec asha;
+  const YAML::Node rungs = node["rungs"];
+  if (!rungs)
+    throw SpecError(
+        file, node.Mark(),
+        "early_stopping needs 'rungs': the step counts where trials are ranked" + example);
+  if (!rungs.IsSequence() || rungs.size() == 0)
+    throw SpecError(file, rungs.Mark(),
+                    "early_stopping.rungs must be a non-empty list of step counts, e.g. [20, 40]");
+  for (const auto& r : rungs) {
+    const int step = read_count(r, file, "a rung (early_stopping.rungs)", 1);
+    if (!asha.rungs.empty() && step <= asha.rungs.back())
+      throw SpecError(file, r.Mark(),
+                      "early_stopping.rungs must increase: " + std::to_string(step) + " follows " +
+                          std::to_string(asha.rungs.back()));
+    asha.rungs.push_back(step);
+  }
+  if (node["reduction"])
+    asha.reduction = read_count(node["reduction"], file, "early_stopping.reduction", 2);
+  for (const auto& [steps, mark] : trial_steps(spec))
+    if (asha.rungs.back() >= steps)
+      throw SpecError(file, rungs[rungs.size() - 1].Mark(),
+                      "early_stopping.rungs: the last rung " + std::to_string(asha.rungs.back()) +
+                          " is not below train.steps " + std::to_string(steps) +
+                          (mark.is_null() ? std::string(" (the default)")
+                                          : " (line " + std::to_string(mark.line + 1) + ")") +
+                          "; every rung must be below every trial's train.steps (the last "
+                          "rung is train.steps itself)");
+  return asha;
 }
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
@@ -591,6 +689,15 @@ SweepSpec parse_sweep(const std::string& text, const std::string& file, const st
     spec.order = *parsed;
   }
   if (root["search"]) spec.search = read_search(root["search"], spec);
+  if (root["early_stopping"])
+    spec.early_stopping = read_early_stopping(root["early_stopping"], spec);
+  // A search point's value is its trials' final validation loss, which a trial stopped at a
+  // rung never has.
+  if (spec.search && spec.early_stopping)
+    throw SpecError(file, root["early_stopping"].Mark(),
+                    "early_stopping cannot be combined with search: a search point is judged by "
+                    "its trials' final validation loss, which a trial stopped early does not "
+                    "have; search first, then stop early over a grid around its best point");
   return spec;
 }
 
@@ -606,7 +713,7 @@ TrialConfig parse_trial_config(const std::string& text, const std::string& file,
   YAML::Node root = load_yaml(text, file);
   apply_overrides(root, overrides);  // the command line's key=value (sweeps/overrides.hpp)
   if (root.IsMap())
-    for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "search"})
+    for (const auto& key : {"grid", "zip", "points", "seeds", "bases", "search", "early_stopping"})
       if (root[key])
         throw SpecError(file, root[key].Mark(),
                         std::string("'") + key +

@@ -18,6 +18,8 @@
 //   search:                             # a search of one numeric key (search/search.hpp)
 //     {key: locality.schedule.beta, interval: [1, 20], method: brent, objective: val_ppl,
 //      budget: 20}                      # its points: sweeps/search_plan.hpp
+//   early_stopping: {rungs: [20, 40], reduction: 3}   # ASHA over the sweep's own trials
+//                                       # (not its bases): docs/early-stopping.md
 //
 // See docs/sweep-spec.md for every key.
 #pragma once
@@ -30,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "search/asha.hpp"
 #include "search/search.hpp"
 #include "sweeps/overrides.hpp"
 #include "sweeps/trial_config.hpp"
@@ -88,6 +91,9 @@ struct SweepSpec {
   // `search:`: its points are planned by sweeps/search_plan.hpp, where the search stands is
   // results/search_progress.hpp; the spec's place of each of its keys is root["search"].
   std::optional<SearchSpec> search;
+  // `early_stopping:` (ASHA, search/asha.hpp): its rungs are below every trial's train.steps;
+  // it applies to the sweep's own trials, not to its bases.
+  std::optional<AshaSpec> early_stopping;
   // The base named `name`, or nullptr.
   const BaseSpec* find_base(const std::string& name) const;
   std::vector<std::string> base_names() const;

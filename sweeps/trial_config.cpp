@@ -219,6 +219,7 @@ ExecutionConfig execution_config_from_json(const json& config) {
     e.max_preemptions = block.value("max_preemptions", e.max_preemptions);
     e.kill_grace_s = block.value("kill_grace_s", e.kill_grace_s);
     e.checkpoint_every = block.value("checkpoint_every", e.checkpoint_every);
+    e.stop_at_step = block.value("stop_at_step", e.stop_at_step);
   } catch (const json::exception& x) {
     throw InputError(std::string("trial config JSON, execution block: ") + x.what());
   }

@@ -94,6 +94,10 @@ struct ExecutionConfig {
   int max_preemptions = 10;   // interruptions in a row a trial resumes from; one more fails it
   double kill_grace_s = 60;   // SIGTERM (checkpoint) to SIGKILL at a time limit or orphaning
   int checkpoint_every = 50;  // steps between checkpoints
+  // Early stopping (search/asha.hpp): train only to this step, checkpoint and validate there,
+  // and end the attempt with Outcome::rung; a later attempt resumes from that checkpoint.
+  // 0 (or >= train.steps): none, train to train.steps.
+  int stop_at_step = 0;
 };
 
 // noop.loss: a synthetic final validation loss, so searches are checked fast and exactly:

@@ -25,6 +25,7 @@ constexpr OutcomeRow kOutcomeTable[] = {
     {Outcome::preempted, "preempted", CoordinatorAction::resume},
     {Outcome::lost, "lost", CoordinatorAction::run_elsewhere},
     {Outcome::disk_full, "disk_full", CoordinatorAction::pause_sweep},
+    {Outcome::rung, "rung", CoordinatorAction::park},
 };
 
 const OutcomeRow& row_of(Outcome outcome) {
@@ -59,6 +60,8 @@ std::string_view to_string(CoordinatorAction action) {
       return "run_elsewhere";
     case CoordinatorAction::pause_sweep:
       return "pause_sweep";
+    case CoordinatorAction::park:
+      return "park";
   }
   return "?";
 }

@@ -2,15 +2,20 @@
 // (action_for): record it done, retry it from its last checkpoint (counted against
 // execution.max_retries; a final failure once they are used up), fail it for good, resume it
 // without counting (a preemption: counted only against execution.max_preemptions, and only
-// when it made no progress), run it again on another rank (its rank was lost), or pause the
-// sweep (disk full). orchestrator/coordinator.cpp has one branch per action, none per outcome.
+// when it made no progress), run it again on another rank (its rank was lost), pause the
+// sweep (disk full), or park it at an early-stopping rung (it trained to the step count it
+// was asked to stop at: ASHA decides whether it goes on). orchestrator/coordinator.cpp has
+// one branch per action, none per outcome.
 #pragma once
 
 #include <string_view>
 
 namespace locsweep {
 
-enum class Outcome { done, crash, timeout, oom, nan, error, preempted, lost, disk_full };
+// rung: the attempt reached the step count it was asked to stop at
+// (execution.stop_at_step), checkpointed there and stopped; its result's val_loss/val_ppl
+// are the validation at that step. Not a failure, and not the trial's end.
+enum class Outcome { done, crash, timeout, oom, nan, error, preempted, lost, disk_full, rung };
 std::string_view to_string(Outcome outcome);
 Outcome outcome_from_string(std::string_view text);  // throws InputError
 
@@ -23,6 +28,9 @@ enum class CoordinatorAction {
                   // toward execution.max_preemptions when it left no newer checkpoint
   run_elsewhere,  // its rank was lost, not the trial's fault: pending again, nothing counted
   pause_sweep,    // no space for its files: pending again, nothing new starts (the run pauses)
+  park,           // rung: parked at an early-stopping rung, checkpointed there; ASHA
+                  // (search/asha.hpp) decides: promote it (a later attempt resumes from the
+                  // rung's checkpoint, nothing retrained) or stop it early (not failed)
 };
 std::string_view to_string(CoordinatorAction action);
 

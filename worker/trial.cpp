@@ -2,7 +2,9 @@
 // train_gpt2.c main): check the output folder, load the data, build the model, resume,
 // claim the folder, the training loop (Training: steps, periodic evaluations and
 // checkpoints), the final evaluation with attention metrics (evaluate_final), the files it
-// leaves (write_artifacts), the result.
+// leaves (write_artifacts), the result. An attempt asked to stop at a rung
+// (execution.stop_at_step) ends after the loop instead: checkpointed and validated at that
+// step, outcome rung (rung_result), and a later attempt resumes from there.
 #include "worker/trial.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -40,6 +42,13 @@ constexpr size_t kRecentLosses = 50;  // the reported train loss is their mean
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// The step this attempt trains to: execution.stop_at_step when it stops there early (an
+// early-stopping rung, search/asha.hpp), else train.steps.
+int64_t attempt_end_step(const TrialConfig& c) {
+  const int stop = c.execution.stop_at_step;
+  return stop > 0 && stop < c.train.steps ? stop : c.train.steps;
 }
 
 // Warm-up from lr/warmup to lr, then cosine decay to min_lr at the last step (SPEC.md).
@@ -292,24 +301,38 @@ class Training {
     resumed_from_ = state_.step;
   }
 
-  // Runs the steps; the result when the trial ends early (stopped: preempted; a non-finite
-  // loss or gradient: nan), nullopt when every step ran.
+  // Runs the steps to attempt_end_step(); the result when the trial ends early (stopped:
+  // preempted; a non-finite loss or gradient: nan), nullopt when every step ran. The last
+  // step is always checkpointed (a rung's too, whatever checkpoint_every says).
   std::optional<TrialResult> run() {
     const auto train_start = Clock::now();
-    while (state_.step < t_.c.train.steps) {
+    const int64_t end = attempt_end_step(t_.c);
+    while (state_.step < end) {
       if (t_.options.stop && t_.options.stop->load()) return preempted();
       if (auto ended = step()) return ended;
       if (t_.c.eval.every > 0 && state_.step % t_.c.eval.every == 0 &&
-          state_.step < t_.c.train.steps && !probe_val_.empty()) {
-        const auto e = evaluate(model_, t_.c, data_, loc_, probe_val_, nullptr, nullptr, 0);
-        t_.progress.event({{"event", "eval"}, {"step", state_.step}, {"val_loss", e.mean()}});
-      }
-      if (state_.step % t_.c.execution.checkpoint_every == 0 || state_.step == t_.c.train.steps)
-        save();
+          state_.step < t_.c.train.steps && !probe_val_.empty())
+        validate();
+      if (state_.step % t_.c.execution.checkpoint_every == 0 || state_.step == end) save();
     }
     if (state_.step == 0 || !fs::exists(t_.checkpoint_path)) save();  // 0 steps, or resumed at end
     train_seconds_ = seconds_since(train_start);
     return std::nullopt;
+  }
+
+  // Whether the attempt stopped at a rung (execution.stop_at_step) short of train.steps. A
+  // checkpoint already past the rung (an attempt that went further before) stops at its own
+  // step: training never goes back.
+  bool at_rung() const {
+    return attempt_end_step(t_.c) < t_.c.train.steps && state_.step < t_.c.train.steps;
+  }
+  // The validation at the rung: the periodic one when it fell on this step, else measured
+  // now (on the same windows) and reported as this step's periodic evaluation, so the DB's
+  // step_metrics has it either way. Evaluating touches no training state (no gradient, no
+  // dropout, neither the generator nor the optimiser), so the attempt that resumes from the
+  // rung continues exactly as an uninterrupted run would.
+  Evaluation rung_evaluation() {
+    return last_validation_step_ == state_.step ? last_validation_ : validate();
   }
 
   int64_t steps_done() const { return state_.step; }
@@ -355,12 +378,21 @@ class Training {
 
     const double step_s = seconds_since(step_start);
     rate_ = rate_ == 0 ? B * T / step_s : 0.9 * rate_ + 0.1 * B * T / step_s;
-    const double eta = (t_.c.train.steps - state_.step) * B * T / rate_;
+    const double eta = (attempt_end_step(t_.c) - state_.step) * B * T / rate_;
     nlohmann::json event = {{"event", "step"}, {"step", state_.step},   {"loss", loss},
                             {"lr", lr},        {"tokens_per_s", rate_}, {"eta_s", eta}};
     if (loc_.mechanism == Mechanism::penalty) event["penalty"] = out.penalty.item<double>();
     t_.progress.event(event);
     return std::nullopt;
+  }
+
+  // The periodic evaluation on the probe windows, reported as an eval event of this step.
+  Evaluation validate() {
+    last_validation_ = evaluate(model_, t_.c, data_, loc_, probe_val_, nullptr, nullptr, 0);
+    last_validation_step_ = state_.step;
+    t_.progress.event(
+        {{"event", "eval"}, {"step", state_.step}, {"val_loss", last_validation_.mean()}});
+    return last_validation_;
   }
 
   void save() {
@@ -408,6 +440,8 @@ class Training {
   int64_t resumed_from_ = 0;
   double rate_ = 0;  // tokens per second, smoothed
   double train_seconds_ = 0;
+  Evaluation last_validation_;
+  int64_t last_validation_step_ = -1;  // step of last_validation_ (-1: none in this attempt)
 };
 
 // The final evaluation: the loss over every validation window; metrics and the attention
@@ -439,14 +473,17 @@ FinalEvaluation evaluate_final(const TrialContext& t, const TrialData& data, con
   return out;
 }
 
+Artifact checkpoint_artifact(const TrialContext& t) {
+  return {"checkpoint", t.checkpoint_path.string(),
+          static_cast<int64_t>(fs::file_size(t.checkpoint_path)), file_sha256(t.checkpoint_path)};
+}
+
 // The files a finished trial leaves besides trial.json and result.json, as artifacts: the
 // checkpoint, the attention record (if any windows were kept), the safetensors export.
 std::vector<Artifact> write_artifacts(const TrialContext& t, const Gpt2& model,
                                       const AttentionRecord& record) {
   std::vector<Artifact> artifacts;
-  artifacts.push_back({"checkpoint", t.checkpoint_path.string(),
-                       static_cast<int64_t>(fs::file_size(t.checkpoint_path)),
-                       file_sha256(t.checkpoint_path)});
+  artifacts.push_back(checkpoint_artifact(t));
   if (!record.starts.empty()) {
     const fs::path path = t.options.out_dir / "attention.h5";
     const auto info =
@@ -468,6 +505,36 @@ std::vector<Artifact> write_artifacts(const TrialContext& t, const Gpt2& model,
         {"safetensors", st.string(), static_cast<int64_t>(fs::file_size(st)), file_sha256(st)});
   }
   return artifacts;
+}
+
+// What an attempt that trained to its end (done or rung) reports, with `val` its validation.
+TrialResult trained_result(const TrialContext& t, const Training& training, Outcome outcome,
+                           const Evaluation& val) {
+  TrialResult result;
+  result.outcome = outcome;
+  result.steps_done = static_cast<int>(training.steps_done());
+  result.resumed_from = static_cast<int>(training.resumed_from());
+  result.train_loss = training.train_loss();
+  result.val_loss = val.mean();
+  result.val_ppl = std::exp(val.mean());
+  result.val_tokens = val.tokens;
+  result.train_tokens_per_s = training.tokens_per_s();
+  result.device = describe_device(t.device);
+  return result;
+}
+
+// An attempt stopped at its rung: checkpointed there, its validation loss the rung's (what
+// early stopping ranks it by). No final evaluation, no attention record, and no result.json:
+// the trial is not finished.
+TrialResult rung_result(const TrialContext& t, Training& training) {
+  const Evaluation val = training.rung_evaluation();
+  TrialResult result = trained_result(t, training, Outcome::rung, val);
+  result.message = "stopped at step " + std::to_string(training.steps_done()) +
+                   " (execution.stop_at_step " + std::to_string(t.c.execution.stop_at_step) +
+                   "), checkpointed; a later attempt resumes from there";
+  result.artifacts.push_back(checkpoint_artifact(t));
+  result.seconds = seconds_since(t.start);
+  return result;
 }
 
 TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& options,
@@ -501,25 +568,19 @@ TrialResult train_and_evaluate(const TrialConfig& c, const TrialRunOptions& opti
   // A checkpoint holds the parameters and AdamW's two moments (float32), and is written
   // beside the previous one before replacing it.
   writes.needed = static_cast<uint64_t>(model.num_parameters()) * 12 + (1 << 20);
-  t.progress.event({{"event", "start"},
-                    {"attempt", options.attempt},
-                    {"resumed_from", training.resumed_from()},
-                    {"steps", c.train.steps},
-                    {"device", describe_device(t.device)},
-                    {"parameters", model.num_parameters()}});
+  nlohmann::json start = {{"event", "start"},
+                          {"attempt", options.attempt},
+                          {"resumed_from", training.resumed_from()},
+                          {"steps", c.train.steps},
+                          {"device", describe_device(t.device)},
+                          {"parameters", model.num_parameters()}};
+  if (attempt_end_step(c) < c.train.steps) start["stop_at_step"] = attempt_end_step(c);
+  t.progress.event(start);
   if (auto ended = training.run()) return *ended;
+  if (training.at_rung()) return rung_result(t, training);
 
   const FinalEvaluation final_eval = evaluate_final(t, data, model, loc, all_val, probe_val);
-  TrialResult result;
-  result.outcome = Outcome::done;
-  result.steps_done = static_cast<int>(training.steps_done());
-  result.resumed_from = static_cast<int>(training.resumed_from());
-  result.train_loss = training.train_loss();
-  result.val_loss = final_eval.full.mean();
-  result.val_ppl = std::exp(final_eval.full.mean());
-  result.val_tokens = final_eval.full.tokens;
-  result.train_tokens_per_s = training.tokens_per_s();
-  result.device = describe_device(t.device);
+  TrialResult result = trained_result(t, training, Outcome::done, final_eval.full);
   result.heads = final_eval.heads;
   result.artifacts = write_artifacts(t, model, final_eval.record);
   result.seconds = seconds_since(t.start);

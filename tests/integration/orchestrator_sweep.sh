@@ -111,7 +111,7 @@ echo "== status and plan --db say all done"
 out=$("$LOCSWEEP" status --db "$tmp/r.sqlite") || fail "status failed"
 [[ $out == *"t1: $trials/$trials done, 0 running, 0 failed, 0 pending; last run complete"* ]] || fail "status: $out"
 out=$("$LOCSWEEP" status --db "$tmp/r.sqlite" --json) || fail "status --json failed"
-"$PY" -c 'import json,sys; s=json.loads(sys.argv[1]); assert s==[{"sweep":"t1","done":6,"running":0,"failed":0,"pending":0,"last_run_status":"complete","slurm_jobs":[],"running_trials":[],"source":"database"}], s' "$out" ||
+"$PY" -c 'import json,sys; s=json.loads(sys.argv[1]); assert s==[{"sweep":"t1","done":6,"running":0,"failed":0,"pending":0,"stopped":0,"last_run_status":"complete","slurm_jobs":[],"running_trials":[],"source":"database"}], s' "$out" ||
   fail "status --json: $out"
 out=$("$LOCSWEEP" plan "$tmp/sweep.yaml" --db "$tmp/r.sqlite") || fail "plan --db failed"
 [[ $(head -1 <<<"$out") == "sweep t1: $trials trials: $trials done" ]] || fail "plan --db: $out"

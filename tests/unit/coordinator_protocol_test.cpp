@@ -31,6 +31,7 @@ const OutcomeCase kOutcomeCases[] = {
     {Outcome::preempted, "preempted", CoordinatorAction::resume},
     {Outcome::lost,      "lost",      CoordinatorAction::run_elsewhere},
     {Outcome::disk_full, "disk_full", CoordinatorAction::pause_sweep},
+    {Outcome::rung,      "rung",      CoordinatorAction::park},
 };
 // clang-format on
 
@@ -54,6 +55,7 @@ TEST(ExecutionDefaults, AbsentKeysKeepExecutionConfigDefaults) {
     EXPECT_EQ(e.timeout_s, defaults.timeout_s);
     EXPECT_EQ(e.kill_grace_s, defaults.kill_grace_s);
     EXPECT_EQ(e.checkpoint_every, defaults.checkpoint_every);
+    EXPECT_EQ(e.stop_at_step, defaults.stop_at_step);
   }
 }
 
@@ -63,11 +65,13 @@ TEST(ExecutionDefaults, ReadsTheExecutionBlockOfAConfig) {
   c.execution.max_preemptions = 3;
   c.execution.timeout_s = 12.5;
   c.execution.kill_grace_s = 4;
+  c.execution.stop_at_step = 30;
   const ExecutionConfig e = execution_config_from_json(to_json(c));
   EXPECT_EQ(e.max_retries, 7);
   EXPECT_EQ(e.max_preemptions, 3);
   EXPECT_EQ(e.timeout_s, 12.5);
   EXPECT_EQ(e.kill_grace_s, 4);
+  EXPECT_EQ(e.stop_at_step, 30);
   EXPECT_THROW(execution_config_from_json({{"execution", {{"max_retries", "two"}}}}), InputError);
 }
 

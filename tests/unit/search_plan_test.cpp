@@ -100,6 +100,8 @@ TEST(SearchSpec, ErrorsAreAtTheKeyToBlame) {
        3, 15, "a parameter of a polynomial schedule"},
       {noop_spec("{key: locality.kappa, interval: [1, 2]}"), 5, 15, "noop.loss.key"},
       {"name: s\nkind: noop\nnoop: {loss: {key: model.n_layer}}\n", 3, 20, "whole numbers only"},
+      {gpt2_spec(beta + "}", "train: {steps: 60}\nearly_stopping: {rungs: [20]}\n"), 7, 17,
+       "early_stopping cannot be combined with search"},
   };
   for (const ErrorCase& c : cases) {
     const SpecError e = spec_error(c.yaml);
