@@ -14,9 +14,11 @@
 
 namespace locsweep {
 
-// Runs the trial to completion, preemption or a classified failure (nan, oom, error; a write
-// in out_dir that failed for lack of space: disk_full) and returns its result. Throws
-// InputError for bad input found before training starts.
+// Runs the trial to completion, to its rung (execution.stop_at_step below train.steps:
+// checkpointed and validated at that step, Outcome::rung, no result.json; a later attempt
+// resumes from there), preemption or a classified failure (nan, oom, error; a write in
+// out_dir that failed for lack of space: disk_full) and returns its result. Throws InputError
+// for bad input found before training starts.
 TrialResult run_trial(const TrialConfig& config, const TrialRunOptions& options);
 
 }  // namespace locsweep
