@@ -359,6 +359,10 @@ void check_size(const SweepSpec& spec) {
 // ---- search: (docs/sweep-spec.md, "Search") ----
 
 constexpr int kMaxSearchBudget = 1000;  // points; a longer search is a grid in disguise
+// lipo's replay rebuilds dlib's model point by point after every settled trial, at a cost that
+// grows with the square of the points (about 0.2 s at 100, 5 s at 300 here): above this it
+// would stall the coordinator's loop (heartbeats, the lease) for seconds per trial.
+constexpr int kMaxLipoBudget = 200;
 constexpr int kMaxSearchParallel = 256;
 
 double search_number(const YAML::Node& node, const std::string& file, const std::string& what) {
@@ -542,7 +546,9 @@ SearchSpec read_search(const YAML::Node& node, const SweepSpec& spec) {
   }
   if (node["objective"]) search.objective = read_search_objective(node["objective"], file);
   if (node["budget"])
-    search.budget = search_count(node["budget"], file, "search.budget", kMaxSearchBudget);
+    search.budget =
+        search_count(node["budget"], file, "search.budget",
+                     search.method == SearchMethod::lipo ? kMaxLipoBudget : kMaxSearchBudget);
   const std::uint64_t seeds = std::max<std::uint64_t>(1, spec.seeds.size());
   if (static_cast<std::uint64_t>(search.budget) * seeds > kMaxTrialsPerSweep)
     throw SpecError(file, node["budget"] ? node["budget"].Mark() : node.Mark(),

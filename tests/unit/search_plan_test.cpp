@@ -79,6 +79,7 @@ TEST(SearchSpec, ErrorsAreAtTheKeyToBlame) {
       {gpt2_spec(beta + ", method: newton}"), 6, 66, "brent or lipo"},
       {gpt2_spec(beta + ", budget: 0}"), 6, 66, "from 1 to 1000"},
       {gpt2_spec(beta + ", budget: 100000}"), 6, 66, "from 1 to 1000"},
+      {gpt2_spec(beta + ", method: lipo, budget: 201}"), 6, 80, "from 1 to 200"},
       {gpt2_spec(beta + ", parallel: 4}"), 6, 68, "needs method: lipo"},
       {gpt2_spec(beta + ", method: lipo, tolerance: 0.1}"), 6, 83, "brent's"},
       {gpt2_spec(beta + ", tolerance: 50}"), 6, 69, "less than the interval's width 19"},
