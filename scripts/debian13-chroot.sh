@@ -14,6 +14,9 @@
 #   --ref REF        the commit to clone (default HEAD)
 #   --ccache DIR     keep the chroot's ccache in DIR on the host (bind-mounted): a second run
 #                    rebuilds in minutes instead of ~8 (CI passes it; it passes without it too)
+#   --install-tools  only install what this script needs on the host (mmdebstrap) and stop:
+#                    CI does this first, so that its host part's apt-get and this script,
+#                    run side by side, never want the host's dpkg lock at the same time
 # The chroot sees /proc, /sys, /dev, /dev/pts and /dev/shm (MPI) bind-mounted, and the host's CA
 # bundle (the registries are reached through a TLS proxy); nothing else from the host (no
 # OMPI_ALLOW_RUN_AS_ROOT: the tests set what they need, as for a user): a
@@ -27,6 +30,7 @@ rootfs_cache=0
 keep=""
 ref=HEAD
 ccache_dir=""
+install_tools_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests) tests="${2:?--tests needs a list}"; shift 2 ;;
@@ -34,7 +38,8 @@ while [ $# -gt 0 ]; do
     --keep) keep="${2:?--keep needs a folder}"; shift 2 ;;
     --ref) ref="${2:?--ref needs a commit}"; shift 2 ;;
     --ccache) ccache_dir="$(mkdir -p "${2:?--ccache needs a folder}" && cd "$2" && pwd)"; shift 2 ;;
-    *) echo "debian13-chroot.sh: unknown option '$1' (valid: --tests LIST, --rootfs-cache, --keep DIR, --ref REF, --ccache DIR)" >&2
+    --install-tools) install_tools_only=1; shift ;;
+    *) echo "debian13-chroot.sh: unknown option '$1' (valid: --tests LIST, --rootfs-cache, --keep DIR, --ref REF, --ccache DIR, --install-tools)" >&2
        exit 2 ;;
   esac
 done
@@ -51,8 +56,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v mmdebstrap >/dev/null || {
   echo "== installing mmdebstrap"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  # A fresh machine has no package lists yet: update only when the install cannot find it.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null 2>&1 || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  }
 }
+[ "$install_tools_only" = 0 ] || exit 0
 
 start=$(date +%s)
 stamp() { echo "== [$(($(date +%s) - start)) s] $*"; }
