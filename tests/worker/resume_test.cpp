@@ -7,6 +7,7 @@
 #include <atomic>
 #include <string>
 
+#include "loaded_checkpoint.hpp"
 #include "worker/checkpoint.hpp"
 #include "worker/trial.hpp"
 #include "worker_test_support.hpp"
@@ -15,7 +16,8 @@ namespace locsweep {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::bitwise_equal;
+using testing::expect_same_training_state;
+using testing::LoadedCheckpoint;
 
 struct ResumeCase {
   std::string name;
@@ -45,17 +47,6 @@ TrialConfig config_for(const ResumeCase& c, const testing::TrialDir& dir) {
       dir.path());
 }
 
-// The model and optimiser state of a checkpoint.
-struct Loaded {
-  Gpt2 model;
-  AdamW optimizer;
-  TrainingState state;
-  Loaded(const TrialConfig& c, const fs::path& file)
-      : model(gpt_config_for(c, 256), torch::kCPU), optimizer(model.parameters(), AdamWOptions{}) {
-    state = load_checkpoint(file, trial_hash(c), model, optimizer);
-  }
-};
-
 TEST_P(Resume, StoppedAndResumedEqualsStraightThrough) {
   testing::TrialDir dir;
   const TrialConfig c = config_for(GetParam(), dir);
@@ -84,7 +75,7 @@ TEST_P(Resume, StoppedAndResumedEqualsStraightThrough) {
   ASSERT_EQ(first.outcome, Outcome::preempted) << first.message;
   EXPECT_EQ(first.steps_done, kSteps / 2);
   EXPECT_FALSE(fs::exists(dir / "resumed" / "result.json"));  // not finished
-  EXPECT_EQ(Loaded(c, dir / "resumed" / "checkpoint.h5").state.step, kSteps / 2);
+  EXPECT_EQ(LoadedCheckpoint(c, dir / "resumed" / "checkpoint.h5").state.step, kSteps / 2);
 
   TrialRunOptions second_opts = first_opts;
   second_opts.stop = nullptr;
@@ -110,17 +101,11 @@ TEST_P(Resume, StoppedAndResumedEqualsStraightThrough) {
   for (const auto& [step, loss] : want) EXPECT_EQ(got.at(step), loss) << "step " << step;
 
   // Final checkpoints: parameters, moments and RNG state bitwise identical.
-  Loaded a(c, dir / "straight" / "checkpoint.h5"), b(c, dir / "resumed" / "checkpoint.h5");
+  LoadedCheckpoint a(c, dir / "straight" / "checkpoint.h5"),
+      b(c, dir / "resumed" / "checkpoint.h5");
   EXPECT_EQ(a.state.step, kSteps);
   EXPECT_EQ(b.state.step, kSteps);
-  for (size_t i = 0; i < a.model.parameters().size(); ++i) {
-    const auto& name = a.model.parameters()[i].name;
-    EXPECT_TRUE(bitwise_equal(a.model.parameters()[i].tensor, b.model.parameters()[i].tensor))
-        << name;
-    EXPECT_TRUE(bitwise_equal(a.optimizer.exp_avg()[i], b.optimizer.exp_avg()[i])) << name;
-    EXPECT_TRUE(bitwise_equal(a.optimizer.exp_avg_sq()[i], b.optimizer.exp_avg_sq()[i])) << name;
-  }
-  EXPECT_TRUE(bitwise_equal(a.state.rng_state, b.state.rng_state));
+  expect_same_training_state(a, b);
   EXPECT_EQ(a.state.recent_loss, b.state.recent_loss);
 
   // And so the results agree exactly.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "loaded_checkpoint.hpp"
 #include "worker/checkpoint.hpp"
 #include "worker/trial.hpp"
 #include "worker_test_support.hpp"
@@ -21,7 +22,8 @@ namespace locsweep {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::bitwise_equal;
+using testing::expect_same_training_state;
+using testing::LoadedCheckpoint;
 using testing::RecordingProgress;
 
 constexpr int kSteps = 12;
@@ -82,17 +84,6 @@ Attempt attempt(const TrialConfig& c, const fs::path& out) {
   return run;
 }
 
-// The model and optimiser state of a checkpoint.
-struct Loaded {
-  Gpt2 model;
-  AdamW optimizer;
-  TrainingState state;
-  Loaded(const TrialConfig& c, const fs::path& file)
-      : model(gpt_config_for(c, 256), torch::kCPU), optimizer(model.parameters(), AdamWOptions{}) {
-    state = load_checkpoint(file, trial_hash(c), model, optimizer);
-  }
-};
-
 // Checks an attempt that should have stopped at rung `stop`, resumed from `from`.
 void expect_rung(const Attempt& run, const fs::path& out, const TrialConfig& c, int from, int stop,
                  const std::map<int, double>& reference_val) {
@@ -110,7 +101,7 @@ void expect_rung(const Attempt& run, const fs::path& out, const TrialConfig& c, 
   EXPECT_GT(r.val_tokens, 0);
   EXPECT_TRUE(r.heads.empty()) << "a rung has no final evaluation";
   // Checkpointed at the rung, whatever checkpoint_every says; not finished.
-  EXPECT_EQ(Loaded(c, out / "checkpoint.h5").state.step, stop);
+  EXPECT_EQ(LoadedCheckpoint(c, out / "checkpoint.h5").state.step, stop);
   ASSERT_EQ(r.artifacts.size(), 1u);
   EXPECT_EQ(r.artifacts[0].kind, "checkpoint");
   EXPECT_FALSE(fs::exists(out / "result.json"));
@@ -190,16 +181,9 @@ TEST_P(Rung, RungByRungEqualsStraightThrough) {
   for (const auto& [step, loss] : want) EXPECT_EQ(losses.at(step), loss) << "step " << step;
 
   // The final state and result are the uninterrupted run's, exactly.
-  Loaded a(c, dir / "straight" / "checkpoint.h5"), b(c, out / "checkpoint.h5");
+  LoadedCheckpoint a(c, dir / "straight" / "checkpoint.h5"), b(c, out / "checkpoint.h5");
   EXPECT_EQ(b.state.step, kSteps);
-  for (size_t i = 0; i < a.model.parameters().size(); ++i) {
-    const auto& name = a.model.parameters()[i].name;
-    EXPECT_TRUE(bitwise_equal(a.model.parameters()[i].tensor, b.model.parameters()[i].tensor))
-        << name;
-    EXPECT_TRUE(bitwise_equal(a.optimizer.exp_avg()[i], b.optimizer.exp_avg()[i])) << name;
-    EXPECT_TRUE(bitwise_equal(a.optimizer.exp_avg_sq()[i], b.optimizer.exp_avg_sq()[i])) << name;
-  }
-  EXPECT_TRUE(bitwise_equal(a.state.rng_state, b.state.rng_state));
+  expect_same_training_state(a, b);
   EXPECT_EQ(last.val_loss, straight.result.val_loss);
   EXPECT_EQ(last.train_loss, straight.result.train_loss);
   ASSERT_EQ(last.heads.size(), straight.result.heads.size());
